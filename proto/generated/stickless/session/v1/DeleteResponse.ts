@@ -1,0 +1,10 @@
+// Original file: proto/stickless/session/v1/session.proto
+
+
+export interface DeleteResponse {
+  'deleted'?: (boolean);
+}
+
+export interface DeleteResponse__Output {
+  'deleted': (boolean);
+}

@@ -1,0 +1,13 @@
+// Original file: proto/stickless/session/v1/session.proto
+
+import type { Session as _stickless_session_v1_Session, Session__Output as _stickless_session_v1_Session__Output } from '../../../stickless/session/v1/Session.ts';
+
+export interface GetResponse {
+  'found'?: (boolean);
+  'session'?: (_stickless_session_v1_Session | null);
+}
+
+export interface GetResponse__Output {
+  'found': (boolean);
+  'session': (_stickless_session_v1_Session__Output | null);
+}

@@ -1,0 +1,12 @@
+// Original file: proto/stickless/session/v1/session.proto
+
+
+export interface ListByOwnerRequest {
+  'namespace'?: (string);
+  'owner'?: (string);
+}
+
+export interface ListByOwnerRequest__Output {
+  'namespace': (string);
+  'owner': (string);
+}

@@ -1,0 +1,182 @@
+// The server's one seam: everything the gRPC service needs from storage. Two implementations share
+// this contract and one conformance suite (test/contract/session-store.ts): RedisSessionStore for
+// production and MemorySessionStore for a single process. Both throw `SessionError` (proto/errors.ts)
+// with the codes named below, and nothing else, for expected failures.
+
+/** A session as the store holds it. Field values are opaque MessagePack bytes. */
+export interface SessionRecord {
+  /** The secret id (43 base64url characters). */
+  id: string;
+  namespace: string;
+  /** Starts at 1; +1 on every change. Never repeats for one (namespace, id), even across delete. */
+  version: number;
+  /** Field name -> one MessagePack value. With a field filter, only requested fields that exist. */
+  fields: Map<string, Uint8Array>;
+  /** Unix ms, store clock. Regenerate keeps it. */
+  createdAtMs: number;
+  /** Unix ms of the last change. */
+  updatedAtMs: number;
+  /** Unix ms when the session expires, already capped at createdAtMs + maxLifetimeMs. */
+  expiresAtMs: number;
+  /** The session's own time to live in ms, used when a touch or slide asks for "the usual". */
+  ttlMs: number;
+  /** Owner id the session is indexed under, or '' for none. */
+  owner: string;
+}
+
+/** What can be listed about a session without revealing its id. */
+export interface SessionSummary {
+  /** Non-secret handle: `sessionHandle(namespace, id)`. */
+  handle: string;
+  version: number;
+  createdAtMs: number;
+  updatedAtMs: number;
+  expiresAtMs: number;
+}
+
+/** One field operation of a patch. The whole list applies atomically or not at all. */
+export type FieldOp =
+  | { kind: 'set'; field: string; value: Uint8Array }
+  | { kind: 'delete'; field: string }
+  /** Absent counts as 0; the field must hold a MessagePack integer (SESS_ERR_WRONG_TYPE otherwise). */
+  | { kind: 'incrementInt'; field: string; by: number }
+  /** Absent counts as 0.0; the field must hold a MessagePack number; the result is a float64. */
+  | { kind: 'incrementFloat'; field: string; by: number }
+  /** Appends one encoded MessagePack value to the array in the field; absent counts as []. */
+  | { kind: 'append'; field: string; value: Uint8Array };
+
+/** Options every mutation takes. */
+export interface MutationOptions {
+  /**
+   * Apply only if the current version equals this; else SESS_ERR_VERSION_CONFLICT with
+   * `currentVersion`. Undefined means last write wins.
+   */
+  expectedVersion?: number | undefined;
+  /**
+   * When set, a repeat with the same key on the same session within `idempotencyWindowMs` returns
+   * the first result (with `replayed: true`) and changes nothing.
+   */
+  idempotencyKey?: string | undefined;
+  /** New time to live in ms from now; undefined or 0 keeps the session's own ttl. */
+  ttlMs?: number | undefined;
+}
+
+export interface CreateInput {
+  namespace: string;
+  /** The id to create, already generated (server) or validated (caller-chosen). */
+  id: string;
+  fields: Map<string, Uint8Array>;
+  /** Time to live in ms (> 0), capped at maxLifetimeMs. */
+  ttlMs: number;
+  /** '' for none. */
+  owner: string;
+  /** Scoped to the namespace for create: a retried create returns the first session. */
+  idempotencyKey?: string | undefined;
+}
+
+export interface MutationResult {
+  record: SessionRecord;
+  /** True when an idempotency key matched and the stored first result is returned. */
+  replayed: boolean;
+}
+
+export interface GetOptions {
+  /** Only these fields; undefined or empty means all. */
+  fields?: readonly string[] | undefined;
+  /** Extend the expiry by the session's own ttl (capped), without changing the version. */
+  slide?: boolean | undefined;
+}
+
+export interface TouchResult {
+  version: number;
+  expiresAtMs: number;
+}
+
+export interface RegenerateOptions extends MutationOptions {
+  /** Set this owner in the same step; undefined or '' keeps the current owner. */
+  owner?: string | undefined;
+}
+
+/** A change published to watchers. Published in version order for one session. */
+export interface SessionChange {
+  kind: 'updated' | 'deleted';
+  /** Version after the change; for 'deleted', the last version. */
+  version: number;
+  /** Names of the changed fields ('updated'); [] for 'deleted'. */
+  fields: string[];
+  /** Expiry after the change; 0 for 'deleted'. */
+  expiresAtMs: number;
+}
+
+/** Size and time limits every store enforces identically. */
+export interface StoreLimits {
+  /** Sum over fields of name bytes + value bytes. */
+  maxSessionBytes: number;
+  /** Number of fields in one session. */
+  maxFields: number;
+  /** Bytes of one field value (after the operation, so appends count). */
+  maxFieldBytes: number;
+  /** Absolute lifetime cap: no session lives past createdAtMs + maxLifetimeMs. */
+  maxLifetimeMs: number;
+  /** How long an idempotency key remembers its first result. */
+  idempotencyWindowMs: number;
+}
+
+/**
+ * The storage contract. Every mutation is atomic: it checks the expected version, applies, bumps
+ * the version, sets the expiry and updates the owner index as one step, so concurrent callers never
+ * lose each other's updates. Missing and expired sessions look the same.
+ *
+ * Errors (as SessionError codes): SESS_ERR_NOT_FOUND for mutations of a missing session,
+ * SESS_ERR_VERSION_CONFLICT, SESS_ERR_ALREADY_EXISTS, SESS_ERR_LIMIT_EXCEEDED (message names the
+ * limit, e.g. "maxSessionBytes"), SESS_ERR_WRONG_TYPE, SESS_ERR_STORE_UNAVAILABLE, and
+ * SESS_ERR_INVALID_ARGUMENT for an integer increment leaving +/-(2^53 - 1).
+ */
+export interface SessionStore {
+  /** Creates a session; SESS_ERR_ALREADY_EXISTS when the id is live. */
+  create(input: CreateInput): Promise<MutationResult>;
+  /** Reads a session; undefined when missing or expired (absence is a value, not an error). */
+  get(namespace: string, id: string, options?: GetOptions): Promise<SessionRecord | undefined>;
+  /** Replaces all fields of an existing session. */
+  put(namespace: string, id: string, fields: Map<string, Uint8Array>, options?: MutationOptions): Promise<MutationResult>;
+  /** Applies the operations in order, atomically. */
+  patch(namespace: string, id: string, ops: readonly FieldOp[], options?: MutationOptions): Promise<MutationResult>;
+  /** Deletes; false when there was nothing to delete. Leaves a version tombstone (see `version`). */
+  delete(namespace: string, id: string, options?: { expectedVersion?: number | undefined }): Promise<boolean>;
+  /** Extends the expiry (ttlMs 0: the session's own ttl), capped; undefined when missing. */
+  touch(namespace: string, id: string, ttlMs: number): Promise<TouchResult | undefined>;
+  /** Moves the session to `newId` atomically; the old id is gone (watchers see 'deleted'). */
+  regenerate(namespace: string, id: string, newId: string, options?: RegenerateOptions): Promise<MutationResult>;
+  /** Live sessions of an owner, oldest first. Expired index entries are dropped on the way. */
+  listByOwner(namespace: string, owner: string): Promise<SessionSummary[]>;
+  /** Deletes the owner's sessions (only `handles` when non-empty); returns how many. */
+  revokeByOwner(namespace: string, owner: string, handles: readonly string[]): Promise<number>;
+  /**
+   * Calls `onChange` for every change of one session, in version order, until the returned function
+   * is called. Resolves once the subscription is active, so a read made after it misses nothing.
+   * `onGap` is called when the subscription was interrupted and changes may have been missed.
+   */
+  subscribe(
+    namespace: string,
+    id: string,
+    onChange: (change: SessionChange) => void,
+    onGap?: () => void,
+  ): Promise<() => Promise<void>>;
+  /** Releases connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Optional capability: a store that can be unreachable reports it, so health can say NOT_SERVING.
+ * The memory store is always ready and does not implement it.
+ */
+export interface StoreHealth {
+  /** True while the store accepts commands. */
+  readonly ready: boolean;
+  /** Calls `listener` on every change of `ready`; returns an unsubscribe function. */
+  onReadyChange(listener: (ready: boolean) => void): () => void;
+}
+
+export function hasStoreHealth(store: SessionStore): store is SessionStore & StoreHealth {
+  return typeof (store as Partial<StoreHealth>).onReadyChange === 'function';
+}

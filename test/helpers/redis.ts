@@ -1,0 +1,207 @@
+// Real Redis for a test file. In order: REDIS_URL when set, a redis-server process on a free loopback
+// port, a testcontainers container when a Docker engine answers, else a clear message saying what to
+// install. Each test gets its own key prefix and the keys under it are deleted in teardown, so test
+// files and tests can share one Redis without FLUSHALL.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+export interface RedisHandle {
+  /** redis://host:port */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** How this Redis came to be. Only 'process' and 'container' can be killed and restarted. */
+  readonly kind: 'url' | 'process' | 'container';
+  /** kill -9 the server (process) or kill the container. */
+  kill(): Promise<void>;
+  /** Start it again on the same port after kill(). */
+  restart(): Promise<void>;
+  /** Stop for good. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+function hasRedisServer(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until PING answers, for at most `timeoutMs`. */
+export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.ping();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`Redis at ${url} did not answer within ${timeoutMs} ms`, { cause: error });
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+class ProcessRedis implements RedisHandle {
+  readonly kind = 'process' as const;
+  readonly host = '127.0.0.1';
+  readonly port: number;
+  #child: ChildProcess | undefined;
+  #stopped = false;
+
+  constructor(port: number) {
+    this.port = port;
+  }
+
+  get url(): string {
+    return `redis://${this.host}:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    this.#child = child;
+    await waitForRedis(this.url);
+  }
+
+  async kill(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    if (!this.#stopped) await this.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.kill();
+  }
+}
+
+async function startContainerRedis(): Promise<RedisHandle> {
+  const { GenericContainer } = await import('testcontainers');
+  let container = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
+  const handle = {
+    kind: 'container' as const,
+    host: container.getHost(),
+    port: container.getMappedPort(6379),
+    get url() {
+      return `redis://${handle.host}:${handle.port}`;
+    },
+    async kill() {
+      await container.stop({ timeout: 0 });
+    },
+    async restart() {
+      // A container restarts with a new host port, so start a fresh one on the same fixed port.
+      container = await new GenericContainer('redis:7-alpine').withExposedPorts({ container: 6379, host: handle.port }).start();
+      await waitForRedis(handle.url);
+    },
+    async stop() {
+      await container.stop({ timeout: 0 }).catch(() => {});
+    },
+  };
+  return handle;
+}
+
+async function dockerAnswers(): Promise<boolean> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A Redis this test file owns and may kill: a redis-server process, else a container. Ignores
+ * REDIS_URL, because a shared server must not be killed.
+ */
+export async function startOwnRedis(): Promise<RedisHandle> {
+  if (hasRedisServer()) {
+    const redis = new ProcessRedis(await freePort());
+    await redis.start();
+    return redis;
+  }
+  if (await dockerAnswers()) return startContainerRedis();
+  throw new Error('These tests need Redis: install redis-server (apt-get install redis-server) or run a Docker engine.');
+}
+
+/** The Redis for a test file: REDIS_URL when set, else startOwnRedis(). */
+export async function startRedis(): Promise<RedisHandle> {
+  const url = process.env.REDIS_URL;
+  if (url) {
+    const parsed = new URL(url);
+    await waitForRedis(url);
+    return {
+      kind: 'url',
+      url,
+      host: parsed.hostname,
+      port: Number(parsed.port || 6379),
+      kill: () => Promise.reject(new Error('cannot kill the Redis given by REDIS_URL')),
+      restart: () => Promise.reject(new Error('cannot restart the Redis given by REDIS_URL')),
+      stop: async () => {},
+    };
+  }
+  return startOwnRedis();
+}
+
+/** A key prefix no other test uses. */
+export function uniquePrefix(): string {
+  return `t:${randomUUID()}:`;
+}
+
+/** Deletes every key under `prefix` (SCAN, never FLUSHALL). */
+export async function deleteByPrefix(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 1000 });
+  client.on('error', () => {});
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await client.unlink(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // The server may be gone (a kill test); its keys went with it.
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** All keys under `prefix`. */
+export async function keysByPrefix(client: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys.sort();
+}
