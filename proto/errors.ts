@@ -32,6 +32,8 @@ export const SESSION_ERROR_CODES = [
   'SESS_ERR_SHUTTING_DOWN',
   /** A client-side deadline passed before the server answered. */
   'SESS_ERR_DEADLINE_EXCEEDED',
+  /** sessiond was started with invalid configuration; the message lists every problem. */
+  'SESS_ERR_CONFIG_INVALID',
   /** Anything else: a bug, reported with its message. */
   'SESS_ERR_INTERNAL',
 ] as const;

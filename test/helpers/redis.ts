@@ -20,6 +20,8 @@ export interface RedisHandle {
   restart(): Promise<void>;
   /** Stop for good. Idempotent. */
   stop(): Promise<void>;
+  /** Freeze (SIGSTOP) or thaw (SIGCONT) the server: it keeps its connections but answers nothing. */
+  pause?(paused: boolean): void;
 }
 
 export async function freePort(): Promise<number> {
@@ -81,6 +83,10 @@ class ProcessRedis implements RedisHandle {
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.#child = child;
     await waitForRedis(this.url);
+  }
+
+  pause(paused: boolean): void {
+    this.#child?.kill(paused ? 'SIGSTOP' : 'SIGCONT');
   }
 
   async kill(): Promise<void> {

@@ -1,0 +1,39 @@
+// The one place a gRPC status is chosen. Handlers throw SessionError (or anything else, which is a
+// bug); this module turns it into a status with the stable code in trailing metadata.
+import * as grpc from '@grpc/grpc-js';
+import { CURRENT_VERSION_METADATA_KEY, ERROR_CODE_METADATA_KEY, SessionError, type SessionErrorCode } from '../proto/errors.ts';
+
+const STATUS_BY_CODE: Readonly<Record<SessionErrorCode, grpc.status>> = {
+  SESS_ERR_NOT_FOUND: grpc.status.NOT_FOUND,
+  SESS_ERR_INVALID_ID: grpc.status.INVALID_ARGUMENT,
+  SESS_ERR_INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  SESS_ERR_VERSION_CONFLICT: grpc.status.ABORTED,
+  SESS_ERR_ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
+  SESS_ERR_LIMIT_EXCEEDED: grpc.status.RESOURCE_EXHAUSTED,
+  SESS_ERR_WRONG_TYPE: grpc.status.FAILED_PRECONDITION,
+  SESS_ERR_STORE_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  SESS_ERR_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  SESS_ERR_PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
+  SESS_ERR_CORRUPT_RECORD: grpc.status.DATA_LOSS,
+  SESS_ERR_SHUTTING_DOWN: grpc.status.UNAVAILABLE,
+  SESS_ERR_DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
+  SESS_ERR_CONFIG_INVALID: grpc.status.INTERNAL,
+  SESS_ERR_INTERNAL: grpc.status.INTERNAL,
+};
+
+export interface GrpcStatusError {
+  code: grpc.status;
+  details: string;
+  metadata: grpc.Metadata;
+}
+
+/** Maps any thrown value to a gRPC status; non-SessionErrors become SESS_ERR_INTERNAL. */
+export function toGrpcStatus(error: unknown): GrpcStatusError {
+  const sessionError = error instanceof SessionError
+    ? error
+    : new SessionError('SESS_ERR_INTERNAL', `internal error: ${error instanceof Error ? error.message : String(error)}`);
+  const metadata = new grpc.Metadata();
+  metadata.set(ERROR_CODE_METADATA_KEY, sessionError.code);
+  if (sessionError.currentVersion !== undefined) metadata.set(CURRENT_VERSION_METADATA_KEY, String(sessionError.currentVersion));
+  return { code: STATUS_BY_CODE[sessionError.code], details: sessionError.message, metadata };
+}

@@ -1,0 +1,58 @@
+// How sessiond connects to Redis: one place that turns options into an ioredis client with the
+// settings that make failures fast and recoverable (no offline queue, no silent re-sends, endless
+// reconnects with a capped backoff).
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** Where Redis is and how long to wait for it. */
+export interface RedisConnectionOptions {
+  /** `redis://[:password@]host:port[/db]` of a standalone primary. Ignored when `sentinels` is set. */
+  url: string;
+  /** Sentinel addresses (`host:port`); when non-empty, the primary is found through them. */
+  sentinels: readonly string[];
+  /** Name of the monitored primary (`sentinel monitor <name> ...`). */
+  sentinelName: string;
+  /** Password of the Redis servers behind Sentinel (the URL carries it in standalone mode). */
+  password?: string | undefined;
+  /** A command that got no answer within this many ms fails with SESS_ERR_STORE_UNAVAILABLE. */
+  commandTimeoutMs: number;
+  /** TCP connect timeout in ms. */
+  connectTimeoutMs: number;
+}
+
+/** Longest pause between reconnect attempts, in ms. */
+const MAX_RECONNECT_DELAY_MS = 1000;
+
+export function createRedisConnection(options: RedisConnectionOptions, overrides: Partial<RedisOptions> = {}): Redis {
+  const common: RedisOptions = {
+    // Commands fail at once while disconnected instead of queueing: callers get UNAVAILABLE within
+    // the deadline, and nothing is applied late behind their back.
+    enableOfflineQueue: false,
+    // A command in flight when the connection drops is failed, never re-sent: a mutation that may
+    // have applied must not apply twice (idempotency keys make client retries safe instead).
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: options.connectTimeoutMs,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    lazyConnect: true,
+    ...overrides,
+  };
+  if (options.sentinels.length > 0) {
+    return new Redis({
+      ...common,
+      sentinels: options.sentinels.map((address) => {
+        const [host, port] = splitHostPort(address);
+        return { host, port };
+      }),
+      name: options.sentinelName,
+      password: options.password,
+      sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    });
+  }
+  return new Redis(options.url, common);
+}
+
+export function splitHostPort(address: string): [string, number] {
+  const index = address.lastIndexOf(':');
+  if (index <= 0) return [address, 26379];
+  return [address.slice(0, index).replace(/^\[|\]$/g, ''), Number(address.slice(index + 1))];
+}

@@ -1,0 +1,472 @@
+// Lua scripts of RedisSessionStore, registered with ioredis `defineCommand` (EVALSHA with a NOSCRIPT
+// fallback to EVAL, so a restarted Redis reloads them by itself).
+//
+// Layout (see docs/architecture.md). `H` is the session handle: base64url SHA-256 of namespace and id.
+//   {prefix}s:{H}          hash: meta fields _v _c _u _e _t _o _oi _b, user fields "f:<name>"
+//   {prefix}s:{H}:t        string: last version of a deleted session (tombstone), PX max lifetime
+//   {prefix}s:{H}:i:<k>    list: stored reply of an idempotent mutation, PX idempotency window
+//   {prefix}c:<k>          list: stored reply of an idempotent create (holds the id), PX window
+//   {prefix}o:{<owner>}    zset: handle -> expires_at_ms of the owner's sessions, PEXPIREAT max score
+//   {prefix}w:{H}          pub/sub channel of change events (JSON {k, v, e, f})
+// Every key a script writes gets an expiry in the same script. Time is Redis TIME, one clock for
+// every sessiond instance.
+//
+// Replies: {'OK', version, created, updated, expires, ttl, owner, name1, value1, ...} for a record,
+// {'REPLAY', <the stored OK reply...>} for an idempotent repeat, {'ERR', kind, ...} for failures:
+//   NOT_FOUND | EXISTS | CONFLICT <current> | LIMIT <limit> <size> <max> | WRONG_TYPE <field> | RANGE <field>
+
+/** Number of meta fields in a session hash; HLEN minus this is the user field count. */
+export const META_FIELD_COUNT = 8;
+
+const PRELUDE = `
+local MAX_SAFE = 9007199254740991
+local TWO32 = 4294967296
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function load_meta(key)
+  local m = redis.call('HMGET', key, '_v', '_c', '_u', '_e', '_t', '_o', '_oi', '_b')
+  if not m[1] then return nil end
+  return { v = tonumber(m[1]), c = tonumber(m[2]), u = tonumber(m[3]), e = tonumber(m[4]),
+           t = tonumber(m[5]), o = m[6], oi = m[7], b = tonumber(m[8]) }
+end
+
+local function replay(ikey)
+  local stored = redis.call('LRANGE', ikey, 0, -1)
+  if #stored == 0 then return nil end
+  local out = { 'REPLAY' }
+  for i = 1, #stored do out[i + 1] = stored[i] end
+  return out
+end
+
+local function remember(ikey, reply, window)
+  for i = 1, #reply, 500 do
+    redis.call('RPUSH', ikey, unpack(reply, i, math.min(i + 499, #reply)))
+  end
+  redis.call('PEXPIRE', ikey, window)
+end
+
+local function index_owner(oi, handle, expires, now)
+  if oi == '' then return end
+  redis.call('ZADD', oi, expires, handle)
+  redis.call('ZREMRANGEBYSCORE', oi, '-inf', now)
+  local last = redis.call('ZRANGE', oi, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIREAT', oi, tonumber(last[2])) end
+end
+
+local function publish(channel, kind, version, expires, fields)
+  redis.call('PUBLISH', channel, cjson.encode({ k = kind, v = string.format('%d', version),
+    e = string.format('%d', expires), f = fields }))
+end
+
+-- names: nil for every user field, else a list of names to return when present.
+local function record_reply(key, meta, names)
+  local out = { 'OK', meta.v, meta.c, meta.u, meta.e, meta.t, meta.o }
+  if names then
+    for i = 1, #names do
+      local value = redis.call('HGET', key, 'f:' .. names[i])
+      if value then out[#out + 1] = names[i]; out[#out + 1] = value end
+    end
+  else
+    local all = redis.call('HGETALL', key)
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 'f:' then
+        out[#out + 1] = string.sub(all[i], 3)
+        out[#out + 1] = all[i + 1]
+      end
+    end
+  end
+  return out
+end
+
+-- Bumps the version, re-arms the expiry (capped at created + max lifetime), writes meta, indexes
+-- the owner and publishes the change: the tail of every mutation, so no TTL needs a second trip.
+local function commit(key, meta, now, ttl, maxlife, handle, channel, changed)
+  meta.v = meta.v + 1
+  meta.u = now
+  meta.t = ttl
+  meta.e = math.min(now + ttl, meta.c + maxlife)
+  redis.call('HSET', key, '_v', meta.v, '_c', meta.c, '_u', now, '_e', meta.e, '_t', ttl,
+    '_o', meta.o, '_oi', meta.oi, '_b', meta.b)
+  redis.call('PEXPIREAT', key, meta.e)
+  index_owner(meta.oi, handle, meta.e, now)
+  publish(channel, 'u', meta.v, meta.e, changed)
+end
+
+local function tombstone(tkey, version, maxlife)
+  redis.call('SET', tkey, version, 'PX', maxlife)
+end
+
+local function check_limits(count, bytes, maxfields, maxbytes)
+  if count > maxfields then return { 'ERR', 'LIMIT', 'maxFields', count, maxfields } end
+  if bytes > maxbytes then return { 'ERR', 'LIMIT', 'maxSessionBytes', bytes, maxbytes } end
+  return nil
+end
+
+local function write_fields(key, pairs_list)
+  for i = 1, #pairs_list, 500 do
+    redis.call('HSET', key, unpack(pairs_list, i, math.min(i + 499, #pairs_list)))
+  end
+end
+`;
+
+/**
+ * create. KEYS: 1 session, 2 tombstone, 3 create-idempotency (or any placeholder when unused).
+ * ARGV: 1 ttl_ms, 2 max_lifetime_ms, 3 owner, 4 owner index key ('' none), 5 handle, 6 idem on '1',
+ * 7 idem window ms, 8 maxFields, 9 maxSessionBytes, 10 maxFieldBytes, 11 id (stored only in the
+ * idempotency reply), 12 channel, 13.. name/value pairs.
+ */
+const CREATE = `${PRELUDE}
+local K, T, I = KEYS[1], KEYS[2], KEYS[3]
+if ARGV[6] == '1' then
+  local r = replay(I)
+  if r then return r end
+end
+if redis.call('EXISTS', K) == 1 then return { 'ERR', 'EXISTS' } end
+local now = now_ms()
+local ttl, maxlife = tonumber(ARGV[1]), tonumber(ARGV[2])
+local count, bytes, writes = 0, 0, {}
+for i = 13, #ARGV, 2 do
+  if #ARGV[i + 1] > tonumber(ARGV[10]) then return { 'ERR', 'LIMIT', 'maxFieldBytes', #ARGV[i + 1], tonumber(ARGV[10]), ARGV[i] } end
+  count = count + 1
+  bytes = bytes + #ARGV[i] + #ARGV[i + 1]
+  writes[#writes + 1] = 'f:' .. ARGV[i]
+  writes[#writes + 1] = ARGV[i + 1]
+end
+local over = check_limits(count, bytes, tonumber(ARGV[8]), tonumber(ARGV[9]))
+if over then return over end
+local meta = { v = tonumber(redis.call('GET', T) or '0'), c = now, o = ARGV[3], oi = ARGV[4], b = bytes }
+if #writes > 0 then write_fields(K, writes) end
+local names = {}
+for i = 13, #ARGV, 2 do names[#names + 1] = ARGV[i] end
+commit(K, meta, now, ttl, maxlife, ARGV[5], ARGV[12], names)
+local reply = record_reply(K, meta, nil)
+if ARGV[6] == '1' then
+  local stored = { ARGV[11] }
+  for i = 1, #reply do stored[i + 1] = reply[i] end
+  remember(I, stored, tonumber(ARGV[7]))
+end
+return reply
+`;
+
+/** get-slide. KEYS: 1 session. ARGV: 1 max_lifetime_ms, 2 handle, 3.. field names (none: all). */
+const GET_SLIDE = `${PRELUDE}
+local K = KEYS[1]
+local meta = load_meta(K)
+if not meta then return { 'ERR', 'NOT_FOUND' } end
+local now = now_ms()
+meta.e = math.min(now + meta.t, meta.c + tonumber(ARGV[1]))
+redis.call('HSET', K, '_e', meta.e)
+redis.call('PEXPIREAT', K, meta.e)
+index_owner(meta.oi, ARGV[2], meta.e, now)
+local names = nil
+if #ARGV > 2 then
+  names = {}
+  for i = 3, #ARGV do names[#names + 1] = ARGV[i] end
+end
+return record_reply(K, meta, names)
+`;
+
+/** touch. KEYS: 1 session. ARGV: 1 ttl_ms (0: own ttl), 2 max_lifetime_ms, 3 handle. Reply {'OK', v, e}. */
+const TOUCH = `${PRELUDE}
+local K = KEYS[1]
+local meta = load_meta(K)
+if not meta then return { 'ERR', 'NOT_FOUND' } end
+local now = now_ms()
+local ttl = tonumber(ARGV[1])
+if ttl == 0 then ttl = meta.t end
+meta.e = math.min(now + ttl, meta.c + tonumber(ARGV[2]))
+redis.call('HSET', K, '_e', meta.e)
+redis.call('PEXPIREAT', K, meta.e)
+index_owner(meta.oi, ARGV[3], meta.e, now)
+return { 'OK', meta.v, meta.e }
+`;
+
+// Shared head of put/patch: replay, load, version check. ARGV 1 expected ('' none), 2 ttl (0: own),
+// 3 max lifetime, 4 handle, 5 channel, 6 idem on '1', 7 window, 8 maxFields, 9 maxSessionBytes,
+// 10 maxFieldBytes.
+const MUTATION_HEAD = `
+local K, I = KEYS[1], KEYS[2]
+if ARGV[6] == '1' then
+  local r = replay(I)
+  if r then return r end
+end
+local meta = load_meta(K)
+if not meta then return { 'ERR', 'NOT_FOUND' } end
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= meta.v then return { 'ERR', 'CONFLICT', meta.v } end
+local now = now_ms()
+local ttl = tonumber(ARGV[2])
+if ttl == 0 then ttl = meta.t end
+local maxfields, maxbytes, maxfield = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+`;
+
+const MUTATION_TAIL = `
+commit(K, meta, now, ttl, tonumber(ARGV[3]), ARGV[4], ARGV[5], changed)
+local reply = record_reply(K, meta, nil)
+if ARGV[6] == '1' then remember(I, reply, tonumber(ARGV[7])) end
+return reply
+`;
+
+/** put. KEYS: 1 session, 2 idempotency. ARGV: the mutation head (1-10), then 11.. name/value pairs. */
+const PUT = `${PRELUDE}${MUTATION_HEAD}
+local changed, seen, writes, bytes, count = {}, {}, {}, 0, 0
+for i = 11, #ARGV, 2 do
+  if #ARGV[i + 1] > maxfield then return { 'ERR', 'LIMIT', 'maxFieldBytes', #ARGV[i + 1], maxfield, ARGV[i] } end
+  count = count + 1
+  bytes = bytes + #ARGV[i] + #ARGV[i + 1]
+  writes[#writes + 1] = 'f:' .. ARGV[i]
+  writes[#writes + 1] = ARGV[i + 1]
+  changed[#changed + 1] = ARGV[i]
+  seen[ARGV[i]] = true
+end
+local over = check_limits(count, bytes, maxfields, maxbytes)
+if over then return over end
+local existing = redis.call('HKEYS', K)
+for i = 1, #existing do
+  local f = existing[i]
+  if string.sub(f, 1, 2) == 'f:' then
+    redis.call('HDEL', K, f)
+    local name = string.sub(f, 3)
+    if not seen[name] then changed[#changed + 1] = name end
+  end
+end
+if #writes > 0 then write_fields(K, writes) end
+meta.b = bytes
+${MUTATION_TAIL}`;
+
+/**
+ * patch. KEYS: 1 session, 2 idempotency. ARGV: the mutation head (1-10), then triples from 11:
+ * op ('s' set | 'd' delete | 'i' increment int | 'f' increment float | 'a' append), field, argument.
+ */
+const PATCH = `${PRELUDE}
+local function decode_number(s)
+  local b, n = string.byte(s, 1), #s
+  if not b then return 'nan' end
+  if n == 1 and b <= 0x7f then return 'int', b end
+  if n == 1 and b >= 0xe0 then return 'int', b - 256 end
+  if n == 5 and b == 0xca then return 'float', (struct.unpack('>f', s, 2)) end
+  if n == 9 and b == 0xcb then return 'float', (struct.unpack('>d', s, 2)) end
+  if n == 2 and b == 0xcc then return 'int', (struct.unpack('>B', s, 2)) end
+  if n == 3 and b == 0xcd then return 'int', (struct.unpack('>H', s, 2)) end
+  if n == 5 and b == 0xce then return 'int', (struct.unpack('>I4', s, 2)) end
+  if n == 2 and b == 0xd0 then return 'int', (struct.unpack('>b', s, 2)) end
+  if n == 3 and b == 0xd1 then return 'int', (struct.unpack('>h', s, 2)) end
+  if n == 5 and b == 0xd2 then return 'int', (struct.unpack('>i4', s, 2)) end
+  if n == 9 and (b == 0xcf or b == 0xd3) then
+    local hi, lo = struct.unpack('>I4I4', s, 2)
+    if b == 0xd3 and hi >= 2147483648 then hi = hi - TWO32 end
+    local v = hi * TWO32 + lo
+    if v > MAX_SAFE or v < -MAX_SAFE then return 'range' end
+    return 'int', v
+  end
+  return 'nan'
+end
+
+local function encode_int(v)
+  if v >= 0 then
+    if v < 128 then return string.char(v) end
+    if v < 256 then return '\\204' .. string.char(v) end
+    if v < 65536 then return '\\205' .. struct.pack('>H', v) end
+    if v < TWO32 then return '\\206' .. struct.pack('>I4', v) end
+    return '\\207' .. struct.pack('>I4I4', math.floor(v / TWO32), v % TWO32)
+  end
+  if v >= -32 then return string.char(256 + v) end
+  if v >= -128 then return '\\208' .. struct.pack('>b', v) end
+  if v >= -32768 then return '\\209' .. struct.pack('>h', v) end
+  if v >= -2147483648 then return '\\210' .. struct.pack('>i4', v) end
+  local hi = math.floor(v / TWO32)
+  return '\\211' .. struct.pack('>i4I4', hi, v - hi * TWO32)
+end
+
+local function append_array(arr, elem)
+  local count, hl = 0, 0
+  if arr then
+    local b = string.byte(arr, 1)
+    if b and b >= 0x90 and b <= 0x9f then count, hl = b - 0x90, 1
+    elseif b == 0xdc and #arr >= 3 then count, hl = (struct.unpack('>H', arr, 2)), 3
+    elseif b == 0xdd and #arr >= 5 then count, hl = (struct.unpack('>I4', arr, 2)), 5
+    else return nil end
+  end
+  local n = count + 1
+  local header
+  if n <= 15 then header = string.char(0x90 + n)
+  elseif n <= 65535 then header = '\\220' .. struct.pack('>H', n)
+  else header = '\\221' .. struct.pack('>I4', n) end
+  local body = ''
+  if arr then body = string.sub(arr, hl + 1) end
+  return header .. body .. elem
+end
+${MUTATION_HEAD}
+local cur, orig, changed = {}, {}, {}
+for i = 11, #ARGV, 3 do
+  local op, f, arg = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if cur[f] == nil then
+    cur[f] = redis.call('HGET', K, 'f:' .. f)
+    orig[f] = cur[f]
+    changed[#changed + 1] = f
+  end
+  local value = cur[f]
+  if op == 's' then
+    value = arg
+  elseif op == 'd' then
+    value = false
+  elseif op == 'i' or op == 'f' then
+    local kind, n = 'int', 0
+    if value then kind, n = decode_number(value) end
+    if kind == 'range' then return { 'ERR', 'RANGE', f } end
+    if kind == 'nan' or (op == 'i' and kind ~= 'int') then return { 'ERR', 'WRONG_TYPE', f } end
+    local sum = n + tonumber(arg)
+    if op == 'i' then
+      if sum > MAX_SAFE or sum < -MAX_SAFE then return { 'ERR', 'RANGE', f } end
+      value = encode_int(sum)
+    else
+      value = '\\203' .. struct.pack('>d', sum)
+    end
+  elseif op == 'a' then
+    value = append_array(value or nil, arg)
+    if not value then return { 'ERR', 'WRONG_TYPE', f } end
+  end
+  cur[f] = value
+end
+local count, bytes = redis.call('HLEN', K) - ${META_FIELD_COUNT}, meta.b
+local writes, deletes = {}, {}
+for _, f in ipairs(changed) do
+  local old, new = orig[f], cur[f]
+  if old then count = count - 1; bytes = bytes - #f - #old end
+  if new then
+    if #new > maxfield then return { 'ERR', 'LIMIT', 'maxFieldBytes', #new, maxfield, f } end
+    count = count + 1
+    bytes = bytes + #f + #new
+    writes[#writes + 1] = 'f:' .. f
+    writes[#writes + 1] = new
+  elseif old then
+    deletes[#deletes + 1] = 'f:' .. f
+  end
+end
+local over = check_limits(count, bytes, maxfields, maxbytes)
+if over then return over end
+if #writes > 0 then write_fields(K, writes) end
+for i = 1, #deletes do redis.call('HDEL', K, deletes[i]) end
+meta.b = bytes
+${MUTATION_TAIL}`;
+
+/**
+ * delete. KEYS: 1 session, 2 tombstone. ARGV: 1 expected ('' none), 2 max lifetime, 3 handle,
+ * 4 channel. Reply {'OK', 1|0} or a CONFLICT error.
+ */
+const DELETE = `${PRELUDE}
+local K, T = KEYS[1], KEYS[2]
+local meta = load_meta(K)
+if not meta then return { 'OK', 0 } end
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= meta.v then return { 'ERR', 'CONFLICT', meta.v } end
+redis.call('DEL', K)
+tombstone(T, meta.v, tonumber(ARGV[2]))
+if meta.oi ~= '' then redis.call('ZREM', meta.oi, ARGV[3]) end
+publish(ARGV[4], 'd', meta.v, 0, {})
+return { 'OK', 1 }
+`;
+
+/**
+ * regenerate. KEYS: 1 old session, 2 old idempotency, 3 old tombstone, 4 new session, 5 new
+ * tombstone. ARGV: the mutation head (1-10; 4 is the NEW handle, 5 the NEW channel), 11 old handle,
+ * 12 old channel, 13 new owner ('' keep), 14 new owner index key, 15 new id (kept only in the
+ * idempotency reply).
+ */
+const REGENERATE = `${PRELUDE}${MUTATION_HEAD}
+local NK, OT, NT = KEYS[4], KEYS[3], KEYS[5]
+if redis.call('EXISTS', NK) == 1 then return { 'ERR', 'EXISTS' } end
+local old_version = meta.v
+local floor = tonumber(redis.call('GET', NT) or '0')
+if floor > meta.v then meta.v = floor end
+redis.call('RENAME', K, NK)
+tombstone(OT, old_version, tonumber(ARGV[3]))
+if meta.oi ~= '' then redis.call('ZREM', meta.oi, ARGV[11]) end
+if ARGV[13] ~= '' then
+  meta.o = ARGV[13]
+  meta.oi = ARGV[14]
+end
+publish(ARGV[12], 'd', old_version, 0, {})
+K = NK
+local changed = {}
+commit(K, meta, now, ttl, tonumber(ARGV[3]), ARGV[4], ARGV[5], changed)
+local reply = record_reply(K, meta, nil)
+if ARGV[6] == '1' then
+  local stored = { ARGV[15] }
+  for i = 1, #reply do stored[i + 1] = reply[i] end
+  remember(I, stored, tonumber(ARGV[7]))
+end
+return reply
+`;
+
+/**
+ * list-owner. KEYS: 1 owner index. ARGV: 1 key prefix. Drops expired and vanished entries.
+ * Reply: flat {handle, version, created, updated, expires, ...}.
+ */
+const LIST_OWNER = `${PRELUDE}
+local O = KEYS[1]
+redis.call('ZREMRANGEBYSCORE', O, '-inf', now_ms())
+local handles = redis.call('ZRANGE', O, 0, -1)
+local out = {}
+for i = 1, #handles do
+  local h = handles[i]
+  local m = redis.call('HMGET', ARGV[1] .. 's:{' .. h .. '}', '_v', '_c', '_u', '_e')
+  if m[1] then
+    out[#out + 1] = h
+    out[#out + 1] = tonumber(m[1])
+    out[#out + 1] = tonumber(m[2])
+    out[#out + 1] = tonumber(m[3])
+    out[#out + 1] = tonumber(m[4])
+  else
+    redis.call('ZREM', O, h)
+  end
+end
+return out
+`;
+
+/**
+ * revoke-owner. KEYS: 1 owner index. ARGV: 1 key prefix, 2 max lifetime, 3.. handles (none: all).
+ * Deletes the sessions, leaves tombstones, publishes 'd'. Reply: number revoked.
+ */
+const REVOKE_OWNER = `${PRELUDE}
+local O = KEYS[1]
+local targets = {}
+if #ARGV > 2 then
+  for i = 3, #ARGV do
+    if redis.call('ZSCORE', O, ARGV[i]) then targets[#targets + 1] = ARGV[i] end
+  end
+else
+  targets = redis.call('ZRANGE', O, 0, -1)
+end
+local revoked = 0
+for i = 1, #targets do
+  local h = targets[i]
+  local key = ARGV[1] .. 's:{' .. h .. '}'
+  local v = redis.call('HGET', key, '_v')
+  if v then
+    redis.call('DEL', key)
+    tombstone(key .. ':t', tonumber(v), tonumber(ARGV[2]))
+    publish(ARGV[1] .. 'w:{' .. h .. '}', 'd', tonumber(v), 0, {})
+    revoked = revoked + 1
+  end
+  redis.call('ZREM', O, h)
+end
+return revoked
+`;
+
+/** Script name -> definition, for `redis.defineCommand(name, definition)`. */
+export const SESSION_SCRIPTS = {
+  stkCreate: { numberOfKeys: 3, lua: CREATE },
+  stkGetSlide: { numberOfKeys: 1, lua: GET_SLIDE },
+  stkTouch: { numberOfKeys: 1, lua: TOUCH },
+  stkPut: { numberOfKeys: 2, lua: PUT },
+  stkPatch: { numberOfKeys: 2, lua: PATCH },
+  stkDelete: { numberOfKeys: 2, lua: DELETE },
+  stkRegenerate: { numberOfKeys: 5, lua: REGENERATE },
+  stkListOwner: { numberOfKeys: 1, lua: LIST_OWNER },
+  stkRevokeOwner: { numberOfKeys: 1, lua: REVOKE_OWNER },
+} as const;
+
+export type SessionScriptName = keyof typeof SESSION_SCRIPTS;

@@ -1,0 +1,174 @@
+// RPC handlers: validate the request, call the SessionStore, shape the reply. Knows nothing about
+// Redis; every failure leaves through toGrpcStatus().
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { SessionServiceHandlers } from '../proto/generated/stickless/session/v1/SessionService.ts';
+import type { Session } from '../proto/generated/stickless/session/v1/Session.ts';
+import { SessionError } from '../proto/errors.ts';
+import { toGrpcStatus } from './errors.ts';
+import {
+  parseFields, parseMutationOptions, parseOps, requireExpectedVersion, requireFieldName, requireId,
+  requireIdempotencyKey, requireNamespace, requireOwner, requireTtl, type RequestLimits,
+} from './request-validation.ts';
+import { generateSessionId } from './session-id.ts';
+import type { SessionRecord, SessionStore } from './session-store.ts';
+import { WatchRegistry } from './session-watch.ts';
+
+export interface SessionServiceOptions extends RequestLimits {
+  defaultTtlMs: number;
+  /** Bearer token -> namespaces ('*' for all). Empty: no authentication. */
+  namespaceTokens: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface SessionService {
+  handlers: SessionServiceHandlers;
+  /** Ends every open Watch stream (at shutdown, so a graceful stop does not wait for them). */
+  endWatches(): void;
+}
+
+type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+export function createSessionService(store: SessionStore, options: SessionServiceOptions, logger: Logger): SessionService {
+  const watches = new WatchRegistry(store);
+  const authorize = createAuthorizer(options.namespaceTokens);
+
+  // Wraps a promise-returning handler into grpc-js's callback style; the single error exit.
+  function unary<Req, Res>(method: string, handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      handler(call.request, call).then(
+        (reply) => callback(null, reply),
+        (error: unknown) => {
+          const status = toGrpcStatus(error);
+          if (!(error instanceof SessionError) || error.code === 'SESS_ERR_INTERNAL') logger.error({ method, err: error }, 'rpc failed');
+          else logger.debug({ method, code: error.code }, 'rpc rejected');
+          callback(status);
+        },
+      );
+    };
+  }
+
+  function namespaceOf(request: { namespace: string }, call: Call): string {
+    const namespace = requireNamespace(request.namespace);
+    authorize(namespace, call.metadata);
+    return namespace;
+  }
+
+  const handlers: SessionServiceHandlers = {
+    Create: unary('Create', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const ttlMs = requireTtl(request.ttlMs, 'ttl_ms') || options.defaultTtlMs;
+      const result = await store.create({
+        namespace,
+        id: request.id === '' ? generateSessionId() : requireId(request.id),
+        fields: parseFields(request.fields, options),
+        ttlMs: Math.min(ttlMs, options.maxLifetimeMs),
+        owner: requireOwner(request.owner),
+        idempotencyKey: requireIdempotencyKey(request.idempotencyKey),
+      });
+      return { session: toProtoSession(result.record), replayed: result.replayed };
+    }),
+
+    Get: unary('Get', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const fields = request.fields.map((name, i) => requireFieldName(name, `fields[${i}]`));
+      const record = await store.get(namespace, requireId(request.id), { fields, slide: request.slide });
+      return record ? { found: true, session: toProtoSession(record) } : { found: false };
+    }),
+
+    Put: unary('Put', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const result = await store.put(namespace, requireId(request.id), parseFields(request.fields, options), parseMutationOptions(request.options));
+      return { session: toProtoSession(result.record), replayed: result.replayed };
+    }),
+
+    Patch: unary('Patch', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const result = await store.patch(namespace, requireId(request.id), parseOps(request.ops, options), parseMutationOptions(request.options));
+      return { session: toProtoSession(result.record), replayed: result.replayed };
+    }),
+
+    Delete: unary('Delete', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const expectedVersion = requireExpectedVersion(request.expectedVersion, 'expected_version');
+      return { deleted: await store.delete(namespace, requireId(request.id), { expectedVersion }) };
+    }),
+
+    Touch: unary('Touch', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const ttlMs = Math.min(requireTtl(request.ttlMs, 'ttl_ms'), options.maxLifetimeMs);
+      const result = await store.touch(namespace, requireId(request.id), ttlMs);
+      return result ? { found: true, version: result.version, expiresAtMs: result.expiresAtMs } : { found: false };
+    }),
+
+    Regenerate: unary('Regenerate', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const mutation = parseMutationOptions(request.options);
+      const result = await store.regenerate(namespace, requireId(request.id), generateSessionId(), {
+        ...mutation,
+        owner: requireOwner(request.owner),
+      });
+      return { session: toProtoSession(result.record), replayed: result.replayed };
+    }),
+
+    ListByOwner: unary('ListByOwner', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const owner = requireNonEmptyOwner(request.owner);
+      return { sessions: await store.listByOwner(namespace, owner) };
+    }),
+
+    RevokeByOwner: unary('RevokeByOwner', async (request, call) => {
+      const namespace = namespaceOf(request, call);
+      const owner = requireNonEmptyOwner(request.owner);
+      request.handles.forEach((handle, i) => {
+        if (!/^[A-Za-z0-9_-]{43}$/.test(handle)) throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `handles[${i}]: expected a handle from ListByOwner`);
+      });
+      return { revoked: await store.revokeByOwner(namespace, owner, request.handles) };
+    }),
+
+    Watch: (call) => {
+      try {
+        const namespace = namespaceOf(call.request, call);
+        watches.start(namespace, requireId(call.request.id), call);
+      } catch (error) {
+        call.emit('error', toGrpcStatus(error));
+      }
+    },
+  };
+
+  return { handlers, endWatches: () => watches.endAll() };
+}
+
+function requireNonEmptyOwner(owner: string): string {
+  if (owner === '') throw new SessionError('SESS_ERR_INVALID_ARGUMENT', 'owner: required');
+  return requireOwner(owner);
+}
+
+/** Returns a check that throws UNAUTHENTICATED / PERMISSION_DENIED; a no-op without tokens. */
+function createAuthorizer(tokens: Readonly<Record<string, readonly string[]>>): (namespace: string, metadata: grpc.Metadata) => void {
+  if (Object.keys(tokens).length === 0) return () => {};
+  const grants = new Map(Object.entries(tokens).map(([token, namespaces]) => [token, new Set(namespaces)]));
+  return (namespace, metadata) => {
+    const header = metadata.get('authorization')[0];
+    const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const granted = token === undefined ? undefined : grants.get(token);
+    if (!token) throw new SessionError('SESS_ERR_UNAUTHENTICATED', 'authorization: expected "Bearer <namespace token>"');
+    if (!granted || !(granted.has('*') || granted.has(namespace))) {
+      throw new SessionError('SESS_ERR_PERMISSION_DENIED', `the token does not grant namespace "${namespace}"`);
+    }
+  };
+}
+
+export function toProtoSession(record: SessionRecord): Session {
+  const fields: Record<string, Buffer> = Object.create(null);
+  for (const [name, value] of record.fields) fields[name] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return {
+    id: record.id,
+    namespace: record.namespace,
+    version: record.version,
+    fields,
+    createdAtMs: record.createdAtMs,
+    updatedAtMs: record.updatedAtMs,
+    expiresAtMs: record.expiresAtMs,
+    owner: record.owner,
+  };
+}

@@ -1,0 +1,353 @@
+// SessionStore on Redis (standalone or Sentinel) through ioredis. Every mutation is one Lua script
+// (redis-scripts.ts); plain reads are one HGETALL/HMGET. Keys carry session handles, never ids.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { SessionError } from '../proto/errors.ts';
+import { createRedisConnection, type RedisConnectionOptions } from './redis-connection.ts';
+import { SESSION_SCRIPTS, type SessionScriptName } from './redis-scripts.ts';
+import { RedisSubscriber } from './redis-subscriber.ts';
+import { ownerHandle, sessionHandle } from './session-id.ts';
+import type {
+  CreateInput, FieldOp, GetOptions, MutationOptions, MutationResult, RegenerateOptions, SessionChange,
+  SessionRecord, SessionStore, SessionSummary, StoreHealth, StoreLimits, TouchResult,
+} from './session-store.ts';
+
+export interface RedisSessionStoreOptions {
+  connection: RedisConnectionOptions;
+  /** Prepended to every key and channel, e.g. `stickless:`. */
+  keyPrefix: string;
+  limits: StoreLimits;
+}
+
+type Reply = Array<Buffer | number | null>;
+type ScriptCall = (...args: Array<string | Buffer | number>) => Promise<unknown>;
+
+const OP_CODES = { set: 's', delete: 'd', incrementInt: 'i', incrementFloat: 'f', append: 'a' } as const;
+
+export class RedisSessionStore implements SessionStore, StoreHealth {
+  #redis: Redis;
+  #subscriber: RedisSubscriber;
+  #prefix: string;
+  #limits: StoreLimits;
+  #readyListeners = new Set<(ready: boolean) => void>();
+  #ready = false;
+  #closed = false;
+
+  constructor(options: RedisSessionStoreOptions) {
+    this.#prefix = options.keyPrefix;
+    this.#limits = options.limits;
+    this.#redis = createRedisConnection(options.connection);
+    for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) this.#redis.defineCommand(name, definition);
+    this.#redis.on('ready', () => this.#setReady(true));
+    for (const event of ['close', 'end', 'reconnecting']) this.#redis.on(event, () => this.#setReady(false));
+    // ioredis reports connection errors as events too; they surface to callers as UNAVAILABLE and to
+    // health as NOT_SERVING, so the event itself needs no handler beyond not crashing.
+    this.#redis.on('error', () => {});
+    this.#redis.connect().catch(() => {});
+    const subscriberConnection = createRedisConnection(options.connection);
+    subscriberConnection.on('error', () => {});
+    subscriberConnection.connect().catch(() => {});
+    this.#subscriber = new RedisSubscriber(subscriberConnection);
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
+  async waitUntilReady(timeoutMs: number): Promise<boolean> {
+    if (this.#ready) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        resolve(false);
+      }, timeoutMs);
+      const unsubscribe = this.onReadyChange((ready) => {
+        if (!ready) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(true);
+      });
+    });
+  }
+
+  onReadyChange(listener: (ready: boolean) => void): () => void {
+    this.#readyListeners.add(listener);
+    return () => this.#readyListeners.delete(listener);
+  }
+
+  #setReady(ready: boolean): void {
+    if (this.#ready === ready) return;
+    this.#ready = ready;
+    for (const listener of this.#readyListeners) listener(ready);
+  }
+
+  async create(input: CreateInput): Promise<MutationResult> {
+    const handle = sessionHandle(input.namespace, input.id);
+    const idemKey = input.idempotencyKey
+      ? `${this.#prefix}c:${hashText(`${input.namespace}\n${input.idempotencyKey}`)}`
+      : `${this.#prefix}c:-`;
+    const owner = this.#ownerIndexKey(input.namespace, input.owner);
+    const reply = await this.#call('stkCreate', [
+      this.#key(handle), `${this.#key(handle)}:t`, idemKey,
+      input.ttlMs, this.#limits.maxLifetimeMs, input.owner, owner, handle, input.idempotencyKey ? '1' : '0',
+      this.#limits.idempotencyWindowMs, ...this.#limitArgs(), input.id, this.#channel(handle),
+      ...flattenFields(input.fields),
+    ]);
+    if (isReplay(reply)) return { record: parseRecord(reply.slice(2), text(reply[1]), input.namespace), replayed: true };
+    return { record: parseRecord(reply, input.id, input.namespace), replayed: false };
+  }
+
+  async get(namespace: string, id: string, options: GetOptions = {}): Promise<SessionRecord | undefined> {
+    const handle = sessionHandle(namespace, id);
+    const names = options.fields ?? [];
+    if (options.slide) {
+      const reply = await this.#call('stkGetSlide', [this.#key(handle), this.#limits.maxLifetimeMs, handle, ...names]);
+      return isError(reply) ? undefined : parseRecord(reply, id, namespace);
+    }
+    const reply = await this.#guard<Record<string, Buffer> | Array<Buffer | null>>(() =>
+      names.length === 0
+        ? this.#redis.hgetallBuffer(this.#key(handle))
+        : this.#redis.hmgetBuffer(this.#key(handle), '_v', '_c', '_u', '_e', '_t', '_o', ...names.map((n) => `f:${n}`)),
+    );
+    return Array.isArray(reply) ? fromHmget(reply, names, id, namespace) : fromHgetall(reply, id, namespace);
+  }
+
+  async put(namespace: string, id: string, fields: Map<string, Uint8Array>, options: MutationOptions = {}): Promise<MutationResult> {
+    return this.#mutate('stkPut', namespace, id, options, flattenFields(fields));
+  }
+
+  async patch(namespace: string, id: string, ops: readonly FieldOp[], options: MutationOptions = {}): Promise<MutationResult> {
+    const args: Array<string | Buffer> = [];
+    for (const op of ops) {
+      const arg = op.kind === 'set' || op.kind === 'append' ? Buffer.from(op.value) : op.kind === 'delete' ? '' : String(op.by);
+      args.push(OP_CODES[op.kind], op.field, arg);
+    }
+    return this.#mutate('stkPatch', namespace, id, options, args);
+  }
+
+  async delete(namespace: string, id: string, options: { expectedVersion?: number | undefined } = {}): Promise<boolean> {
+    const handle = sessionHandle(namespace, id);
+    const reply = await this.#call('stkDelete', [
+      this.#key(handle), `${this.#key(handle)}:t`, options.expectedVersion ?? '', this.#limits.maxLifetimeMs, handle, this.#channel(handle),
+    ]);
+    return reply[1] === 1;
+  }
+
+  async touch(namespace: string, id: string, ttlMs: number): Promise<TouchResult | undefined> {
+    const handle = sessionHandle(namespace, id);
+    const reply = await this.#call('stkTouch', [this.#key(handle), ttlMs, this.#limits.maxLifetimeMs, handle]);
+    return isError(reply) ? undefined : { version: num(reply[1]), expiresAtMs: num(reply[2]) };
+  }
+
+  async regenerate(namespace: string, id: string, newId: string, options: RegenerateOptions = {}): Promise<MutationResult> {
+    const oldHandle = sessionHandle(namespace, id);
+    const newHandle = sessionHandle(namespace, newId);
+    const old = this.#key(oldHandle);
+    const reply = await this.#call('stkRegenerate', [
+      old, this.#idempotencyKey(old, options.idempotencyKey), `${old}:t`, this.#key(newHandle), `${this.#key(newHandle)}:t`,
+      ...this.#mutationArgs(options, newHandle),
+      oldHandle, this.#channel(oldHandle), options.owner ?? '', this.#ownerIndexKey(namespace, options.owner ?? ''), newId,
+    ]);
+    if (isReplay(reply)) return { record: parseRecord(reply.slice(2), text(reply[1]), namespace), replayed: true };
+    return { record: parseRecord(reply, newId, namespace), replayed: false };
+  }
+
+  async listByOwner(namespace: string, owner: string): Promise<SessionSummary[]> {
+    const reply = await this.#call('stkListOwner', [this.#ownerIndexKey(namespace, owner), this.#prefix]);
+    const out: SessionSummary[] = [];
+    for (let i = 0; i + 4 < reply.length; i += 5) {
+      out.push({
+        handle: text(reply[i]), version: num(reply[i + 1]), createdAtMs: num(reply[i + 2]),
+        updatedAtMs: num(reply[i + 3]), expiresAtMs: num(reply[i + 4]),
+      });
+    }
+    return out.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.handle < b.handle ? -1 : 1));
+  }
+
+  async revokeByOwner(namespace: string, owner: string, handles: readonly string[]): Promise<number> {
+    const reply = await this.#guard(() =>
+      this.#script('stkRevokeOwner')(this.#ownerIndexKey(namespace, owner), this.#prefix, this.#limits.maxLifetimeMs, ...handles),
+    );
+    return Number(reply);
+  }
+
+  async subscribe(namespace: string, id: string, onChange: (change: SessionChange) => void, onGap: () => void = () => {}): Promise<() => Promise<void>> {
+    const channel = this.#channel(sessionHandle(namespace, id));
+    return this.#guard(() => this.#subscriber.subscribe(channel, (message) => onChange(parseChange(message)), onGap));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#subscriber.close();
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    this.#setReady(false);
+  }
+
+  async #mutate(name: 'stkPut' | 'stkPatch', namespace: string, id: string, options: MutationOptions, tail: Array<string | Buffer>): Promise<MutationResult> {
+    const handle = sessionHandle(namespace, id);
+    const key = this.#key(handle);
+    const reply = await this.#call(name, [key, this.#idempotencyKey(key, options.idempotencyKey), ...this.#mutationArgs(options, handle), ...tail]);
+    if (isReplay(reply)) return { record: parseRecord(reply.slice(1), id, namespace), replayed: true };
+    return { record: parseRecord(reply, id, namespace), replayed: false };
+  }
+
+  /** ARGV 1-10 shared by put, patch and regenerate (see MUTATION_HEAD in redis-scripts.ts). */
+  #mutationArgs(options: MutationOptions, handle: string): Array<string | number> {
+    return [
+      options.expectedVersion ?? '', options.ttlMs ?? 0, this.#limits.maxLifetimeMs, handle, this.#channel(handle),
+      options.idempotencyKey ? '1' : '0', this.#limits.idempotencyWindowMs, ...this.#limitArgs(),
+    ];
+  }
+
+  #limitArgs(): number[] {
+    return [this.#limits.maxFields, this.#limits.maxSessionBytes, this.#limits.maxFieldBytes];
+  }
+
+  #key(handle: string): string {
+    return `${this.#prefix}s:{${handle}}`;
+  }
+
+  #channel(handle: string): string {
+    return `${this.#prefix}w:{${handle}}`;
+  }
+
+  #idempotencyKey(sessionKey: string, idempotencyKey: string | undefined): string {
+    return idempotencyKey ? `${sessionKey}:i:${hashText(idempotencyKey)}` : `${sessionKey}:i:-`;
+  }
+
+  #ownerIndexKey(namespace: string, owner: string): string {
+    return owner === '' ? '' : `${this.#prefix}o:{${ownerHandle(namespace, owner)}}`;
+  }
+
+  #script(name: SessionScriptName): ScriptCall {
+    const fn = (this.#redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`];
+    if (!fn) throw new Error(`script ${name} is not defined`);
+    return fn.bind(this.#redis);
+  }
+
+  /** Runs a script and turns its {'ERR', ...} replies into SessionErrors. */
+  async #call(name: SessionScriptName, args: Array<string | Buffer | number>): Promise<Reply> {
+    const reply = (await this.#guard(() => this.#script(name)(...args))) as Reply;
+    if (isError(reply)) {
+      const kind = text(reply[1]);
+      if (kind !== 'NOT_FOUND' || (name !== 'stkGetSlide' && name !== 'stkTouch')) throw scriptError(reply);
+    }
+    return reply;
+  }
+
+  /** Maps transport failures to SESS_ERR_STORE_UNAVAILABLE, and Redis-side bugs to SESS_ERR_INTERNAL. */
+  async #guard<T>(run: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', 'session store is closed');
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof SessionError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      const transient = !(error instanceof Error && error.name === 'ReplyError')
+        || /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)/.test(message);
+      if (transient) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', `session store unavailable: ${message}`, { cause: error });
+      throw new SessionError('SESS_ERR_INTERNAL', `session store error: ${message}`, { cause: error });
+    }
+  }
+}
+
+function hashText(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
+
+function flattenFields(fields: Map<string, Uint8Array>): Array<string | Buffer> {
+  const out: Array<string | Buffer> = [];
+  for (const [name, value] of fields) out.push(name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  return out;
+}
+
+function text(value: Buffer | number | null | undefined): string {
+  return value == null ? '' : value.toString();
+}
+
+function num(value: Buffer | number | null | undefined): number {
+  return typeof value === 'number' ? value : Number(text(value));
+}
+
+function isError(reply: Reply): boolean {
+  return text(reply[0]) === 'ERR';
+}
+
+function isReplay(reply: Reply): boolean {
+  return text(reply[0]) === 'REPLAY';
+}
+
+function scriptError(reply: Reply): SessionError {
+  const kind = text(reply[1]);
+  switch (kind) {
+    case 'NOT_FOUND':
+      return new SessionError('SESS_ERR_NOT_FOUND', 'session not found');
+    case 'EXISTS':
+      return new SessionError('SESS_ERR_ALREADY_EXISTS', 'a live session already has this id');
+    case 'CONFLICT': {
+      const current = num(reply[2]);
+      return new SessionError('SESS_ERR_VERSION_CONFLICT', `version conflict: the session is at version ${current}`, { currentVersion: current });
+    }
+    case 'LIMIT':
+      return limitError(text(reply[2]), num(reply[3]), num(reply[4]), reply[5] == null ? undefined : text(reply[5]));
+    case 'WRONG_TYPE':
+      return new SessionError('SESS_ERR_WRONG_TYPE', `field "${text(reply[2])}" does not hold a value of the type the operation needs`);
+    case 'RANGE':
+      return new SessionError('SESS_ERR_INVALID_ARGUMENT', `increment of field "${text(reply[2])}" leaves the safe integer range (+/-${Number.MAX_SAFE_INTEGER})`);
+    default:
+      return new SessionError('SESS_ERR_INTERNAL', `unexpected script reply ${kind}`);
+  }
+}
+
+/** The message every store uses for a limit, naming the limit, the size and the maximum. */
+export function limitError(limit: string, size: number, max: number, field?: string): SessionError {
+  const what = limit === 'maxFields' ? `${size} fields` : limit === 'maxFieldBytes' ? `field "${field}" size ${size} bytes` : `session size ${size} bytes`;
+  return new SessionError('SESS_ERR_LIMIT_EXCEEDED', `${what} exceeds ${limit} (${max})`);
+}
+
+function parseRecord(reply: Reply, id: string, namespace: string): SessionRecord {
+  const fields = new Map<string, Uint8Array>();
+  for (let i = 7; i + 1 < reply.length; i += 2) fields.set(text(reply[i]), toBytes(reply[i + 1]));
+  return {
+    id, namespace, version: num(reply[1]), createdAtMs: num(reply[2]), updatedAtMs: num(reply[3]),
+    expiresAtMs: num(reply[4]), ttlMs: num(reply[5]), owner: text(reply[6]), fields,
+  };
+}
+
+function toBytes(value: Buffer | number | null | undefined): Uint8Array {
+  return Buffer.isBuffer(value) ? new Uint8Array(value) : new Uint8Array(0);
+}
+
+function fromHgetall(hash: Record<string, Buffer>, id: string, namespace: string): SessionRecord | undefined {
+  if (!hash._v) return undefined;
+  const fields = new Map<string, Uint8Array>();
+  for (const [name, value] of Object.entries(hash)) if (name.startsWith('f:')) fields.set(name.slice(2), new Uint8Array(value));
+  return {
+    id, namespace, version: num(hash._v), createdAtMs: num(hash._c), updatedAtMs: num(hash._u),
+    expiresAtMs: num(hash._e), ttlMs: num(hash._t), owner: text(hash._o), fields,
+  };
+}
+
+function fromHmget(values: Array<Buffer | null>, names: readonly string[], id: string, namespace: string): SessionRecord | undefined {
+  if (!values[0]) return undefined;
+  const fields = new Map<string, Uint8Array>();
+  names.forEach((name, i) => {
+    const value = values[6 + i];
+    if (value) fields.set(name, new Uint8Array(value));
+  });
+  const [v, c, u, e, t, o] = values;
+  return { id, namespace, version: num(v), createdAtMs: num(c), updatedAtMs: num(u), expiresAtMs: num(e), ttlMs: num(t), owner: text(o), fields };
+}
+
+function parseChange(message: string): SessionChange {
+  const parsed = JSON.parse(message) as { k: string; v: string; e: string; f: unknown };
+  return {
+    kind: parsed.k === 'd' ? 'deleted' : 'updated',
+    version: Number(parsed.v),
+    expiresAtMs: Number(parsed.e),
+    fields: Array.isArray(parsed.f) ? parsed.f.map(String) : [],
+  };
+}
+
