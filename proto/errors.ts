@@ -26,10 +26,6 @@ export const SESSION_ERROR_CODES = [
   'SESS_ERR_UNAUTHENTICATED',
   /** The token does not grant access to the namespace. */
   'SESS_ERR_PERMISSION_DENIED',
-  /** A stored value could not be decoded (written by something else than sessiond). */
-  'SESS_ERR_CORRUPT_RECORD',
-  /** The server is shutting down and takes no new calls. */
-  'SESS_ERR_SHUTTING_DOWN',
   /** A client-side deadline passed before the server answered. */
   'SESS_ERR_DEADLINE_EXCEEDED',
   /** sessiond was started with invalid configuration; the message lists every problem. */

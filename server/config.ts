@@ -37,6 +37,10 @@ export const serverConfigSchema = z.object({
   maxPatchOps: positiveMs,
   /** How long an idempotency key remembers its first result. */
   idempotencyWindowMs: positiveMs,
+  /** Replicas that must confirm each write (Redis WAIT) before sessiond acknowledges it; 0: none. */
+  replicaAcks: z.coerce.number().int().min(0).max(16),
+  /** How long a write waits for replica confirmations before failing with UNAVAILABLE. */
+  replicaAckTimeoutMs: positiveMs,
   /** A Redis command with no answer after this fails with UNAVAILABLE. */
   commandTimeoutMs: positiveMs,
   /** TCP connect timeout towards Redis. */
@@ -69,6 +73,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerConfig> = Object.freeze({
   maxFieldBytes: 64 * 1024,
   maxPatchOps: 256,
   idempotencyWindowMs: 10 * 60_000,
+  replicaAcks: 0,
+  replicaAckTimeoutMs: 500,
   commandTimeoutMs: 1000,
   connectTimeoutMs: 2000,
   shutdownGraceMs: 10_000,
@@ -92,6 +98,8 @@ export const SERVER_ENV_VARS: Readonly<Record<keyof ServerConfig, string>> = Obj
   maxFieldBytes: 'STICKLESS_MAX_FIELD_BYTES',
   maxPatchOps: 'STICKLESS_MAX_PATCH_OPS',
   idempotencyWindowMs: 'STICKLESS_IDEMPOTENCY_WINDOW_MS',
+  replicaAcks: 'STICKLESS_REPLICA_ACKS',
+  replicaAckTimeoutMs: 'STICKLESS_REPLICA_ACK_TIMEOUT_MS',
   commandTimeoutMs: 'STICKLESS_COMMAND_TIMEOUT_MS',
   connectTimeoutMs: 'STICKLESS_CONNECT_TIMEOUT_MS',
   shutdownGraceMs: 'STICKLESS_SHUTDOWN_GRACE_MS',
@@ -158,6 +166,9 @@ export function parseServerConfig(...layers: Array<Record<string, unknown>>): Re
   const problems: string[] = [];
   if (config.defaultTtlMs > config.maxLifetimeMs) problems.push(`  defaultTtlMs: ${config.defaultTtlMs} exceeds maxLifetimeMs (${config.maxLifetimeMs})`);
   if (config.maxFieldBytes > config.maxSessionBytes) problems.push(`  maxFieldBytes: ${config.maxFieldBytes} exceeds maxSessionBytes (${config.maxSessionBytes})`);
+  if (config.replicaAcks > 0 && config.replicaAckTimeoutMs >= config.commandTimeoutMs) {
+    problems.push(`  replicaAckTimeoutMs: ${config.replicaAckTimeoutMs} must be below commandTimeoutMs (${config.commandTimeoutMs})`);
+  }
   if (problems.length > 0) throw new SessionError('SESS_ERR_CONFIG_INVALID', `invalid configuration:\n${problems.join('\n')}`);
   return deepFreeze(config);
 }

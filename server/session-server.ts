@@ -52,6 +52,8 @@ export function createStore(config: Readonly<ServerConfig>): SessionStore {
     },
     keyPrefix: config.keyPrefix,
     limits: storeLimits(config),
+    replicaAcks: config.replicaAcks,
+    replicaAckTimeoutMs: config.replicaAckTimeoutMs,
   });
 }
 

@@ -17,7 +17,18 @@ export interface RedisSessionStoreOptions {
   /** Prepended to every key and channel, e.g. `stickless:`. */
   keyPrefix: string;
   limits: StoreLimits;
+  /**
+   * Replicas that must confirm each write (Redis WAIT) before it is acknowledged; 0 for none. A write
+   * not confirmed in time fails with SESS_ERR_STORE_UNAVAILABLE: it is applied on the primary but
+   * might not survive a failover, so the caller retries it (with its idempotency key).
+   */
+  replicaAcks?: number;
+  /** How long WAIT may take, in ms. Must stay below the connection's command timeout. */
+  replicaAckTimeoutMs?: number;
 }
+
+/** Scripts that change data, after which replica acknowledgement applies. */
+const WRITE_SCRIPTS: ReadonlySet<SessionScriptName> = new Set(['stkCreate', 'stkPut', 'stkPatch', 'stkDelete', 'stkRegenerate', 'stkRevokeOwner']);
 
 type Reply = Array<Buffer | number | null>;
 type ScriptCall = (...args: Array<string | Buffer | number>) => Promise<unknown>;
@@ -32,10 +43,14 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
   #readyListeners = new Set<(ready: boolean) => void>();
   #ready = false;
   #closed = false;
+  #replicaAcks: number;
+  #replicaAckTimeoutMs: number;
 
   constructor(options: RedisSessionStoreOptions) {
     this.#prefix = options.keyPrefix;
     this.#limits = options.limits;
+    this.#replicaAcks = options.replicaAcks ?? 0;
+    this.#replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
     this.#redis = createRedisConnection(options.connection);
     for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) this.#redis.defineCommand(name, definition);
     this.#redis.on('ready', () => this.#setReady(true));
@@ -169,6 +184,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
     const reply = await this.#guard(() =>
       this.#script('stkRevokeOwner')(this.#ownerIndexKey(namespace, owner), this.#prefix, this.#limits.maxLifetimeMs, ...handles),
     );
+    await this.#awaitReplicas('stkRevokeOwner');
     return Number(reply);
   }
 
@@ -230,11 +246,24 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
   /** Runs a script and turns its {'ERR', ...} replies into SessionErrors. */
   async #call(name: SessionScriptName, args: Array<string | Buffer | number>): Promise<Reply> {
     const reply = (await this.#guard(() => this.#script(name)(...args))) as Reply;
+    if (!isError(reply)) await this.#awaitReplicas(name);
     if (isError(reply)) {
       const kind = text(reply[1]);
       if (kind !== 'NOT_FOUND' || (name !== 'stkGetSlide' && name !== 'stkTouch')) throw scriptError(reply);
     }
     return reply;
+  }
+
+  /** WAIT for `replicaAcks` replicas after a write on this connection (covers every earlier write). */
+  async #awaitReplicas(name: SessionScriptName): Promise<void> {
+    if (this.#replicaAcks === 0 || !WRITE_SCRIPTS.has(name)) return;
+    const acked = Number(await this.#guard(() => this.#redis.wait(this.#replicaAcks, this.#replicaAckTimeoutMs)));
+    if (acked < this.#replicaAcks) {
+      throw new SessionError(
+        'SESS_ERR_STORE_UNAVAILABLE',
+        `write applied on the primary but confirmed by ${acked} of replicaAcks (${this.#replicaAcks}) replicas within ${this.#replicaAckTimeoutMs} ms; retry it with its idempotency key`,
+      );
+    }
   }
 
   /** Maps transport failures to SESS_ERR_STORE_UNAVAILABLE, and Redis-side bugs to SESS_ERR_INTERNAL. */

@@ -67,11 +67,13 @@ class ProcessRedis implements RedisHandle {
   readonly kind = 'process' as const;
   readonly host = '127.0.0.1';
   readonly port: number;
+  #extraArgs: string[];
   #child: ChildProcess | undefined;
   #stopped = false;
 
-  constructor(port: number) {
+  constructor(port: number, extraArgs: string[] = []) {
     this.port = port;
+    this.#extraArgs = extraArgs;
   }
 
   get url(): string {
@@ -79,7 +81,7 @@ class ProcessRedis implements RedisHandle {
   }
 
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
+    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', ...this.#extraArgs];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.#child = child;
     await waitForRedis(this.url);
@@ -156,6 +158,17 @@ export async function startOwnRedis(): Promise<RedisHandle> {
   }
   if (await dockerAnswers()) return startContainerRedis();
   throw new Error('These tests need Redis: install redis-server (apt-get install redis-server) or run a Docker engine.');
+}
+
+/**
+ * A redis-server process with extra arguments (a replica, a sentinel). Needs the binary: topologies
+ * are not built from containers here.
+ */
+export async function startRedisProcess(extraArgs: string[] = [], port?: number): Promise<RedisHandle> {
+  if (!hasRedisServer()) throw new Error('This test needs redis-server on PATH (apt-get install redis-server).');
+  const redis = new ProcessRedis(port ?? (await freePort()), extraArgs);
+  await redis.start();
+  return redis;
 }
 
 /** The Redis for a test file: REDIS_URL when set, else startOwnRedis(). */

@@ -1,0 +1,105 @@
+// sessiond through Redis Sentinel: a primary, a replica and three sentinels as real processes. kill -9
+// the primary; Sentinel promotes the replica and sessiond follows it by itself: a replicated session
+// survives and writes work again.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import test, { type ExecutionContext } from 'ava';
+import { Redis } from 'ioredis';
+import type { GetResponse__Output } from '../../proto/generated/stickless/session/v1/GetResponse.ts';
+import type { SessionResponse__Output } from '../../proto/generated/stickless/session/v1/SessionResponse.ts';
+import { call, dec, enc, rawStub } from '../helpers/grpc.ts';
+import { freePort, startRedisProcess, waitForRedis } from '../helpers/redis.ts';
+import { startSessiond, waitFor } from '../helpers/servers.ts';
+
+async function startSentinel(t: ExecutionContext, primaryPort: number): Promise<number> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-'));
+  const file = join(dir, 'sentinel.conf');
+  writeFileSync(file, [
+    `port ${port}`,
+    'bind 127.0.0.1',
+    `dir ${dir}`,
+    `sentinel monitor mymaster 127.0.0.1 ${primaryPort} 2`,
+    'sentinel down-after-milliseconds mymaster 1000',
+    'sentinel failover-timeout mymaster 10000',
+    'sentinel parallel-syncs mymaster 1',
+    '',
+  ].join('\n'));
+  const child: ChildProcess = spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  await waitForRedis(`redis://127.0.0.1:${port}`);
+  return port;
+}
+
+test('a primary killed with -9 fails over through Sentinel and sessiond keeps the replicated session', async (t) => {
+  const primary = await startRedisProcess(['--repl-diskless-sync-delay', '0']);
+  t.teardown(() => primary.stop());
+  const replica = await startRedisProcess(['--replicaof', '127.0.0.1', String(primary.port)]);
+  t.teardown(() => replica.stop());
+  const direct = new Redis(primary.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  direct.on('error', () => {});
+  t.teardown(() => direct.disconnect());
+  await waitFor(async () => /slave0:.*state=online/.test(await direct.info('replication')), 15_000, 'the replica to sync');
+  direct.disconnect();
+  const sentinels = [];
+  for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(t, primary.port));
+
+  const sessiond = await startSessiond(t, {
+    redis: primary,
+    config: {
+      redisSentinels: sentinels.map((port) => `127.0.0.1:${port}`),
+      redisSentinelName: 'mymaster',
+      commandTimeoutMs: 1500,
+      connectTimeoutMs: 500,
+      // Acknowledged means on the replica too, so the failover below cannot lose it.
+      replicaAcks: 1,
+      replicaAckTimeoutMs: 1000,
+    },
+  });
+  const stub = rawStub(t, sessiond.address);
+  const created = await call<object, SessionResponse__Output>(stub, 'Create', { namespace: 'shop', fields: { cart: enc(['sku-1']) } });
+  const id = created.session!.id;
+  await call(stub, 'Patch', { namespace: 'shop', id, ops: [{ field: 'cart', append: enc('sku-2') }] });
+
+  await primary.kill();
+
+  const got = await waitFor(async () => {
+    try {
+      const reply = await call<object, GetResponse__Output>(stub, 'Get', { namespace: 'shop', id }, { deadlineMs: 2000 });
+      return reply.found ? reply : undefined;
+    } catch (error) {
+      t.is((error as grpc.ServiceError).code, grpc.status.UNAVAILABLE, 'during failover calls fail fast with UNAVAILABLE');
+      return undefined;
+    }
+  }, 40_000, 'the promoted replica to serve the session');
+  t.deepEqual(dec(got.session!.fields.cart), ['sku-1', 'sku-2']);
+
+  // The promoted replica has no replica of its own, so with replicaAcks = 1 writes are refused
+  // (UNAVAILABLE) until the old primary returns; Sentinel turns it into a replica of the new one.
+  await primary.restart();
+  const patch = { namespace: 'shop', id, ops: [{ field: 'cart', append: enc('sku-3') }], options: { idempotencyKey: 'add-sku-3' } };
+  const patched = await waitFor(async () => {
+    try {
+      return await call<object, SessionResponse__Output>(stub, 'Patch', patch, { deadlineMs: 3000 });
+    } catch (error) {
+      t.is((error as grpc.ServiceError).code, grpc.status.UNAVAILABLE);
+      return undefined;
+    }
+  }, 40_000, 'writes confirmed by the returned replica');
+  t.deepEqual(dec(patched.session!.fields.cart), ['sku-1', 'sku-2', 'sku-3'], 'retries with one idempotency key appended once');
+});
+
+test('with replicaAcks, a write no replica confirms fails with UNAVAILABLE naming the setting', async (t) => {
+  const primary = await startRedisProcess();
+  t.teardown(() => primary.stop());
+  const sessiond = await startSessiond(t, { redis: primary, config: { replicaAcks: 1, replicaAckTimeoutMs: 200, commandTimeoutMs: 1000 } });
+  const stub = rawStub(t, sessiond.address);
+  const error = (await t.throwsAsync(call(stub, 'Create', { namespace: 'shop' }))) as unknown as grpc.ServiceError;
+  t.is(error.code, grpc.status.UNAVAILABLE);
+  t.regex(error.details, /confirmed by 0 of replicaAcks \(1\) replicas/);
+});
