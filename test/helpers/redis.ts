@@ -5,6 +5,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 
 export interface RedisHandle {
@@ -81,7 +82,7 @@ class ProcessRedis implements RedisHandle {
   }
 
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', ...this.#extraArgs];
+    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', '--dir', tmpdir(), ...this.#extraArgs];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.#child = child;
     await waitForRedis(this.url);

@@ -46,7 +46,7 @@ test('a primary killed with -9 fails over through Sentinel and sessiond keeps th
   t.teardown(() => direct.disconnect());
   await waitFor(async () => /slave0:.*state=online/.test(await direct.info('replication')), 15_000, 'the replica to sync');
   direct.disconnect();
-  const sentinels = [];
+  const sentinels: number[] = [];
   for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(t, primary.port));
 
   const sessiond = await startSessiond(t, {
@@ -78,6 +78,22 @@ test('a primary killed with -9 fails over through Sentinel and sessiond keeps th
     }
   }, 40_000, 'the promoted replica to serve the session');
   t.deepEqual(dec(got.session!.fields.cart), ['sku-1', 'sku-2']);
+
+  // Restart the old primary (empty: no persistence) only once every sentinel names the promoted
+  // replica; restarting it earlier lets a sentinel that has not switched yet make the replica
+  // resync from the empty server, the data-loss race Redis documents for masters without persistence.
+  await waitFor(async () => {
+    const answers = await Promise.all(sentinels.map(async (port) => {
+      const sentinel = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+      sentinel.on('error', () => {});
+      try {
+        return (await sentinel.call('SENTINEL', 'get-master-addr-by-name', 'mymaster')) as string[];
+      } finally {
+        sentinel.disconnect();
+      }
+    }));
+    return answers.every((addr) => addr[1] === String(replica.port));
+  }, 30_000, 'every sentinel to name the promoted replica');
 
   // The promoted replica has no replica of its own, so with replicaAcks = 1 writes are refused
   // (UNAVAILABLE) until the old primary returns; Sentinel turns it into a replica of the new one.

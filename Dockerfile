@@ -1,0 +1,16 @@
+# One image for every stickless process: sessiond (default), the proxy and the demo cart app.
+# Node 24 runs the TypeScript sources directly (type stripping); only production dependencies.
+FROM node:24-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY proto ./proto
+COPY server ./server
+COPY client ./client
+COPY proxy ./proxy
+COPY demo ./demo
+USER node
+EXPOSE 50051 8080 9901 3000
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["node", "server/healthcheck.ts"]
+CMD ["node", "server/main.ts"]

@@ -1,0 +1,15 @@
+// Public surface of the stickless client. Everything else in client/ is internal and may change.
+export { SessionClient } from './session-client.ts';
+export {
+  DEFAULT_CLIENT_OPTIONS, resolveClientOptions, type RetryOptions, type SessionClientInit, type SessionClientOptions,
+} from './options.ts';
+export type {
+  CallOptions, CreateOptions, DeleteOptions, GetOptions, IdempotentCallOptions, MutationCallOptions, RegenerateOptions,
+  RevokeByOwnerOptions, TouchOptions, UpdateFunction, UpdateOptions,
+} from './call-options.ts';
+export type { PatchOp } from './patch-op.ts';
+export type { SessionMutationResult, SessionSnapshot, SessionSummary, TouchResult } from './session-snapshot.ts';
+export type { WatchEvent, WatchOptions } from './session-watch.ts';
+export { CLIENT_CHANNELS, type ConflictMessage, type RetryMessage } from './diagnostics.ts';
+export { fromGrpcError } from './errors.ts';
+export { SessionError, SESSION_ERROR_CODES, isSessionErrorCode, type SessionErrorCode } from '../proto/errors.ts';

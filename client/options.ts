@@ -1,0 +1,135 @@
+// What a SessionClient can be told, its defaults, and the one validation step at construction.
+import * as grpc from '@grpc/grpc-js';
+import { SessionError } from '../proto/errors.ts';
+
+/**
+ * How unary calls are retried. Only failures with `SESS_ERR_STORE_UNAVAILABLE` (gRPC `UNAVAILABLE`:
+ * the server, or the store behind it, could not be reached) are retried, and only for calls that are
+ * safe to repeat: reads, `touch`, `delete`, and mutations that carry an idempotency key (see
+ * {@link SessionClientOptions.autoIdempotencyKeys}). Retries never outlive the call's deadline.
+ */
+export interface RetryOptions {
+  /** Attempts in total, the first one included. `1` disables retries. Default 4. */
+  maxAttempts: number;
+  /**
+   * Backoff before the second attempt, in ms. Each further backoff doubles, up to `maxBackoffMs`.
+   * Every backoff is jittered: a uniform pick between half and all of the computed value, so that
+   * many clients failing together do not come back together. Default 50.
+   */
+  initialBackoffMs: number;
+  /** Cap of one backoff, in ms. Default 1000. */
+  maxBackoffMs: number;
+}
+
+/** Options of `new SessionClient(options)`. Only `address` and `namespace` are required. */
+export interface SessionClientOptions {
+  /**
+   * The sessiond to dial: `host:port` (e.g. `127.0.0.1:50051`), or any gRPC target URI grpc-js
+   * understands (`dns:///sessiond.internal:50051` to balance across the addresses of a name).
+   */
+  address: string;
+  /** The namespace (one app or tenant) every call of this client works in. */
+  namespace: string;
+  /**
+   * Namespace token, sent as `authorization: Bearer <token>` on every call. Needed only when
+   * sessiond is configured with namespace tokens. Sensitive: never put it in logs.
+   */
+  token?: string | undefined;
+  /**
+   * Deadline of one logical call in ms, retries and backoffs included. A call still unanswered then
+   * rejects with `SESS_ERR_DEADLINE_EXCEEDED`. Each method accepts `{ deadlineMs }` to override it
+   * for one call. `watch()` streams have no deadline. Default 2000.
+   */
+  deadlineMs: number;
+  /** Retry policy for `UNAVAILABLE`; see {@link RetryOptions}. Fields not given keep their default. */
+  retry: RetryOptions;
+  /**
+   * When true (default), every mutation called without an `idempotencyKey` gets a fresh random one
+   * (`crypto.randomUUID()`), reused by that call's retries. The server then applies the mutation at
+   * most once even when an answer was lost and the call was sent again, so `create`, `put`, `patch`,
+   * `regenerate` and `revokeByOwner` are retried like reads. When false, only mutations given an
+   * explicit key are retried; the others fail on the first `UNAVAILABLE`, because the server may
+   * have applied them before the connection broke.
+   */
+  autoIdempotencyKeys: boolean;
+  /**
+   * How many read-modify-write rounds `update()` makes before it gives up and rethrows the last
+   * `SESS_ERR_VERSION_CONFLICT`. Each round is one get and one conditional put. Default 16.
+   */
+  maxUpdateAttempts: number;
+  /** Transport security. Default `grpc.credentials.createInsecure()` (plaintext, trusted network). */
+  credentials?: grpc.ChannelCredentials | undefined;
+  /**
+   * Raw grpc-js channel options, passed through unchanged, for example
+   * `{ 'grpc.keepalive_time_ms': 30_000, 'grpc.initial_reconnect_backoff_ms': 200 }`.
+   * Default `{}`.
+   */
+  channelOptions: grpc.ChannelOptions;
+}
+
+/** What the constructor accepts: the required options, and any subset of the others. */
+export type SessionClientInit =
+  & Pick<SessionClientOptions, 'address' | 'namespace'>
+  & Partial<Omit<SessionClientOptions, 'address' | 'namespace' | 'retry'>>
+  & { retry?: Partial<RetryOptions> | undefined };
+
+/** Defaults of every optional option. */
+export const DEFAULT_CLIENT_OPTIONS: Readonly<Omit<SessionClientOptions, 'address' | 'namespace' | 'token' | 'credentials'>> = Object.freeze({
+  deadlineMs: 2000,
+  retry: Object.freeze({ maxAttempts: 4, initialBackoffMs: 50, maxBackoffMs: 1000 }),
+  autoIdempotencyKeys: true,
+  maxUpdateAttempts: 16,
+  channelOptions: Object.freeze({}),
+});
+
+/**
+ * Fills in defaults and checks every option; throws one `SESS_ERR_INVALID_ARGUMENT` naming each
+ * invalid option. The result is frozen.
+ */
+export function resolveClientOptions(init: SessionClientInit): Readonly<SessionClientOptions> {
+  const options: SessionClientOptions = {
+    ...DEFAULT_CLIENT_OPTIONS,
+    ...withoutUndefined(init),
+    address: init.address,
+    namespace: init.namespace,
+    retry: { ...DEFAULT_CLIENT_OPTIONS.retry, ...withoutUndefined(init.retry ?? {}) },
+    channelOptions: { ...(init.channelOptions ?? DEFAULT_CLIENT_OPTIONS.channelOptions) },
+  };
+  const problems: string[] = [];
+  const check = (ok: boolean, name: string, expected: string, value: unknown): void => {
+    if (!ok) problems.push(`${name}: expected ${expected}, got ${describe(value)}`);
+  };
+  const { address, namespace, token, deadlineMs, retry, maxUpdateAttempts } = options;
+  check(typeof address === 'string' && /^\S+$/.test(address), 'address', 'a "host:port" string', address);
+  check(typeof namespace === 'string' && namespace.length > 0, 'namespace', 'a non-empty string', namespace);
+  check(token === undefined || (typeof token === 'string' && token.length > 0), 'token', 'a non-empty string or undefined', token === undefined ? token : '<redacted>');
+  check(isInt(deadlineMs, 1), 'deadlineMs', 'a positive integer (ms)', deadlineMs);
+  check(isInt(retry.maxAttempts, 1), 'retry.maxAttempts', 'an integer >= 1', retry.maxAttempts);
+  check(isInt(retry.initialBackoffMs, 0), 'retry.initialBackoffMs', 'an integer >= 0 (ms)', retry.initialBackoffMs);
+  check(isInt(retry.maxBackoffMs, 0) && retry.maxBackoffMs >= retry.initialBackoffMs, 'retry.maxBackoffMs', 'an integer (ms) >= retry.initialBackoffMs', retry.maxBackoffMs);
+  check(typeof options.autoIdempotencyKeys === 'boolean', 'autoIdempotencyKeys', 'a boolean', options.autoIdempotencyKeys);
+  check(isInt(maxUpdateAttempts, 1), 'maxUpdateAttempts', 'an integer >= 1', maxUpdateAttempts);
+  check(options.credentials === undefined || options.credentials instanceof grpc.ChannelCredentials, 'credentials', 'grpc.ChannelCredentials', options.credentials);
+  check(typeof options.channelOptions === 'object' && options.channelOptions !== null, 'channelOptions', 'an object', options.channelOptions);
+  if (problems.length > 0) {
+    throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `invalid SessionClient options: ${problems.join('; ')}`);
+  }
+  Object.freeze(options.retry);
+  Object.freeze(options.channelOptions);
+  return Object.freeze(options);
+}
+
+function isInt(value: unknown, min: number): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return value.constructor?.name ?? 'object';
+  return String(value);
+}
+
+// `{ deadlineMs: undefined }` means "not given", so it must not hide the default.
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,244 @@
+// SessionClient: the typed promise API over the generated stub. Deadlines on every call, retries on
+// UNAVAILABLE for calls that are safe to repeat, errors rehydrated as SessionError.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import { SessionServiceClientConstructor, type SessionServiceClient } from '../proto/index.ts';
+import { SessionError } from '../proto/errors.ts';
+import type {
+  CallOptions, CreateOptions, DeleteOptions, GetOptions, MutationCallOptions, RegenerateOptions,
+  RevokeByOwnerOptions, TouchOptions, UpdateFunction, UpdateOptions,
+} from './call-options.ts';
+import { encodeFields } from './codec.ts';
+import { conflictChannel, debug, retryChannel, type ConflictMessage, type RetryMessage } from './diagnostics.ts';
+import { fromGrpcError, toSessionError } from './errors.ts';
+import { resolveClientOptions, type SessionClientInit, type SessionClientOptions } from './options.ts';
+import { toFieldOp, type PatchOp } from './patch-op.ts';
+import { backoffMs, withRetry } from './retry.ts';
+import {
+  toSnapshot, toSummary, type SessionMutationResult, type SessionSnapshot, type SessionSummary, type TouchResult,
+} from './session-snapshot.ts';
+import { readWatchEvents, type WatchEvent, type WatchOptions } from './session-watch.ts';
+
+type UnaryMethod = 'create' | 'get' | 'put' | 'patch' | 'delete' | 'touch' | 'regenerate' | 'listByOwner' | 'revokeByOwner';
+type UnaryFn = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<unknown>) => grpc.ClientUnaryCall;
+interface SessionReply { session?: Parameters<typeof toSnapshot>[0] | null; replayed?: boolean }
+
+// Backoff between update() rounds: short, since the competing write has already landed.
+const CONFLICT_BACKOFF = { initialBackoffMs: 2, maxBackoffMs: 50 };
+
+/**
+ * A client of one sessiond namespace over one gRPC channel. Field values are JS values, encoded as
+ * standard MessagePack. Every call has a deadline; failures reject with a `SessionError` whose
+ * `code` is the server's stable code. Safe for concurrent use; create one per process and namespace.
+ *
+ * @example
+ * const sessions = new SessionClient({ address: '127.0.0.1:50051', namespace: 'shop' });
+ * const s = await sessions.create({ cart: [] }, { owner: 'ada', ttlMs: 30 * 60_000 });
+ * await sessions.patch(s.id, [{ append: 'cart', value: 'sku-1' }, { increment: 'visits' }]);
+ * await sessions.close();
+ */
+export class SessionClient {
+  readonly options: Readonly<SessionClientOptions>;
+  #stub: SessionServiceClient;
+  #metadata = new grpc.Metadata();
+  #inFlight = new Set<Promise<unknown>>();
+  #calls = new Set<grpc.ClientUnaryCall>();
+  #watches = new Set<grpc.ClientReadableStream<unknown>>();
+  #lifecycle = new AbortController();
+  #closed = false;
+
+  constructor(init: SessionClientInit) {
+    this.options = resolveClientOptions(init);
+    const { address, credentials, channelOptions, token } = this.options;
+    this.#stub = new SessionServiceClientConstructor(address, credentials ?? grpc.credentials.createInsecure(), channelOptions);
+    if (token !== undefined) this.#metadata.set('authorization', `Bearer ${token}`);
+    debug('client created for %s namespace %s', address, this.options.namespace);
+  }
+
+  /** Creates a session with the given fields; returns it with its new id and version 1. */
+  async create(fields: Record<string, unknown> = {}, options: CreateOptions = {}): Promise<SessionMutationResult> {
+    const idempotencyKey = this.#idempotencyKey(options.idempotencyKey);
+    const request = { namespace: this.options.namespace, fields: encodeFields(fields), ttlMs: options.ttlMs ?? 0, owner: options.owner ?? '', id: options.id ?? '', idempotencyKey };
+    return toMutationResult(await this.#unary<SessionReply>('create', request, options, idempotencyKey !== ''));
+  }
+
+  /** Reads a session; `undefined` when it does not exist or has expired. */
+  async get(id: string, options: GetOptions = {}): Promise<SessionSnapshot | undefined> {
+    const request = { namespace: this.options.namespace, id, fields: options.fields ?? [], slide: options.slide ?? false };
+    const reply = await this.#unary<{ found: boolean; session?: SessionReply['session'] }>('get', request, options, true);
+    return reply.found && reply.session ? toSnapshot(reply.session) : undefined;
+  }
+
+  /** Replaces all fields of an existing session (never creates one): `SESS_ERR_NOT_FOUND` if missing. */
+  async put(id: string, fields: Record<string, unknown>, options: MutationCallOptions = {}): Promise<SessionMutationResult> {
+    const mutation = this.#mutationOptions(options);
+    const request = { namespace: this.options.namespace, id, fields: encodeFields(fields), options: mutation };
+    return toMutationResult(await this.#unary<SessionReply>('put', request, options, mutation.idempotencyKey !== ''));
+  }
+
+  /** Applies field operations in order, atomically. See {@link PatchOp}. */
+  async patch(id: string, ops: readonly PatchOp[], options: MutationCallOptions = {}): Promise<SessionMutationResult> {
+    if (!Array.isArray(ops)) throw new SessionError('SESS_ERR_INVALID_ARGUMENT', 'ops: expected an array of operations');
+    const mutation = this.#mutationOptions(options);
+    const request = { namespace: this.options.namespace, id, ops: ops.map(toFieldOp), options: mutation };
+    return toMutationResult(await this.#unary<SessionReply>('patch', request, options, mutation.idempotencyKey !== ''));
+  }
+
+  /**
+   * Deletes a session; false when there was nothing to delete. Retried on UNAVAILABLE, so a delete
+   * whose first answer was lost may report false although it deleted the session.
+   */
+  async delete(id: string, options: DeleteOptions = {}): Promise<boolean> {
+    const request = { namespace: this.options.namespace, id, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) };
+    return (await this.#unary<{ deleted: boolean }>('delete', request, options, true)).deleted;
+  }
+
+  /** Extends a session's expiry without reading or changing it; `undefined` when it does not exist. */
+  async touch(id: string, options: TouchOptions = {}): Promise<TouchResult | undefined> {
+    const request = { namespace: this.options.namespace, id, ttlMs: options.ttlMs ?? 0 };
+    const reply = await this.#unary<{ found: boolean; version: number; expiresAtMs: number }>('touch', request, options, true);
+    return reply.found ? { version: reply.version, expiresAtMs: reply.expiresAtMs } : undefined;
+  }
+
+  /**
+   * Moves the session to a new id, atomically (the old id is gone at once); call it at login against
+   * session fixation. Returns the session under its new id.
+   */
+  async regenerate(id: string, options: RegenerateOptions = {}): Promise<SessionMutationResult> {
+    const mutation = this.#mutationOptions(options);
+    const request = { namespace: this.options.namespace, id, options: mutation, owner: options.owner ?? '' };
+    return toMutationResult(await this.#unary<SessionReply>('regenerate', request, options, mutation.idempotencyKey !== ''));
+  }
+
+  /** The live sessions of one owner, oldest first: metadata and handles, never ids. */
+  async listByOwner(owner: string, options: CallOptions = {}): Promise<SessionSummary[]> {
+    const reply = await this.#unary<{ sessions: Parameters<typeof toSummary>[0][] }>('listByOwner', { namespace: this.options.namespace, owner }, options, true);
+    return reply.sessions.map(toSummary);
+  }
+
+  /** Deletes every session of an owner, or only the given handles; returns how many were deleted. */
+  async revokeByOwner(owner: string, options: RevokeByOwnerOptions = {}): Promise<number> {
+    // Idempotent by nature (the end state is the same), so it is retried without a key; a retry may
+    // report fewer revocations than actually happened.
+    const request = { namespace: this.options.namespace, owner, handles: options.handles ?? [] };
+    return (await this.#unary<{ revoked: number }>('revokeByOwner', request, options, true)).revoked;
+  }
+
+  /**
+   * Streams the changes of one session: a `SNAPSHOT` first (or `DELETED` if it does not exist), then
+   * one event per change in version order, until `DELETED` or `EXPIRED`. The stream has no deadline
+   * and is not retried: after an error, `get()` and watch again. Breaking out of the loop or
+   * aborting `signal` cancels it; `close()`/`destroy()` of the client end it (the loop just ends).
+   */
+  watch(id: string, options: WatchOptions = {}): AsyncIterableIterator<WatchEvent> {
+    const start = (): grpc.ClientReadableStream<never> => {
+      this.#assertOpen();
+      const call = this.#stub.watch({ namespace: this.options.namespace, id }, this.#metadata.clone());
+      this.#watches.add(call);
+      call.on('close', () => this.#watches.delete(call));
+      return call as grpc.ClientReadableStream<never>;
+    };
+    return readWatchEvents(start, options.signal, () => this.#closed);
+  }
+
+  /**
+   * Read-modify-write with compare-and-set: reads the session, runs `fn` on its fields and writes
+   * the result with `expectedVersion`. When another writer got there first, it reads again and
+   * reruns `fn`, at most `maxUpdateAttempts` rounds (then the last `SESS_ERR_VERSION_CONFLICT`
+   * rejects). `fn` returning `undefined` writes nothing and resolves the current snapshot. A missing
+   * session rejects with `SESS_ERR_NOT_FOUND`. Each get and put has its own deadline.
+   */
+  async update(id: string, fn: UpdateFunction, options: UpdateOptions = {}): Promise<SessionSnapshot> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.get(id, { deadlineMs: options.deadlineMs });
+      if (!current) throw new SessionError('SESS_ERR_NOT_FOUND', 'update: the session does not exist or has expired');
+      const next = await fn(current.fields, current);
+      if (next === undefined) return current;
+      try {
+        return await this.put(id, next, { expectedVersion: current.version, ttlMs: options.ttlMs, deadlineMs: options.deadlineMs });
+      } catch (error) {
+        if (!(error instanceof SessionError) || error.code !== 'SESS_ERR_VERSION_CONFLICT' || attempt >= this.options.maxUpdateAttempts) throw error;
+        if (conflictChannel.hasSubscribers) {
+          const { namespace, address } = this.options;
+          conflictChannel.publish({ method: 'update', attempt, expectedVersion: current.version, currentVersion: error.currentVersion, namespace, address } satisfies ConflictMessage);
+        }
+        debug('update: conflict at version %d (now %s), round %d', current.version, error.currentVersion, attempt);
+        await sleep(backoffMs(attempt, CONFLICT_BACKOFF));
+      }
+    }
+  }
+
+  /** Graceful stop: new calls reject, calls in flight finish, watches are cancelled, the channel closes. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const call of this.#watches) call.cancel();
+    await Promise.allSettled([...this.#inFlight]);
+    this.#stub.close();
+  }
+
+  /** Immediate stop: calls in flight and watches are cancelled, backoffs end, the channel closes. Idempotent. */
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    this.#lifecycle.abort();
+    for (const call of [...this.#calls, ...this.#watches]) call.cancel();
+    this.#stub.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SessionError('SESS_ERR_INTERNAL', 'the SessionClient is closed');
+  }
+
+  #idempotencyKey(explicit: string | undefined): string {
+    return explicit ?? (this.options.autoIdempotencyKeys ? randomUUID() : '');
+  }
+
+  #mutationOptions(options: MutationCallOptions): { expectedVersion?: number; idempotencyKey: string; ttlMs: number } {
+    return {
+      ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
+      idempotencyKey: this.#idempotencyKey(options.idempotencyKey),
+      ttlMs: options.ttlMs ?? 0,
+    };
+  }
+
+  /** One logical unary call: deadline, retries when `retryable`, SessionError on failure. */
+  #unary<Res>(method: UnaryMethod, request: object, options: CallOptions, retryable: boolean): Promise<Res> {
+    this.#assertOpen();
+    const deadlineMs = options.deadlineMs ?? this.options.deadlineMs;
+    if (!Number.isSafeInteger(deadlineMs) || deadlineMs <= 0) {
+      throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `deadlineMs: expected a positive integer (ms), got ${String(deadlineMs)}`);
+    }
+    const deadline = Date.now() + deadlineMs;
+    const { namespace, address, retry } = this.options;
+    const attempt = (): Promise<Res> => new Promise<Res>((resolve, reject) => {
+      const fn = this.#stub[method] as unknown as UnaryFn;
+      try {
+        const call: grpc.ClientUnaryCall = fn.call(this.#stub, request, this.#metadata.clone(), { deadline }, (error, reply) => {
+          this.#calls.delete(call);
+          if (error) reject(fromGrpcError(error));
+          else resolve(reply as Res);
+        });
+        this.#calls.add(call);
+      } catch (error) {
+        // grpc-js throws synchronously for a request it cannot serialize or a channel already shut down.
+        reject(toSessionError(error));
+      }
+    });
+    const onRetry = (n: number, error: unknown, delayMs: number): void => {
+      const code = (error as SessionError).code;
+      debug('%s: attempt %d failed with %s, retrying in %d ms', method, n, code, delayMs);
+      if (retryChannel.hasSubscribers) retryChannel.publish({ method, attempt: n, code, delayMs, namespace, address } satisfies RetryMessage);
+    };
+    const isRetryable = (error: unknown): boolean => retryable && (error as SessionError).code === 'SESS_ERR_STORE_UNAVAILABLE';
+    const pending = withRetry(attempt, { ...retry, deadline, signal: this.#lifecycle.signal, onRetry }, isRetryable);
+    this.#inFlight.add(pending);
+    const forget = (): void => void this.#inFlight.delete(pending);
+    pending.then(forget, forget);
+    return pending;
+  }
+}
+
+function toMutationResult(reply: SessionReply): SessionMutationResult {
+  if (!reply.session) throw new SessionError('SESS_ERR_INTERNAL', 'the server answered a mutation without a session');
+  return { ...toSnapshot(reply.session), replayed: reply.replayed ?? false };
+}

@@ -1,0 +1,71 @@
+// The JS shapes a SessionClient hands out, and their conversion from the wire types.
+import type { Session__Output, SessionSummary__Output } from '../proto/index.ts';
+import { decodeFields } from './codec.ts';
+
+/** A session as read or written, with its field values decoded from MessagePack. */
+export interface SessionSnapshot {
+  /** The secret session id (43 base64url characters). Whoever holds it holds the session. */
+  id: string;
+  namespace: string;
+  /** Starts at 1 and grows by 1 on every change; pass it as `expectedVersion` for compare-and-set. */
+  version: number;
+  /**
+   * Field name -> decoded value. Binary values come back as `Buffer`, MessagePack maps as plain
+   * objects, timestamps as `Date`. From a `get` with a field filter: only the requested fields that
+   * exist.
+   */
+  fields: Record<string, unknown>;
+  /** Epoch ms (server clock) of creation; `regenerate` keeps it. */
+  createdAtMs: number;
+  /** Epoch ms of the last change. */
+  updatedAtMs: number;
+  /** Epoch ms at which the session expires unless touched or changed. */
+  expiresAtMs: number;
+  /** The owner (user id) the session is indexed under, or undefined. */
+  owner: string | undefined;
+}
+
+/** The result of a mutation: the session after it. */
+export interface SessionMutationResult extends SessionSnapshot {
+  /**
+   * True when the server answered from its idempotency record: an earlier call with the same
+   * idempotency key already applied this mutation, and this one changed nothing.
+   */
+  replayed: boolean;
+}
+
+/** What `listByOwner` shows of a session: metadata and a handle, never the secret id. */
+export interface SessionSummary {
+  /** Stable, non-secret handle (a hash of the id); `revokeByOwner` accepts it. */
+  handle: string;
+  version: number;
+  createdAtMs: number;
+  updatedAtMs: number;
+  expiresAtMs: number;
+}
+
+/** What `touch` returns for a live session. */
+export interface TouchResult {
+  /** The unchanged version. */
+  version: number;
+  /** The new expiry, epoch ms. */
+  expiresAtMs: number;
+}
+
+export function toSnapshot(session: Session__Output): SessionSnapshot {
+  return {
+    id: session.id,
+    namespace: session.namespace,
+    version: session.version,
+    fields: decodeFields(session.fields),
+    createdAtMs: session.createdAtMs,
+    updatedAtMs: session.updatedAtMs,
+    expiresAtMs: session.expiresAtMs,
+    owner: session.owner === '' ? undefined : session.owner,
+  };
+}
+
+export function toSummary(summary: SessionSummary__Output): SessionSummary {
+  const { handle, version, createdAtMs, updatedAtMs, expiresAtMs } = summary;
+  return { handle, version, createdAtMs, updatedAtMs, expiresAtMs };
+}

@@ -1,0 +1,110 @@
+// A child process of the local stack that can be killed (-9, as a crash) and started again, and
+// whose last output lines are kept for error messages.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+
+export interface ManagedProcessOptions {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** The TCP port the process listens on once ready. */
+  port: number;
+  /** Where its output goes besides the kept tail (npm start prints nothing of it by default). */
+  onOutput?: (name: string, line: string) => void;
+}
+
+const TAIL_LINES = 40;
+
+export class ManagedProcess {
+  readonly name: string;
+  readonly port: number;
+  #options: ManagedProcessOptions;
+  #child: ChildProcess | undefined;
+  #tail: string[] = [];
+  #stopped = false;
+
+  constructor(options: ManagedProcessOptions) {
+    this.#options = options;
+    this.name = options.name;
+    this.port = options.port;
+  }
+
+  get alive(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.alive ? this.#child?.pid : undefined;
+  }
+
+  /** Last lines of output, for error messages. */
+  get tail(): string {
+    return this.#tail.join('\n');
+  }
+
+  /** Starts the process and waits until its port accepts connections (or it exits). */
+  async start(timeoutMs = 20_000): Promise<void> {
+    if (this.alive) return;
+    this.#stopped = false;
+    const child = spawn(this.#options.command, this.#options.args, {
+      env: { ...process.env, ...this.#options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    const collect = (chunk: Buffer): void => {
+      for (const line of chunk.toString().split('\n')) {
+        if (line === '') continue;
+        this.#tail.push(line);
+        if (this.#tail.length > TAIL_LINES) this.#tail.shift();
+        this.#options.onOutput?.(this.name, line);
+      }
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const deadline = Date.now() + timeoutMs;
+    while (!(await portAnswers(this.port))) {
+      if (!this.alive) throw new Error(`${this.name} exited during start:\n${this.tail}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} did not listen on port ${this.port} within ${timeoutMs} ms:\n${this.tail}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** kill -9: what a crash looks like to everyone else. */
+  async kill(): Promise<void> {
+    await this.#signal('SIGKILL');
+  }
+
+  /** Graceful stop (SIGTERM), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.#stopped = true;
+    const timer = setTimeout(() => this.#child?.kill('SIGKILL'), graceMs);
+    await this.#signal('SIGTERM');
+    clearTimeout(timer);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  async #signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#child;
+    if (!child || !this.alive) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+}
+
+export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}

@@ -1,0 +1,268 @@
+// The whole stickless stack on one machine, without Docker: a session store (Redis when REDIS_URL
+// is set or redis-server is on PATH, else sessiond's embedded memory store), sessiond, three cart-app
+// replicas per session mode, the dashboard, and the proxy in front:
+//   /sticky/    -> hard affinity -> local-mode replicas (sessions in process memory)
+//   /shop/      -> soft affinity -> central-mode replicas (sessions in sessiond)
+//   /dashboard/ -> the dashboard (no affinity)
+// Used by `npm start`, the scenario and the browser test.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify as toYaml } from 'yaml';
+import { createDashboardServer, type StackControl } from './dashboard/server.ts';
+import { ManagedProcess, portAnswers } from './managed-process.ts';
+
+export interface LocalStackOptions {
+  /** Public port of the proxy (the one URL users open). 0 picks a free one. */
+  proxyPort: number;
+  /** Proxy admin API port (127.0.0.1). 0 picks a free one. */
+  adminPort: number;
+  /** sessiond gRPC port (127.0.0.1). 0 picks a free one. */
+  sessiondPort: number;
+  /** Replicas per session mode. */
+  replicasPerMode: number;
+  /** `auto`: Redis if REDIS_URL or redis-server is available, else memory. */
+  store: 'auto' | 'memory' | 'redis';
+  /** Active health check period of the proxy, ms. */
+  healthIntervalMs: number;
+  /** Progress messages (the first one names the session store). */
+  log: (message: string) => void;
+  /** Output lines of the children (default: dropped; `--verbose` prints them). */
+  onOutput?: (name: string, line: string) => void;
+}
+
+export const DEFAULT_STACK_OPTIONS: Readonly<LocalStackOptions> = Object.freeze({
+  proxyPort: 8080,
+  adminPort: 9901,
+  sessiondPort: 50051,
+  replicasPerMode: 3,
+  store: 'auto',
+  healthIntervalMs: 1000,
+  log: () => {},
+});
+
+export interface ReplicaInfo {
+  id: string;
+  mode: 'local' | 'central';
+  pool: 'sticky' | 'shop';
+  process: ManagedProcess;
+}
+
+export interface LocalStack {
+  urls: { proxy: string; shop: string; sticky: string; dashboard: string; admin: string; sessiond: string };
+  adminToken: string;
+  storeDescription: string;
+  replicas: ReplicaInfo[];
+  /** Calls the proxy admin API. */
+  admin(method: string, path: string, body?: unknown): Promise<unknown>;
+  killReplica(id: string): Promise<void>;
+  restartReplica(id: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Thrown for a start-up problem the user can fix (a port in use, a missing binary). */
+export class StackError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StackError';
+  }
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function claimPort(port: number, what: string, flag: string): Promise<number> {
+  if (port === 0) return freePort();
+  if (await portAnswers(port)) throw new StackError(`port ${port} (${what}) is in use: pass ${flag} <port>, or 0 for any free port`);
+  return port;
+}
+
+function hasRedisServer(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}): Promise<LocalStack> {
+  const options = { ...DEFAULT_STACK_OPTIONS, ...overrides };
+  const proxyPort = await claimPort(options.proxyPort, 'proxy', '--port');
+  const adminPort = await claimPort(options.adminPort, 'proxy admin API', '--admin-port');
+  const sessiondPort = await claimPort(options.sessiondPort, 'sessiond', '--sessiond-port');
+  const started: ManagedProcess[] = [];
+  const node = (script: string): { command: string; args: string[] } => ({ command: process.execPath, args: [join(ROOT, script)] });
+  const dir = mkdtempSync(join(tmpdir(), 'stickless-stack-'));
+  let dashboard: ReturnType<typeof createDashboardServer> | undefined;
+
+  const stopAll = async (): Promise<void> => {
+    await Promise.all([...started].reverse().map((p) => p.stop()));
+    await new Promise<void>((resolve) => (dashboard ? dashboard.close(() => resolve()) : resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    // 1. The session store.
+    const sessiondEnv: Record<string, string> = { STICKLESS_LISTEN: `127.0.0.1:${sessiondPort}`, STICKLESS_LOG_LEVEL: 'warn' };
+    let storeDescription: string;
+    const redisUrl = process.env.REDIS_URL;
+    if (options.store !== 'memory' && redisUrl) {
+      sessiondEnv.REDIS_URL = redisUrl;
+      sessiondEnv.STICKLESS_KEY_PREFIX = `stickless-demo:${randomBytes(4).toString('hex')}:`;
+      storeDescription = `Redis at ${redisUrl.replace(/\/\/[^@/]*@/, '//')} (REDIS_URL)`;
+    } else if (options.store !== 'memory' && hasRedisServer()) {
+      const redisPort = await freePort();
+      const redis = new ManagedProcess({
+        name: 'redis', command: 'redis-server', port: redisPort, onOutput: options.onOutput,
+        args: ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      });
+      started.push(redis);
+      await redis.start();
+      sessiondEnv.REDIS_URL = `redis://127.0.0.1:${redisPort}`;
+      storeDescription = `Redis: a redis-server started on 127.0.0.1:${redisPort} (found on PATH; nothing is saved to disk)`;
+    } else if (options.store === 'redis') {
+      throw new StackError('store=redis needs REDIS_URL or redis-server on PATH');
+    } else {
+      sessiondEnv.STICKLESS_STORE = 'memory';
+      storeDescription = 'the embedded memory store (no REDIS_URL and no redis-server on PATH): sessions live in the sessiond process only';
+    }
+    options.log(`session store: ${storeDescription}`);
+
+    // 2. sessiond.
+    const sessiond = new ManagedProcess({ name: 'sessiond', ...node('server/main.ts'), port: sessiondPort, env: sessiondEnv, onOutput: options.onOutput });
+    started.push(sessiond);
+    await sessiond.start();
+    options.log(`sessiond on 127.0.0.1:${sessiondPort}`);
+
+    // 3. Replicas: local mode behind /sticky/, central mode behind /shop/.
+    const replicas: ReplicaInfo[] = [];
+    for (const [mode, pool] of [['local', 'sticky'], ['central', 'shop']] as const) {
+      for (let i = 1; i <= options.replicasPerMode; i++) {
+        const id = `${mode}-${i}`;
+        const port = await freePort();
+        const process_ = new ManagedProcess({
+          name: id, ...node('demo/cart-app/main.ts'), port, onOutput: options.onOutput,
+          env: { PORT: String(port), HOST: '127.0.0.1', REPLICA_ID: id, SESSION_MODE: mode, SESSIOND_ADDRESS: `127.0.0.1:${sessiondPort}` },
+        });
+        started.push(process_);
+        replicas.push({ id, mode, pool, process: process_ });
+      }
+    }
+    await Promise.all(replicas.map((r) => r.process.start()));
+    options.log(`${replicas.length} cart-app replicas: ${replicas.map((r) => r.id).join(', ')}`);
+
+    // 4. The proxy, with the dashboard as one more backend.
+    const adminToken = randomBytes(18).toString('base64url');
+    const admin = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+      const response = await fetch(`http://127.0.0.1:${adminPort}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(3000),
+      });
+      const text = await response.text();
+      const parsed: unknown = text ? JSON.parse(text) : null;
+      if (!response.ok) throw new Error(`admin ${method} ${path}: ${response.status} ${text}`);
+      return parsed;
+    };
+    const control: StackControl = {
+      replicas: () => replicas.map((r) => ({ id: r.id, mode: r.mode, pool: r.pool, port: r.process.port, alive: r.process.alive })),
+      kill: (id) => findReplica(replicas, id).process.kill(),
+      restart: (id) => findReplica(replicas, id).process.start(),
+      admin,
+    };
+    dashboard = createDashboardServer(control);
+    const dashboardPort = await freePort();
+    await new Promise<void>((resolve) => dashboard!.listen(dashboardPort, '127.0.0.1', resolve));
+
+    const configPath = join(dir, 'proxy.yaml');
+    writeFileSync(configPath, toYaml(proxyConfig({ proxyPort, adminPort, adminToken, replicas, dashboardPort, healthIntervalMs: options.healthIntervalMs })));
+    const proxy = new ManagedProcess({ name: 'proxy', ...node('proxy/main.ts'), args: [join(ROOT, 'proxy/main.ts'), '--config', configPath], port: proxyPort, onOutput: options.onOutput });
+    started.push(proxy);
+    await proxy.start();
+    await waitForBackendsUp(admin, replicas.length + 1);
+    options.log(`proxy on http://127.0.0.1:${proxyPort} (admin API on 127.0.0.1:${adminPort})`);
+
+    const base = `http://127.0.0.1:${proxyPort}`;
+    return {
+      urls: { proxy: base, shop: `${base}/shop/`, sticky: `${base}/sticky/`, dashboard: `${base}/dashboard/`, admin: `http://127.0.0.1:${adminPort}`, sessiond: `127.0.0.1:${sessiondPort}` },
+      adminToken,
+      storeDescription,
+      replicas,
+      admin,
+      killReplica: (id) => findReplica(replicas, id).process.kill(),
+      restartReplica: (id) => findReplica(replicas, id).process.start(),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function findReplica(replicas: ReplicaInfo[], id: string): ReplicaInfo {
+  const replica = replicas.find((r) => r.id === id);
+  if (!replica) throw new StackError(`no replica "${id}"`);
+  return replica;
+}
+
+async function waitForBackendsUp(admin: LocalStack['admin'], count: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const reply = (await admin('GET', '/backends').catch(() => ({ backends: [] }))) as { backends: Array<{ state: string }> };
+    if (reply.backends.filter((b) => b.state === 'up').length >= count) return;
+    if (Date.now() > deadline) throw new StackError(`the proxy did not see ${count} healthy backends within 20 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface ProxyConfigInput {
+  proxyPort: number;
+  adminPort: number;
+  adminToken: string;
+  replicas: ReplicaInfo[];
+  dashboardPort: number;
+  healthIntervalMs: number;
+}
+
+/** The proxy configuration of the local stack (the same routes as docker-compose.yml). */
+export function proxyConfig(input: ProxyConfigInput): Record<string, unknown> {
+  const health = { path: '/healthz', intervalMs: input.healthIntervalMs, timeoutMs: Math.min(1000, input.healthIntervalMs), rise: 1, fall: 2 };
+  const pool = (name: 'sticky' | 'shop') => ({
+    backends: input.replicas.filter((r) => r.pool === name).map((r) => ({ id: r.id, url: `http://127.0.0.1:${r.process.port}` })),
+    health,
+    connectTimeoutMs: 1000,
+  });
+  return {
+    listen: { host: '127.0.0.1', port: input.proxyPort },
+    admin: { host: '127.0.0.1', port: input.adminPort, token: input.adminToken },
+    keys: [randomBytes(24).toString('base64url')],
+    log: { level: 'warn' },
+    shutdownTimeoutMs: 2000,
+    pools: {
+      sticky: pool('sticky'),
+      shop: pool('shop'),
+      dashboard: { backends: [{ id: 'dashboard', url: `http://127.0.0.1:${input.dashboardPort}` }] },
+    },
+    routes: [
+      { name: 'sticky', match: { pathPrefix: '/sticky' }, pool: 'sticky', affinity: 'hard', cookie: { name: 'stickless_sticky' }, hard: { whenDown: 'reject', retryAfterSeconds: 5 } },
+      { name: 'shop', match: { pathPrefix: '/shop' }, pool: 'shop', affinity: 'soft', cookie: { name: 'stickless_shop' } },
+      { name: 'dashboard', match: { pathPrefix: '/' }, pool: 'dashboard', affinity: 'none' },
+    ],
+  };
+}

@@ -1,0 +1,237 @@
+// One client request out to a backend through the backend's undici Pool, streamed both ways with
+// backpressure and never buffered. A ProxyExchange is one attempt; a retry is a new exchange on
+// another backend sharing the `tried` set. Rules:
+//   - hop-by-hop headers are stripped both ways; X-Forwarded-* and Forwarded are set;
+//   - a client that goes away aborts the upstream request;
+//   - no response headers within timeouts.headersMs → 504 PRX_ERR_UPSTREAM_TIMEOUT;
+//   - connect failure (and, with retry.onReset, a close before any response byte) is retried on
+//     another backend only for idempotent methods on none/soft routes and only while no body byte
+//     has been read from the client; otherwise 502 (hard pin: 503 PRX_ERR_PINNED_UPSTREAM_DOWN).
+//     On hard routes such a close is retried once more on the same backend (stale keep-alive);
+//   - after the response started, an upstream error can only cut the client connection.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { AffinityResult, PinOutcome } from './affinity.ts';
+import { sendError, type ProxyErrorCode } from './errors.ts';
+import { clientResponseHeaders, hasBody } from './http-headers.ts';
+import { RequestBody } from './request-body.ts';
+import type { RouteEntry } from './route-table.ts';
+import type { Upstream } from './upstream.ts';
+
+/** What the forwarder reports back (counters, logs). */
+export interface ForwardObserver {
+  /** Once per client request, with the final affinity, pin outcome and error code (if any). */
+  finished(route: RouteEntry, affinity: AffinityResult, outcome: PinOutcome | null, code: ProxyErrorCode | undefined, upstream: Upstream, error?: Error): void;
+}
+
+export interface ForwardRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: RouteEntry;
+  /** Upstream request headers, prepared once for all attempts. */
+  readonly headers: Record<string, string | string[]>;
+  readonly observer: ForwardObserver;
+}
+
+type FailureKind = 'connect' | 'reset' | 'timeout' | 'protocol' | 'client';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'PRX_CLIENT_ABORTED' });
+
+/** Starts forwarding `request` to `upstream`. */
+export function forward(request: ForwardRequest, upstream: Upstream, affinity: AffinityResult, outcome: PinOutcome | null, setCookie: string | undefined, keyHash: number | undefined): void {
+  new ProxyExchange(request, upstream, affinity, outcome, setCookie, keyHash, undefined, 1).start();
+}
+
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  readonly #request: ForwardRequest;
+  readonly #upstream: Upstream;
+  readonly #affinity: AffinityResult;
+  readonly #outcome: PinOutcome | null;
+  readonly #setCookie: string | undefined;
+  readonly #keyHash: number | undefined;
+  readonly #tried: Set<Upstream> | undefined;
+  readonly #attempt: number;
+  #controller: Dispatcher.DispatchController | null = null;
+  #body: RequestBody | null = null;
+  #responseStarted = false;
+  #status = 0;
+  #done = false;
+  #clientGone = false;
+
+  constructor(
+    request: ForwardRequest,
+    upstream: Upstream,
+    affinity: AffinityResult,
+    outcome: PinOutcome | null,
+    setCookie: string | undefined,
+    keyHash: number | undefined,
+    tried: Set<Upstream> | undefined,
+    attempt: number,
+  ) {
+    this.#request = request;
+    this.#upstream = upstream;
+    this.#affinity = affinity;
+    this.#outcome = outcome;
+    this.#setCookie = setCookie;
+    this.#keyHash = keyHash;
+    this.#tried = tried;
+    this.#attempt = attempt;
+  }
+
+  start(): void {
+    const { req, res, route, headers } = this.#request;
+    const upstream = this.#upstream;
+    upstream.inFlight++;
+    upstream.requests++;
+    res.on('close', this.#onClientClose);
+    this.#body = hasBody(req) ? new RequestBody(req) : null;
+    try {
+      upstream.dispatcher.dispatch(
+        {
+          origin: upstream.url,
+          path: req.url!,
+          method: req.method as Dispatcher.HttpMethod,
+          headers,
+          body: this.#body,
+          headersTimeout: route.config.timeouts.headersMs,
+          bodyTimeout: route.config.timeouts.bodyIdleMs,
+        },
+        this,
+      );
+    } catch (error) {
+      this.onResponseError(null, error as Error);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#clientGone) controller.abort(CLIENT_GONE);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    if (this.#clientGone) {
+      controller.abort(CLIENT_GONE);
+      return;
+    }
+    const res = this.#request.res;
+    this.#status = statusCode;
+    try {
+      const out = clientResponseHeaders(headers, this.#upstream.id, this.#affinity, this.#setCookie);
+      if (statusMessage) res.writeHead(statusCode, statusMessage, out);
+      else res.writeHead(statusCode, out);
+    } catch (error) {
+      controller.abort(Object.assign(new Error(`invalid response from backend: ${(error as Error).message}`), { code: 'PRX_UPSTREAM_PROTOCOL' }));
+      return;
+    }
+    this.#responseStarted = true;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#request.res.write(chunk)) {
+      controller.pause();
+      this.#request.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#done) return;
+    this.#request.res.end();
+    this.#end(this.#status >= 500);
+    this.#request.observer.finished(this.#request.route, this.#affinity, this.#outcome, undefined, this.#upstream);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    if (this.#done) return;
+    const { res, route, observer } = this.#request;
+    const kind = classify(error, this.#clientGone);
+    this.#end(kind !== 'client');
+    if (kind === 'client') {
+      // The client left (or sent a malformed body); nobody to answer, or a 400 if it still listens.
+      if (!this.#clientGone && !this.#responseStarted) sendError(res, 'PRX_ERR_BAD_REQUEST', this.#stickless());
+      else if (!res.writableFinished) res.destroy();
+      return;
+    }
+    if (this.#responseStarted) {
+      res.destroy();
+      observer.finished(route, this.#affinity, this.#outcome, kind === 'timeout' ? 'PRX_ERR_UPSTREAM_TIMEOUT' : 'PRX_ERR_UPSTREAM_RESET', this.#upstream, error);
+      return;
+    }
+    if (route.mode === 'hard' && kind === 'reset' && route.config.retry.onReset && this.#replayable()) {
+      // A hard pin may not move, but a reused connection that was already closed (keep-alive
+      // race) deserves one more try on the same backend over a fresh connection.
+      new ProxyExchange(this.#request, this.#upstream, this.#affinity, this.#outcome, this.#setCookie, this.#keyHash, this.#tried, this.#attempt + 1).start();
+      return;
+    }
+    if (this.#retryable(kind)) {
+      const tried = this.#tried ?? new Set<Upstream>();
+      tried.add(this.#upstream);
+      const next = route.rebalance(tried, this.#keyHash);
+      if (next !== undefined) {
+        const moved = this.#affinity === 'hit' ? 'moved' : this.#affinity;
+        const outcome = this.#affinity === 'hit' ? 'failed_open' : this.#outcome;
+        const setCookie = moved === 'none' ? undefined : route.pinCookie(next, Date.now());
+        new ProxyExchange(this.#request, next, moved, outcome, setCookie, this.#keyHash, tried, this.#attempt + 1).start();
+        return;
+      }
+    }
+    if (kind === 'connect' && route.mode === 'hard' && this.#affinity === 'hit') {
+      const retryAfterSeconds = route.policy.hard.retryAfterSeconds;
+      sendError(res, 'PRX_ERR_PINNED_UPSTREAM_DOWN', this.#stickless(), { message: 'the pinned backend is down; retry later', retryAfterSeconds });
+      observer.finished(route, this.#affinity, 'failed_closed', 'PRX_ERR_PINNED_UPSTREAM_DOWN', this.#upstream, error);
+      return;
+    }
+    const code = CODE_OF[kind];
+    sendError(res, code, this.#stickless());
+    observer.finished(route, this.#affinity, this.#outcome, code, this.#upstream, error);
+  }
+
+  #retryable(kind: FailureKind): boolean {
+    const route = this.#request.route;
+    if (route.mode === 'hard' || !this.#replayable()) return false;
+    return kind === 'connect' || (kind === 'reset' && route.config.retry.onReset);
+  }
+
+  /** Attempts left, an idempotent method, and not one body byte read from the client. */
+  #replayable(): boolean {
+    const { req, route } = this.#request;
+    return this.#attempt < route.config.retry.attempts && IDEMPOTENT.has(req.method!) && this.#body?.started !== true;
+  }
+
+  #stickless(): Record<string, string> {
+    return { 'x-stickless-backend': this.#upstream.id, 'x-stickless-affinity': this.#affinity };
+  }
+
+  #end(failed: boolean): void {
+    this.#done = true;
+    this.#upstream.inFlight--;
+    this.#request.res.off('close', this.#onClientClose);
+    if (!this.#clientGone) this.#request.route.pool.record(this.#upstream, failed);
+  }
+
+  #onClientClose = (): void => {
+    if (this.#request.res.writableFinished) return;
+    this.#clientGone = true;
+    this.#controller?.abort(CLIENT_GONE);
+    this.#body?.destroy();
+  };
+}
+
+const CODE_OF: Record<Exclude<FailureKind, 'client'>, ProxyErrorCode> = {
+  connect: 'PRX_ERR_UPSTREAM_CONNECT',
+  reset: 'PRX_ERR_UPSTREAM_RESET',
+  timeout: 'PRX_ERR_UPSTREAM_TIMEOUT',
+  protocol: 'PRX_ERR_UPSTREAM_PROTOCOL',
+};
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+function classify(error: Error, clientGone: boolean): FailureKind {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (clientGone || code === 'PRX_CLIENT_ABORTED' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') return 'client';
+  if (CONNECT_CODES.has(code)) return 'connect';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'PRX_UPSTREAM_PROTOCOL') return 'protocol';
+  return 'reset';
+}

@@ -1,0 +1,112 @@
+// Header rules of the forwarding path: framing checks that keep ambiguous requests out,
+// hop-by-hop stripping both ways, and X-Forwarded-* / Forwarded (RFC 7239).
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+
+/** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies strip. `expect` is handled here (Node answers 100-continue itself). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+/** On an upgrade the Connection/Upgrade pair is the point of the request and travels on. */
+const HOP_BY_HOP_UPGRADE = new Set([...HOP_BY_HOP].filter((name) => name !== 'connection' && name !== 'upgrade'));
+
+/**
+ * Why a request that Node's parser let through is still ambiguous, or undefined when it is fine.
+ * Node (llhttp) already rejects Content-Length with Transfer-Encoding, duplicate or non-numeric
+ * Content-Length, and Transfer-Encoding lists not ending in chunked; see test/proxy/forwarding.test.ts.
+ * What reaches us and is refused here: codings other than exactly `chunked` (`identity, chunked`),
+ * Transfer-Encoding on HTTP/1.0, and both framing headers together should a future parser allow it.
+ */
+export function framingProblem(req: IncomingMessage): string | undefined {
+  const te = req.headers['transfer-encoding'];
+  const cl = req.headers['content-length'];
+  if (te !== undefined) {
+    if (cl !== undefined) return 'Content-Length with Transfer-Encoding';
+    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return 'Transfer-Encoding in an HTTP/1.0 request';
+    if (te.trim().toLowerCase() !== 'chunked') return `Transfer-Encoding "${te}" is not exactly chunked`;
+  }
+  if (cl !== undefined) {
+    if (!/^\d{1,15}$/.test(cl)) return 'invalid Content-Length';
+    let count = 0;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 14 && raw[i]!.toLowerCase() === 'content-length') count++;
+    if (count > 1) return 'duplicate Content-Length';
+  }
+  return undefined;
+}
+
+/** True when the request has a body to stream upstream. */
+export function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+export interface ForwardedInfo {
+  /** Keep the client's X-Forwarded-* / Forwarded and append to them. */
+  trust: boolean;
+}
+
+/** Request headers for the backend: hop-by-hop removed, Host kept, X-Forwarded-For/-Proto/-Host and Forwarded set. */
+export function upstreamRequestHeaders(req: IncomingMessage, trust: boolean, upgrade = false): Record<string, string | string[]> {
+  const incoming = req.headers;
+  const drop = connectionTokens(incoming);
+  const hop = upgrade ? HOP_BY_HOP_UPGRADE : HOP_BY_HOP;
+  const out: Record<string, string | string[]> = {};
+  for (const name in incoming) {
+    if (hop.has(name) || (drop !== undefined && drop.has(name))) continue;
+    const value = incoming[name];
+    if (value !== undefined) out[name] = value;
+  }
+  if (upgrade) {
+    out['connection'] = 'Upgrade';
+    if (incoming['upgrade'] !== undefined) out['upgrade'] = incoming['upgrade'];
+  }
+  const ip = clientAddress(req);
+  const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const host = incoming.host ?? '';
+  const xff = incoming['x-forwarded-for'];
+  const forwarded = incoming['forwarded'];
+  out['x-forwarded-for'] = trust && xff ? `${xff}, ${ip}` : ip;
+  out['x-forwarded-proto'] = trust && incoming['x-forwarded-proto'] ? (incoming['x-forwarded-proto'] as string) : proto;
+  out['x-forwarded-host'] = trust && incoming['x-forwarded-host'] ? (incoming['x-forwarded-host'] as string) : host;
+  const element = `for=${forwardedNode(ip)};host="${host.replace(/["\\]/g, '')}";proto=${proto}`;
+  out['forwarded'] = trust && forwarded ? `${forwarded}, ${element}` : element;
+  return out;
+}
+
+/** Response headers for the client: the backend's minus hop-by-hop, plus `extra` (x-stickless-*), Set-Cookie merged. */
+export function clientResponseHeaders(
+  upstream: IncomingHttpHeaders,
+  backendId: string,
+  affinity: string,
+  setCookie: string | undefined,
+): Record<string, string | string[]> {
+  const drop = connectionTokens(upstream);
+  const out: Record<string, string | string[]> = {};
+  for (const name in upstream) {
+    if (HOP_BY_HOP.has(name) || (drop !== undefined && drop.has(name))) continue;
+    const value = upstream[name];
+    if (value !== undefined) out[name] = value;
+  }
+  out['x-stickless-backend'] = backendId;
+  out['x-stickless-affinity'] = affinity;
+  if (setCookie !== undefined) {
+    const existing = out['set-cookie'];
+    out['set-cookie'] = existing === undefined ? [setCookie] : [...(Array.isArray(existing) ? existing : [existing]), setCookie];
+  }
+  return out;
+}
+
+function connectionTokens(headers: IncomingHttpHeaders): Set<string> | undefined {
+  const connection = headers.connection;
+  if (connection === undefined) return undefined;
+  const tokens = connection.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
+  return tokens.length === 0 ? undefined : new Set(tokens);
+}
+
+/** The client's address, IPv4-mapped IPv6 unwrapped. */
+export function clientAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function forwardedNode(ip: string): string {
+  return ip.includes(':') ? `"[${ip}]"` : ip;
+}

@@ -1,0 +1,151 @@
+// The data-plane request path: framing check → route → affinity decision → forward (or upgrade).
+// It reads one immutable RouteTable per request and bumps plain counters; everything else
+// (listening, reload, shutdown) is proxy-server.ts.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { AffinityResult, PinOutcome } from './affinity.ts';
+import { rawErrorResponse, sendError, type ProxyErrorCode } from './errors.ts';
+import { forward, type ForwardObserver } from './forwarder.ts';
+import { framingProblem, upstreamRequestHeaders } from './http-headers.ts';
+import type { RouteDecision, RouteEntry, RouteTable } from './route-table.ts';
+import type { Upstream } from './upstream.ts';
+import { proxyUpgrade } from './websocket.ts';
+
+const NO_BACKEND = { 'x-stickless-backend': '', 'x-stickless-affinity': 'none' } as const;
+/** Connections whose request we refused: the parser may still choke on the rest of their bytes. */
+const refused = new WeakSet<object>();
+
+export class RequestHandler implements ForwardObserver {
+  /** Replaced on reload and runtime mode changes; read once per request. */
+  table: RouteTable;
+  trustForwardedHeaders: boolean;
+  /** Set by close(): responses ask clients to close their connection. */
+  closing = false;
+  /** Error responses by code (metrics). */
+  readonly errors = new Map<string, number>();
+  readonly #log: Logger;
+
+  constructor(table: RouteTable, trustForwardedHeaders: boolean, logger: Logger) {
+    this.table = table;
+    this.trustForwardedHeaders = trustForwardedHeaders;
+    this.#log = logger;
+  }
+
+  onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.closing) res.setHeader('connection', 'close');
+    if (!normalizeTarget(req)) return this.#reject(req, res, 'request target is not origin-form or absolute-form');
+    const problem = framingProblem(req);
+    if (problem !== undefined) return this.#reject(req, res, problem);
+    const route = this.table.router.match(req.headers.host, req.url!);
+    if (route === undefined) {
+      this.#countError('PRX_ERR_NO_ROUTE');
+      return sendError(res, 'PRX_ERR_NO_ROUTE', NO_BACKEND);
+    }
+    route.counters.requests++;
+    const decision = route.decide(req.headers, Date.now());
+    if (decision.kind === 'unavailable') return this.#unavailable(route, decision, res);
+    forward(
+      { req, res, route, headers: upstreamRequestHeaders(req, this.trustForwardedHeaders), observer: this },
+      decision.upstream,
+      decision.affinity,
+      decision.outcome,
+      decision.setCookie,
+      decision.keyHash,
+    );
+  };
+
+  onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    const fail = (code: ProxyErrorCode, headers: Record<string, string> = NO_BACKEND, retryAfterSeconds?: number) => {
+      this.#countError(code);
+      socket.end(rawErrorResponse(code, headers, retryAfterSeconds));
+    };
+    if (this.closing) return fail('PRX_ERR_SHUTTING_DOWN');
+    if (!normalizeTarget(req) || req.method !== 'GET' || framingProblem(req) !== undefined) return fail('PRX_ERR_BAD_REQUEST');
+    const route = this.table.router.match(req.headers.host, req.url!);
+    if (route === undefined) return fail('PRX_ERR_NO_ROUTE');
+    route.counters.requests++;
+    const decision = route.decide(req.headers, Date.now());
+    if (decision.kind === 'unavailable') {
+      this.#count(route, decision.affinity, decision.outcome);
+      return fail(decision.code, { 'x-stickless-backend': decision.upstream?.id ?? '', 'x-stickless-affinity': decision.affinity }, decision.retryAfterSeconds);
+    }
+    proxyUpgrade(
+      { req, client: socket, head, route, headers: upstreamRequestHeaders(req, this.trustForwardedHeaders, true), observer: this },
+      decision.upstream,
+      decision.affinity,
+      decision.outcome,
+      decision.setCookie,
+      decision.keyHash,
+    );
+  };
+
+  /** Requests Node's parser refused (ambiguous framing, oversized headers, garbage). */
+  onClientError = (error: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (refused.has(socket)) {
+      // Already answered 400 in onRequest; just let that answer flush and close.
+      socket.end();
+      return;
+    }
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const code: ProxyErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'PRX_ERR_HEADERS_TOO_LARGE' : 'PRX_ERR_BAD_REQUEST';
+    this.#countError(code);
+    this.#log.debug({ code, reason: error.code }, 'request rejected by the HTTP parser');
+    socket.end(rawErrorResponse(code, NO_BACKEND));
+  };
+
+  finished(route: RouteEntry, affinity: AffinityResult, outcome: PinOutcome | null, code: ProxyErrorCode | undefined, upstream: Upstream, error?: Error): void {
+    this.#count(route, affinity, outcome);
+    if (code !== undefined) {
+      this.#countError(code);
+      this.#log.warn({ route: route.name, upstream: upstream.id, code, err: error?.message }, 'upstream request failed');
+    }
+  }
+
+  #unavailable(route: RouteEntry, decision: Extract<RouteDecision, { kind: 'unavailable' }>, res: ServerResponse): void {
+    this.#count(route, decision.affinity, decision.outcome);
+    this.#countError(decision.code);
+    const headers = { 'x-stickless-backend': decision.upstream?.id ?? '', 'x-stickless-affinity': decision.affinity };
+    sendError(res, decision.code, headers, decision.retryAfterSeconds === undefined ? undefined : { message: 'the pinned backend is down; retry later', retryAfterSeconds: decision.retryAfterSeconds });
+  }
+
+  #reject(req: IncomingMessage, res: ServerResponse, reason: string): void {
+    this.#countError('PRX_ERR_BAD_REQUEST');
+    this.#log.info({ reason, method: req.method }, 'ambiguous request rejected');
+    // The rest of the stream cannot be trusted: answer and close.
+    refused.add(req.socket);
+    res.setHeader('connection', 'close');
+    sendError(res, 'PRX_ERR_BAD_REQUEST', NO_BACKEND);
+  }
+
+  #count(route: RouteEntry, affinity: AffinityResult, outcome: PinOutcome | null): void {
+    const c = route.counters;
+    c[affinity]++;
+    if (outcome === 'routed') c.routed++;
+    else if (outcome === 'failed_open') c.failedOpen++;
+    else if (outcome === 'failed_closed') c.failedClosed++;
+  }
+
+  #countError(code: ProxyErrorCode): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+}
+
+/** Origin-form stays; absolute-form (`GET http://host/p`) becomes origin-form. False for anything else. */
+function normalizeTarget(req: IncomingMessage): boolean {
+  const url = req.url;
+  if (url === undefined || url.length === 0) return false;
+  if (url.charCodeAt(0) === 47 /* / */) return true;
+  if (!/^https?:\/\//i.test(url)) return false;
+  try {
+    const parsed = new URL(url);
+    req.url = `${parsed.pathname}${parsed.search}`;
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,37 @@
+// Shared set-up of the client tests: one Redis per test file, one real sessiond per test, clients
+// closed in teardown, a fresh namespace per test, and a recorder for the client's diagnostics.
+import { randomUUID } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ExecutionContext } from 'ava';
+import { SessionClient, type SessionClientInit } from '../../client/index.ts';
+import { startSessiond, type StartSessiondOptions, type StartedSessiond } from '../helpers/servers.ts';
+
+export const namespace = (): string => `ns-${randomUUID()}`;
+
+/** A client closed (destroyed) in teardown. */
+export function connect(t: ExecutionContext, init: SessionClientInit): SessionClient {
+  const client = new SessionClient(init);
+  t.teardown(() => client.destroy());
+  return client;
+}
+
+export async function setup(
+  t: ExecutionContext,
+  options: StartSessiondOptions = {},
+  init: Partial<SessionClientInit> = {},
+): Promise<{ sessiond: StartedSessiond; client: SessionClient; ns: string }> {
+  const sessiond = await startSessiond(t, options);
+  const ns = namespace();
+  return { sessiond, client: connect(t, { address: sessiond.address, namespace: ns, ...init }), ns };
+}
+
+/** Collects the messages published on `channel` for one namespace until teardown. */
+export function record<T extends { namespace: string }>(t: ExecutionContext, channel: string, ns: string): T[] {
+  const seen: T[] = [];
+  const onMessage = (message: unknown): void => {
+    if ((message as T).namespace === ns) seen.push(message as T);
+  };
+  diagnosticsChannel.subscribe(channel, onMessage);
+  t.teardown(() => diagnosticsChannel.unsubscribe(channel, onMessage));
+  return seen;
+}

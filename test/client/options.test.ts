@@ -1,0 +1,48 @@
+// Client options: defaults filled in, every invalid option named at once, the result frozen.
+import * as grpc from '@grpc/grpc-js';
+import test from 'ava';
+import { DEFAULT_CLIENT_OPTIONS, SessionClient, SessionError, resolveClientOptions } from '../../client/index.ts';
+
+test('defaults are applied to every option not given, and the result is frozen', (t) => {
+  const options = resolveClientOptions({ address: '127.0.0.1:50051', namespace: 'shop', retry: { maxAttempts: 2 }, deadlineMs: undefined });
+  t.is(options.deadlineMs, 2000);
+  t.deepEqual(options.retry, { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 1000 });
+  t.is(options.autoIdempotencyKeys, true);
+  t.is(options.maxUpdateAttempts, 16);
+  t.deepEqual(options.channelOptions, {});
+  t.true(Object.isFrozen(options) && Object.isFrozen(options.retry));
+  t.deepEqual(DEFAULT_CLIENT_OPTIONS.retry, { maxAttempts: 4, initialBackoffMs: 50, maxBackoffMs: 1000 });
+});
+
+test('invalid options throw one SESS_ERR_INVALID_ARGUMENT naming each of them', (t) => {
+  const error = t.throws(() => new SessionClient({
+    address: 'host with spaces:1',
+    namespace: '',
+    token: '',
+    deadlineMs: -5,
+    retry: { maxAttempts: 0, initialBackoffMs: 100, maxBackoffMs: 10 },
+    maxUpdateAttempts: 1.5,
+    credentials: {} as grpc.ChannelCredentials,
+  }), { instanceOf: SessionError });
+  t.is(error.code, 'SESS_ERR_INVALID_ARGUMENT');
+  for (const name of ['address', 'namespace', 'token', 'deadlineMs', 'retry.maxAttempts', 'retry.maxBackoffMs', 'maxUpdateAttempts', 'credentials']) {
+    t.regex(error.message, new RegExp(`${name.replace('.', '\\.')}: expected`), name);
+  }
+  t.notRegex(error.message, /retry\.initialBackoffMs: expected/);
+});
+
+test('the token never appears in an options error', (t) => {
+  const error = t.throws(() => resolveClientOptions({ address: '', namespace: 'shop', token: 'secret-token-value' }));
+  t.notRegex(error.message, /secret-token-value/);
+});
+
+test('credentials and channel options are accepted', (t) => {
+  const client = new SessionClient({
+    address: '127.0.0.1:1',
+    namespace: 'shop',
+    credentials: grpc.credentials.createInsecure(),
+    channelOptions: { 'grpc.keepalive_time_ms': 30_000 },
+  });
+  t.is(client.options.channelOptions['grpc.keepalive_time_ms'], 30_000);
+  return client.close();
+});

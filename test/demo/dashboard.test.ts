@@ -1,0 +1,68 @@
+// The dashboard in headless Chromium (Debian's chromium driven by playwright-core) against the whole
+// local stack: fill both carts, kill the replicas that served them, and see the sticky cart gone
+// while the stickless cart is intact. Saves a screenshot to test-artifacts/.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import test from 'ava';
+import { chromium, type Page } from 'playwright-core';
+import { startLocalStack } from '../../demo/stack.ts';
+import { waitFor } from '../helpers/servers.ts';
+
+function chromiumPath(): string {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  for (const name of ['chromium', 'chromium-browser']) {
+    try {
+      return execFileSync('which', [name], { encoding: 'utf8' }).trim();
+    } catch {
+      // try the next name
+    }
+  }
+  throw new Error('This test needs Chromium: apt-get install chromium (or set CHROMIUM_PATH).');
+}
+
+async function text(page: Page, testId: string): Promise<string> {
+  return ((await page.getByTestId(testId).textContent()) ?? '').trim();
+}
+
+test('killing the serving replicas loses the sticky cart and keeps the stickless cart', async (t) => {
+  const stack = await startLocalStack({ proxyPort: 0, adminPort: 0, sessiondPort: 0, healthIntervalMs: 300 });
+  t.teardown(() => stack.stop());
+  const browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(stack.urls.dashboard);
+  await waitFor(async () => (await page.locator('#replicas tbody tr').count()) === 6, 10_000, 'the replica table');
+
+  for (const route of ['sticky', 'shop']) {
+    await page.getByTestId(`add-${route}-tea`).click();
+    await waitFor(async () => (await text(page, `count-${route}`)) === '1', 10_000, `${route} cart to hold 1 item`);
+    await page.getByTestId(`add-${route}-mug`).click();
+    await waitFor(async () => (await text(page, `count-${route}`)) === '2', 10_000, `${route} cart to hold 2 items`);
+  }
+  const stickyReplica = await text(page, 'served-sticky');
+  const shopReplica = await text(page, 'served-shop');
+  t.regex(stickyReplica, /^local-\d$/);
+  t.regex(shopReplica, /^central-\d$/);
+
+  for (const replica of [stickyReplica, shopReplica]) {
+    await page.getByTestId(`kill-${replica}`).click();
+    await waitFor(async () => (await page.locator(`tr[data-replica="${replica}"] td:nth-child(3)`).textContent()) === 'killed', 10_000, `${replica} killed`);
+  }
+
+  await page.getByTestId('refresh-sticky').click();
+  await waitFor(async () => /Error 503|Cart lost/.test(await text(page, 'status-sticky')), 10_000, 'the sticky cart to fail');
+  t.regex(await text(page, 'status-sticky'), /Error 503.*PRX_ERR_PINNED_UPSTREAM_DOWN|Cart lost/);
+
+  await page.getByTestId('refresh-shop').click();
+  await waitFor(async () => (await text(page, 'served-shop')) !== shopReplica, 10_000, 'the shop cart to be served elsewhere');
+  t.is(await text(page, 'status-shop'), 'OK');
+  t.is(await text(page, 'count-shop'), '2', 'the stickless cart survived its replica');
+  t.regex(await text(page, 'cart-shop'), /1 x tea.*1 x mug|1 x mug.*1 x tea/s);
+
+  mkdirSync('test-artifacts', { recursive: true });
+  await page.screenshot({ path: 'test-artifacts/dashboard.png', fullPage: true });
+});

@@ -1,0 +1,105 @@
+// Real backends for proxy tests: each one a child process running proxy-backend.ts on a free
+// 127.0.0.1 port, so a test can kill -9 it and start it again on the same port with the same id.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+import { request } from 'undici';
+
+const BACKEND_FILE = fileURLToPath(new URL('./proxy-backend.ts', import.meta.url));
+const START_TIMEOUT_MS = 15_000;
+
+export interface BackendControl {
+  /** /healthz answers 503 when false. */
+  healthy?: boolean;
+  /** Every request answers 500. */
+  fail?: boolean;
+  /** Every request waits this long, ms. */
+  delayMs?: number;
+}
+
+export interface Backend {
+  readonly id: string;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly running: boolean;
+  /** SIGKILL; resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port with the same id. */
+  restart(): Promise<void>;
+  control(state: BackendControl): Promise<void>;
+  stats(): Promise<{ requests: number; aborted: number; websockets: number }>;
+  /** Stop for good. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startBackend(id: string, port = 0): Promise<Backend> {
+  let child = await spawnBackend(id, port);
+  const boundPort = child.port;
+  let running = true;
+  const url = `http://127.0.0.1:${boundPort}`;
+  const kill = async () => {
+    if (!running) return;
+    running = false;
+    const exited = once(child.process, 'exit');
+    child.process.kill('SIGKILL');
+    await exited;
+  };
+  return {
+    id,
+    port: boundPort,
+    url,
+    get running() {
+      return running;
+    },
+    kill,
+    async restart() {
+      await kill();
+      child = await spawnBackend(id, boundPort);
+      running = true;
+    },
+    async control(state) {
+      const { body } = await request(`${url}/__control`, { method: 'POST', body: JSON.stringify(state), headersTimeout: 5_000, bodyTimeout: 5_000 });
+      await body.dump();
+    },
+    async stats() {
+      const { body } = await request(`${url}/__stats`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+      return (await body.json()) as { requests: number; aborted: number; websockets: number };
+    },
+    stop: kill,
+  };
+}
+
+/** Starts one backend per id and stops them in the test's teardown. */
+export async function startBackends(t: ExecutionContext, ids: readonly string[]): Promise<Backend[]> {
+  const backends = await Promise.all(ids.map((id) => startBackend(id)));
+  t.teardown(() => Promise.all(backends.map((b) => b.stop())));
+  return backends;
+}
+
+async function spawnBackend(id: string, port: number): Promise<{ process: ChildProcess; port: number }> {
+  // Retry a few times: restarting on the same port can race the kernel releasing it.
+  for (let attempt = 0; ; attempt++) {
+    const child = spawn(process.execPath, [BACKEND_FILE, '--id', id, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    try {
+      const bound = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`backend ${id} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+        child.once('message', (message: { port: number }) => {
+          clearTimeout(timer);
+          resolve(message.port);
+        });
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`backend ${id} exited with ${code} before listening`));
+        });
+      });
+      child.removeAllListeners('exit');
+      return { process: child, port: bound };
+    } catch (error) {
+      child.kill('SIGKILL');
+      if (attempt >= 4) throw error;
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    }
+  }
+}
