@@ -246,6 +246,8 @@ export function proxyConfig(input: ProxyConfigInput): Record<string, unknown> {
   const pool = (name: 'sticky' | 'shop') => ({
     backends: input.replicas.filter((r) => r.pool === name).map((r) => ({ id: r.id, url: `http://127.0.0.1:${r.process.port}` })),
     health,
+    // Short ejections: a killed replica of the demo comes back within seconds.
+    outlier: { consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 5000 },
     connectTimeoutMs: 1000,
   });
   return {

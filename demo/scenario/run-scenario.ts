@@ -63,10 +63,10 @@ export async function runScenario(stack: LocalStack, options: ScenarioOptions, l
 async function runConfiguration(stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions): Promise<ConfigurationResult> {
   const pool = stack.replicas.filter((r) => r.pool === configuration.route);
   // Every configuration starts from fresh, healthy replicas (a local replica's carts die with it).
-  for (const replica of pool) {
+  await Promise.all(pool.map(async (replica) => {
     await replica.process.kill();
     await replica.process.start();
-  }
+  }));
   await waitForPoolUp(stack, pool.map((r) => r.id));
   await stack.admin('PUT', `/routes/${configuration.route}/affinity`, { affinity: configuration.affinity });
 
