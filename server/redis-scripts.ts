@@ -106,6 +106,22 @@ local function check_limits(count, bytes, maxfields, maxbytes)
   return nil
 end
 
+-- Reads name/value pairs from ARGV[first..]. Returns { writes ('f:'-prefixed pairs), names, count,
+-- bytes }, or nil and a LIMIT error when one value exceeds maxfield.
+local function read_pairs(first, maxfield)
+  local fields = { writes = {}, names = {}, count = 0, bytes = 0 }
+  for i = first, #ARGV, 2 do
+    local name, value = ARGV[i], ARGV[i + 1]
+    if #value > maxfield then return nil, { 'ERR', 'LIMIT', 'maxFieldBytes', #value, maxfield, name } end
+    fields.count = fields.count + 1
+    fields.bytes = fields.bytes + #name + #value
+    fields.writes[#fields.writes + 1] = 'f:' .. name
+    fields.writes[#fields.writes + 1] = value
+    fields.names[fields.count] = name
+  end
+  return fields
+end
+
 local function write_fields(key, pairs_list)
   for i = 1, #pairs_list, 500 do
     redis.call('HSET', key, unpack(pairs_list, i, math.min(i + 499, #pairs_list)))
@@ -128,21 +144,13 @@ end
 if redis.call('EXISTS', K) == 1 then return { 'ERR', 'EXISTS' } end
 local now = now_ms()
 local ttl, maxlife = tonumber(ARGV[1]), tonumber(ARGV[2])
-local count, bytes, writes = 0, 0, {}
-for i = 13, #ARGV, 2 do
-  if #ARGV[i + 1] > tonumber(ARGV[10]) then return { 'ERR', 'LIMIT', 'maxFieldBytes', #ARGV[i + 1], tonumber(ARGV[10]), ARGV[i] } end
-  count = count + 1
-  bytes = bytes + #ARGV[i] + #ARGV[i + 1]
-  writes[#writes + 1] = 'f:' .. ARGV[i]
-  writes[#writes + 1] = ARGV[i + 1]
-end
-local over = check_limits(count, bytes, tonumber(ARGV[8]), tonumber(ARGV[9]))
+local fields, too_big = read_pairs(13, tonumber(ARGV[10]))
+if not fields then return too_big end
+local over = check_limits(fields.count, fields.bytes, tonumber(ARGV[8]), tonumber(ARGV[9]))
 if over then return over end
-local meta = { v = tonumber(redis.call('GET', T) or '0'), c = now, o = ARGV[3], oi = ARGV[4], b = bytes }
-if #writes > 0 then write_fields(K, writes) end
-local names = {}
-for i = 13, #ARGV, 2 do names[#names + 1] = ARGV[i] end
-commit(K, meta, now, ttl, maxlife, ARGV[5], ARGV[12], names)
+local meta = { v = tonumber(redis.call('GET', T) or '0'), c = now, o = ARGV[3], oi = ARGV[4], b = fields.bytes }
+if fields.count > 0 then write_fields(K, fields.writes) end
+commit(K, meta, now, ttl, maxlife, ARGV[5], ARGV[12], fields.names)
 local reply = record_reply(K, meta, nil)
 if ARGV[6] == '1' then
   local stored = { ARGV[11] }
@@ -212,18 +220,15 @@ return reply
 
 /** put. KEYS: 1 session, 2 idempotency. ARGV: the mutation head (1-10), then 11.. name/value pairs. */
 const PUT = `${PRELUDE}${MUTATION_HEAD}
-local changed, seen, writes, bytes, count = {}, {}, {}, 0, 0
-for i = 11, #ARGV, 2 do
-  if #ARGV[i + 1] > maxfield then return { 'ERR', 'LIMIT', 'maxFieldBytes', #ARGV[i + 1], maxfield, ARGV[i] } end
-  count = count + 1
-  bytes = bytes + #ARGV[i] + #ARGV[i + 1]
-  writes[#writes + 1] = 'f:' .. ARGV[i]
-  writes[#writes + 1] = ARGV[i + 1]
-  changed[#changed + 1] = ARGV[i]
-  seen[ARGV[i]] = true
-end
-local over = check_limits(count, bytes, maxfields, maxbytes)
+local fields, too_big = read_pairs(11, maxfield)
+if not fields then return too_big end
+local over = check_limits(fields.count, fields.bytes, maxfields, maxbytes)
 if over then return over end
+local changed, seen = {}, {}
+for i = 1, fields.count do
+  changed[i] = fields.names[i]
+  seen[fields.names[i]] = true
+end
 local existing = redis.call('HKEYS', K)
 for i = 1, #existing do
   local f = existing[i]
@@ -233,8 +238,8 @@ for i = 1, #existing do
     if not seen[name] then changed[#changed + 1] = name end
   end
 end
-if #writes > 0 then write_fields(K, writes) end
-meta.b = bytes
+if fields.count > 0 then write_fields(K, fields.writes) end
+meta.b = fields.bytes
 ${MUTATION_TAIL}`;
 
 /**
