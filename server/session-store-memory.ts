@@ -2,14 +2,7 @@
 // the interface honest. Every method runs to completion without awaiting, so each mutation is atomic
 // the way a Redis script is. Semantics follow session-store.ts and test/contract/session-store.ts.
 import { SessionError } from '../proto/errors.ts';
-import {
-  appendToMsgpackArray,
-  decodeMsgpackNumber,
-  encodeMsgpackFloat,
-  encodeMsgpackInt,
-  MAX_SAFE_COUNTER,
-  type DecodedNumber,
-} from './codec.ts';
+import { applyFieldOp, checkFieldLimits } from './field-ops.ts';
 import { sessionHandle } from './session-id.ts';
 import type {
   CreateInput,
@@ -143,7 +136,7 @@ export class MemorySessionStore implements SessionStore {
     if (replay) return replay;
     const entry = this.#existing(namespace, id, options.expectedVersion);
     const next = new Map(entry.fields);
-    for (const op of ops) applyOp(next, op);
+    for (const op of ops) applyFieldOp(next, op);
     this.#checkLimits(next);
     entry.fields = next;
     this.#bump(entry, options.ttlMs);
@@ -348,20 +341,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   #checkLimits(fields: Map<string, Uint8Array>): void {
-    const { maxFieldBytes, maxFields, maxSessionBytes } = this.#limits;
-    let total = 0;
-    for (const [name, value] of fields) {
-      if (value.byteLength > maxFieldBytes) {
-        throw new SessionError('SESS_ERR_LIMIT_EXCEEDED', `field "${name}" is ${value.byteLength} bytes, exceeds maxFieldBytes (${maxFieldBytes})`);
-      }
-      total += Buffer.byteLength(name, 'utf8') + value.byteLength;
-    }
-    if (fields.size > maxFields) {
-      throw new SessionError('SESS_ERR_LIMIT_EXCEEDED', `session has ${fields.size} fields, exceeds maxFields (${maxFields})`);
-    }
-    if (total > maxSessionBytes) {
-      throw new SessionError('SESS_ERR_LIMIT_EXCEEDED', `session size ${total} bytes exceeds maxSessionBytes (${maxSessionBytes})`);
-    }
+    checkFieldLimits(fields, this.#limits);
   }
 
   #sweep(): void {
@@ -387,52 +367,6 @@ function checkVersion(entry: Entry, expectedVersion: number | undefined): void {
       `expected version ${expectedVersion}, but the session is at version ${entry.version}`,
       { currentVersion: entry.version },
     );
-  }
-}
-
-const ZERO: DecodedNumber = { kind: 'int', value: 0 };
-
-/** Applies one op to `fields` in place; throws without side effects on the caller's session. */
-function applyOp(fields: Map<string, Uint8Array>, op: FieldOp): void {
-  const current = fields.get(op.field);
-  switch (op.kind) {
-    case 'set':
-      fields.set(op.field, new Uint8Array(op.value));
-      return;
-    case 'delete':
-      fields.delete(op.field);
-      return;
-    case 'incrementInt': {
-      if (!Number.isSafeInteger(op.by)) {
-        throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `incrementInt on "${op.field}": by must be a safe integer, got ${op.by}`);
-      }
-      const base = current === undefined ? ZERO : decodeMsgpackNumber(current);
-      if (base.kind !== 'int') {
-        throw new SessionError('SESS_ERR_WRONG_TYPE', `incrementInt on "${op.field}": the field does not hold a MessagePack integer`);
-      }
-      const result = base.value + op.by;
-      if (Math.abs(result) > MAX_SAFE_COUNTER) {
-        throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `incrementInt on "${op.field}": the result leaves +/-${MAX_SAFE_COUNTER}`);
-      }
-      fields.set(op.field, encodeMsgpackInt(result));
-      return;
-    }
-    case 'incrementFloat': {
-      const base = current === undefined ? ZERO : decodeMsgpackNumber(current);
-      if (base.kind !== 'int' && base.kind !== 'float') {
-        throw new SessionError('SESS_ERR_WRONG_TYPE', `incrementFloat on "${op.field}": the field does not hold a MessagePack number`);
-      }
-      fields.set(op.field, encodeMsgpackFloat(base.value + op.by));
-      return;
-    }
-    case 'append': {
-      const result = appendToMsgpackArray(current, op.value);
-      if (result === undefined) {
-        throw new SessionError('SESS_ERR_WRONG_TYPE', `append on "${op.field}": the field does not hold a MessagePack array`);
-      }
-      fields.set(op.field, result);
-      return;
-    }
   }
 }
 

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { SessionError } from '../proto/errors.ts';
+import { fromHgetall, fromHmget, isError, isReplay, num, parseChange, parseRecord, scriptError, text, type Reply } from './redis-replies.ts';
 import { createRedisConnection, type RedisConnectionOptions } from './redis-connection.ts';
 import { SESSION_SCRIPTS, type SessionScriptName } from './redis-scripts.ts';
 import { RedisSubscriber } from './redis-subscriber.ts';
@@ -30,7 +31,6 @@ export interface RedisSessionStoreOptions {
 /** Scripts that change data, after which replica acknowledgement applies. */
 const WRITE_SCRIPTS: ReadonlySet<SessionScriptName> = new Set(['stkCreate', 'stkPut', 'stkPatch', 'stkDelete', 'stkRegenerate', 'stkRevokeOwner']);
 
-type Reply = Array<Buffer | number | null>;
 type ScriptCall = (...args: Array<string | Buffer | number>) => Promise<unknown>;
 
 const OP_CODES = { set: 's', delete: 'd', incrementInt: 'i', incrementFloat: 'f', append: 'a' } as const;
@@ -290,93 +290,5 @@ function flattenFields(fields: Map<string, Uint8Array>): Array<string | Buffer> 
   const out: Array<string | Buffer> = [];
   for (const [name, value] of fields) out.push(name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   return out;
-}
-
-function text(value: Buffer | number | null | undefined): string {
-  return value == null ? '' : value.toString();
-}
-
-function num(value: Buffer | number | null | undefined): number {
-  return typeof value === 'number' ? value : Number(text(value));
-}
-
-function isError(reply: Reply): boolean {
-  return text(reply[0]) === 'ERR';
-}
-
-function isReplay(reply: Reply): boolean {
-  return text(reply[0]) === 'REPLAY';
-}
-
-function scriptError(reply: Reply): SessionError {
-  const kind = text(reply[1]);
-  switch (kind) {
-    case 'NOT_FOUND':
-      return new SessionError('SESS_ERR_NOT_FOUND', 'session not found');
-    case 'EXISTS':
-      return new SessionError('SESS_ERR_ALREADY_EXISTS', 'a live session already has this id');
-    case 'CONFLICT': {
-      const current = num(reply[2]);
-      return new SessionError('SESS_ERR_VERSION_CONFLICT', `version conflict: the session is at version ${current}`, { currentVersion: current });
-    }
-    case 'LIMIT':
-      return limitError(text(reply[2]), num(reply[3]), num(reply[4]), reply[5] == null ? undefined : text(reply[5]));
-    case 'WRONG_TYPE':
-      return new SessionError('SESS_ERR_WRONG_TYPE', `field "${text(reply[2])}" does not hold a value of the type the operation needs`);
-    case 'RANGE':
-      return new SessionError('SESS_ERR_INVALID_ARGUMENT', `increment of field "${text(reply[2])}" leaves the safe integer range (+/-${Number.MAX_SAFE_INTEGER})`);
-    default:
-      return new SessionError('SESS_ERR_INTERNAL', `unexpected script reply ${kind}`);
-  }
-}
-
-/** The message every store uses for a limit, naming the limit, the size and the maximum. */
-export function limitError(limit: string, size: number, max: number, field?: string): SessionError {
-  const what = limit === 'maxFields' ? `${size} fields` : limit === 'maxFieldBytes' ? `field "${field}" size ${size} bytes` : `session size ${size} bytes`;
-  return new SessionError('SESS_ERR_LIMIT_EXCEEDED', `${what} exceeds ${limit} (${max})`);
-}
-
-function parseRecord(reply: Reply, id: string, namespace: string): SessionRecord {
-  const fields = new Map<string, Uint8Array>();
-  for (let i = 7; i + 1 < reply.length; i += 2) fields.set(text(reply[i]), toBytes(reply[i + 1]));
-  return {
-    id, namespace, version: num(reply[1]), createdAtMs: num(reply[2]), updatedAtMs: num(reply[3]),
-    expiresAtMs: num(reply[4]), ttlMs: num(reply[5]), owner: text(reply[6]), fields,
-  };
-}
-
-function toBytes(value: Buffer | number | null | undefined): Uint8Array {
-  return Buffer.isBuffer(value) ? new Uint8Array(value) : new Uint8Array(0);
-}
-
-function fromHgetall(hash: Record<string, Buffer>, id: string, namespace: string): SessionRecord | undefined {
-  if (!hash._v) return undefined;
-  const fields = new Map<string, Uint8Array>();
-  for (const [name, value] of Object.entries(hash)) if (name.startsWith('f:')) fields.set(name.slice(2), new Uint8Array(value));
-  return {
-    id, namespace, version: num(hash._v), createdAtMs: num(hash._c), updatedAtMs: num(hash._u),
-    expiresAtMs: num(hash._e), ttlMs: num(hash._t), owner: text(hash._o), fields,
-  };
-}
-
-function fromHmget(values: Array<Buffer | null>, names: readonly string[], id: string, namespace: string): SessionRecord | undefined {
-  if (!values[0]) return undefined;
-  const fields = new Map<string, Uint8Array>();
-  names.forEach((name, i) => {
-    const value = values[6 + i];
-    if (value) fields.set(name, new Uint8Array(value));
-  });
-  const [v, c, u, e, t, o] = values;
-  return { id, namespace, version: num(v), createdAtMs: num(c), updatedAtMs: num(u), expiresAtMs: num(e), ttlMs: num(t), owner: text(o), fields };
-}
-
-function parseChange(message: string): SessionChange {
-  const parsed = JSON.parse(message) as { k: string; v: string; e: string; f: unknown };
-  return {
-    kind: parsed.k === 'd' ? 'deleted' : 'updated',
-    version: Number(parsed.v),
-    expiresAtMs: Number(parsed.e),
-    fields: Array.isArray(parsed.f) ? parsed.f.map(String) : [],
-  };
 }
 
