@@ -58,10 +58,13 @@ test('kill -9 on a hard route: 503 with Retry-After while down, hit again once i
   const hanging = call(`${running.url}/hang`, { cookie: pinA });
   await waitFor('request in flight on a', async () => (await backendState(running, 'a')).inFlight === 1);
   await a!.kill();
-  // The idempotent request in flight is replayed once on a (fresh connection), which is refused.
+  // The idempotent request in flight is replayed once on a over a fresh connection. That connect is
+  // refused (503), unless it lands while the dying process's listening socket still accepts and is
+  // then reset (502): which one depends on how fast the kernel tears the process down. Never b.
   const inFlight = await hanging;
-  t.is(inFlight.status, 503, 'the request in flight on a fails');
-  t.is(inFlight.json().error.code, 'PRX_ERR_PINNED_UPSTREAM_DOWN');
+  t.true(inFlight.status === 503 || inFlight.status === 502, `the request in flight on a fails (${inFlight.status})`);
+  t.is(inFlight.json().error.code, inFlight.status === 503 ? 'PRX_ERR_PINNED_UPSTREAM_DOWN' : 'PRX_ERR_UPSTREAM_RESET');
+  t.not(inFlight.backend, 'b');
 
   // Right after the kill (connect refused) and once health checks agree: always 503, never b.
   const refused: Reply[] = [];
