@@ -86,6 +86,16 @@ class ProcessRedis implements RedisHandle {
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.#child = child;
     await waitForRedis(this.url);
+    // The port was free when picked, but another test file may have taken it since (a restart reuses
+    // it): make sure the server answering is the one just started, not someone else's.
+    const probe = new Redis(this.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      const pid = /process_id:(\d+)/.exec(await probe.info('server'))?.[1];
+      if (Number(pid) !== child.pid) throw new Error(`port ${this.port} is held by another redis-server (pid ${pid}), not ours (pid ${child.pid})`);
+    } finally {
+      probe.disconnect();
+    }
   }
 
   pause(paused: boolean): void {

@@ -79,9 +79,10 @@ test('a primary killed with -9 fails over through Sentinel and sessiond keeps th
   }, 40_000, 'the promoted replica to serve the session');
   t.deepEqual(dec(got.session!.fields.cart), ['sku-1', 'sku-2']);
 
-  // Restart the old primary (empty: no persistence) only once every sentinel names the promoted
-  // replica; restarting it earlier lets a sentinel that has not switched yet make the replica
-  // resync from the empty server, the data-loss race Redis documents for masters without persistence.
+  // Bring the old primary back as a replica of the promoted one, as an operator must when Redis runs
+  // without persistence: an empty server that comes back as a primary can be handed to clients
+  // before the sentinels demote it, and answers with nothing. Wait until every sentinel names the
+  // promoted replica first.
   await waitFor(async () => {
     const answers = await Promise.all(sentinels.map(async (port) => {
       const sentinel = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -94,10 +95,11 @@ test('a primary killed with -9 fails over through Sentinel and sessiond keeps th
     }));
     return answers.every((addr) => addr[1] === String(replica.port));
   }, 30_000, 'every sentinel to name the promoted replica');
+  const returned = await startRedisProcess(['--replicaof', '127.0.0.1', String(replica.port)], primary.port);
+  t.teardown(() => returned.stop());
 
-  // The promoted replica has no replica of its own, so with replicaAcks = 1 writes are refused
-  // (UNAVAILABLE) until the old primary returns; Sentinel turns it into a replica of the new one.
-  await primary.restart();
+  // Until it has synced, the promoted replica has no replica of its own, so with replicaAcks = 1
+  // writes are refused with UNAVAILABLE; retries with one idempotency key apply once.
   const patch = { namespace: 'shop', id, ops: [{ field: 'cart', append: enc('sku-3') }], options: { idempotencyKey: 'add-sku-3' } };
   const patched = await waitFor(async () => {
     try {

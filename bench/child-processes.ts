@@ -1,0 +1,130 @@
+// Every process the benchmark starts (redis-server, sessiond, proxy, haproxy, backends, wrk) goes
+// through one ChildProcesses set, so that one call, or the process exiting for any reason, stops
+// them all. Nothing here ever signals a process it did not spawn.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+
+export interface SpawnOptions {
+  /** Short name for error messages ("sessiond", "haproxy"). */
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string> | undefined;
+  cwd?: string | undefined;
+}
+
+/** A started child: its output is kept (bounded) for error messages and for parsing (wrk). */
+export interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  /** Everything it wrote to stdout, up to `MAX_OUTPUT_CHARS`. */
+  stdout(): string;
+  /** The last lines of stdout and stderr, for error messages. */
+  tail(): string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+}
+
+const MAX_OUTPUT_CHARS = 1_000_000;
+const TAIL_CHARS = 4000;
+
+export class ChildProcesses {
+  #children = new Set<Child>();
+  #onExit = (): void => this.killAllNow();
+
+  constructor() {
+    // 'exit' handlers must be synchronous: SIGKILL is, and it is the last chance to clean up.
+    process.on('exit', this.#onExit);
+  }
+
+  start(options: SpawnOptions): Child {
+    const child = spawn(options.command, options.args, {
+      env: { ...process.env, ...options.env },
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let tail = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (stdout.length < MAX_OUTPUT_CHARS) stdout += text;
+      tail = (tail + text).slice(-TAIL_CHARS);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-TAIL_CHARS);
+    });
+    const exited = new Promise<number | string>((resolve) => {
+      child.once('error', (error) => {
+        tail += `\n${error.message}`;
+        resolve(-1);
+      });
+      child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
+    });
+    const handle: Child = { name: options.name, process: child, stdout: () => stdout, tail: () => tail, exited };
+    this.#children.add(handle);
+    void exited.then(() => this.#children.delete(handle));
+    return handle;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
+  async stop(child: Child, graceMs = 2000): Promise<void> {
+    if (!isRunning(child)) return;
+    child.process.kill('SIGTERM');
+    const timer = setTimeout(() => child.process.kill('SIGKILL'), graceMs);
+    await child.exited;
+    clearTimeout(timer);
+  }
+
+  async stopAll(graceMs = 2000): Promise<void> {
+    await Promise.all([...this.#children].map((child) => this.stop(child, graceMs)));
+  }
+
+  /** Synchronous last resort (process exit, fatal error): SIGKILL every child still running. */
+  killAllNow(): void {
+    for (const child of this.#children) if (isRunning(child)) child.process.kill('SIGKILL');
+  }
+
+  dispose(): void {
+    this.killAllNow();
+    process.off('exit', this.#onExit);
+  }
+}
+
+export function isRunning(child: Child): boolean {
+  return child.process.exitCode === null && child.process.signalCode === null && child.process.pid !== undefined;
+}
+
+/** A free loopback TCP port (asked from the kernel, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Waits until `port` accepts TCP connections; fails early when `child` exits, late after `timeoutMs`. */
+export async function waitForPort(port: number, child: Child, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await portAnswers(port))) {
+    if (!isRunning(child)) throw new Error(`${child.name} exited before listening on ${port}:\n${child.tail()}`);
+    if (Date.now() > deadline) throw new Error(`${child.name} did not listen on ${port} within ${timeoutMs} ms:\n${child.tail()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}

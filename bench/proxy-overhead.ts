@@ -1,0 +1,177 @@
+// Section 2: proxy overhead. The same backends and the same load (one wrk thread, N keep-alive
+// connections, a fixed duration) straight to a backend, through the stickless proxy (affinity none,
+// soft with cookie insertion, soft with a pinned cookie) and through HAProxy doing the same jobs.
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort, type ChildProcesses } from './child-processes.ts';
+import { runHttpLoad, type HttpLoadGenerator } from './http-load.ts';
+import type { RunResult } from './latency-recorder.ts';
+import { formatCpuUs, formatMs, formatRate, formatRatio, formatTable } from './markdown-table.ts';
+import { processCpuMs } from './process-cpu.ts';
+import { startHaproxy, startSticklessProxy, type Backend, type RunningProxy } from './proxy-peers.ts';
+
+export interface ProxyOverheadOptions {
+  children: ChildProcesses;
+  connections: number;
+  durationMs: number;
+  /** Unmeasured load before each measured run, in ms (wrk rounds to whole seconds). */
+  warmupMs: number;
+  generator: HttpLoadGenerator;
+  /** Why the undici fallback was used, for the report ("wrk not installed: ..."). */
+  generatorReason?: string | undefined;
+  /** Whether haproxy is installed; when false its rows say "not measured". */
+  haproxy: boolean;
+  log: (line: string) => void;
+}
+
+interface Scenario {
+  name: string;
+  /** The HAProxy row doing the same job, if any. */
+  peer?: string | undefined;
+  url: string;
+  headers?: Record<string, string> | undefined;
+  proxyPid?: number | undefined;
+  /** Checks one response before the run, so the load does what the row says; returns a problem. */
+  check: (response: Response) => string | undefined;
+  /** Counters of the stickless route during the run (to prove pins were hit or inserted). */
+  counters?: (() => Promise<Record<string, number>>) | undefined;
+}
+
+interface Row {
+  scenario: Scenario;
+  result?: RunResult | undefined;
+  notMeasured?: string | undefined;
+  proxyCpuMs: number;
+  backendCpuMs: number;
+  affinity?: string | undefined;
+}
+
+const BACKEND_SCRIPT = fileURLToPath(new URL('./http-backend.ts', import.meta.url));
+const HAPROXY_NOT_INSTALLED = 'not measured: haproxy not installed (`apt-get install -y haproxy`)';
+
+export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<string> {
+  const { children } = options;
+  const backends: Backend[] = [{ id: 'app-1', port: await freePort() }, { id: 'app-2', port: await freePort() }];
+  const backend = children.start({ name: 'backends', command: process.execPath, args: [BACKEND_SCRIPT, ...backends.map((b) => `${b.id}=${b.port}`)] });
+  let stickless: RunningProxy | undefined;
+  let haproxy: Awaited<ReturnType<typeof startHaproxy>> | undefined;
+  const rows: Row[] = [];
+  try {
+    for (const b of backends) await waitForPort(b.port, backend);
+    stickless = await startSticklessProxy(children, backends);
+    if (options.haproxy) haproxy = await startHaproxy(children, backends);
+    const scenarios = await buildScenarios(backends[0]!, stickless, haproxy);
+    for (const scenario of scenarios) {
+      if (scenario.url === '') {
+        rows.push({ scenario, notMeasured: HAPROXY_NOT_INSTALLED, proxyCpuMs: Number.NaN, backendCpuMs: Number.NaN });
+        continue;
+      }
+      rows.push(await measure(scenario, backend.process.pid, options));
+    }
+  } finally {
+    await stickless?.stop();
+    await haproxy?.stop();
+    await children.stop(backend);
+  }
+  return report(rows, options);
+}
+
+async function buildScenarios(direct: Backend, stickless: RunningProxy, haproxy: Awaited<ReturnType<typeof startHaproxy>> | undefined): Promise<Scenario[]> {
+  const ok = (response: Response): string | undefined => (response.status === 200 ? undefined : `HTTP ${response.status}`);
+  const affinity = (expected: string) => (response: Response): string | undefined =>
+    ok(response) ?? (response.headers.get('x-stickless-affinity') === expected ? undefined : `x-stickless-affinity ${response.headers.get('x-stickless-affinity')}, expected ${expected}`);
+  const pin = await firstCookie(`${stickless.url}/soft/bench`, 'stickless');
+  const softCounters = (): Promise<Record<string, number>> => stickless.routeCounters!('soft');
+  const scenarios: Scenario[] = [
+    { name: 'direct to one backend', url: `http://127.0.0.1:${direct.port}/none/bench`, check: ok },
+    { name: 'stickless, affinity none', peer: 'HAProxy, roundrobin', url: `${stickless.url}/none/bench`, proxyPid: stickless.pid, check: affinity('none') },
+    { name: 'stickless, soft, cookie inserted', peer: 'HAProxy, cookie insert', url: `${stickless.url}/soft/bench`, proxyPid: stickless.pid, check: affinity('new'), counters: softCounters },
+    { name: 'stickless, soft, pinned cookie hit', peer: 'HAProxy, cookie hit', url: `${stickless.url}/soft/bench`, headers: { cookie: pin }, proxyPid: stickless.pid, check: affinity('hit'), counters: softCounters },
+  ];
+  if (!haproxy) {
+    return [...scenarios, ...['HAProxy, roundrobin', 'HAProxy, cookie insert', 'HAProxy, cookie hit'].map((name) => ({ name, url: '', check: ok }))];
+  }
+  const srv = await firstCookie(`${haproxy.cookie}/soft/bench`, 'SRV');
+  const setCookie = (present: boolean) => (response: Response): string | undefined =>
+    ok(response) ?? ((response.headers.get('set-cookie') !== null) === present ? undefined : `Set-Cookie ${present ? 'missing' : 'present'}`);
+  return [
+    ...scenarios,
+    { name: 'HAProxy, roundrobin', url: `${haproxy.roundRobin}/none/bench`, proxyPid: haproxy.pid, check: ok },
+    { name: 'HAProxy, cookie insert', url: `${haproxy.cookie}/soft/bench`, proxyPid: haproxy.pid, check: setCookie(true) },
+    { name: 'HAProxy, cookie hit', url: `${haproxy.cookie}/soft/bench`, headers: { cookie: srv }, proxyPid: haproxy.pid, check: setCookie(false) },
+  ];
+}
+
+/** The `name=value` pair of the cookie a first, cookie-less request is given. */
+async function firstCookie(url: string, name: string): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  await response.arrayBuffer();
+  const pair = response.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith(`${name}=`));
+  if (!pair) throw new Error(`${url} set no ${name} cookie (status ${response.status})`);
+  return pair;
+}
+
+async function measure(scenario: Scenario, backendPid: number | undefined, options: ProxyOverheadOptions): Promise<Row> {
+  const probe = await fetch(scenario.url, { headers: scenario.headers ?? {}, signal: AbortSignal.timeout(2000) });
+  await probe.arrayBuffer();
+  const problem = scenario.check(probe);
+  if (problem) return { scenario, notMeasured: `not measured: probe failed (${problem})`, proxyCpuMs: Number.NaN, backendCpuMs: Number.NaN };
+  const load = { url: scenario.url, connections: options.connections, headers: scenario.headers };
+  await runHttpLoad(options.children, options.generator, { ...load, durationMs: options.warmupMs });
+  const countersBefore = await scenario.counters?.();
+  const cpuBefore = { proxy: processCpuMs(scenario.proxyPid), backend: processCpuMs(backendPid) };
+  const result = await runHttpLoad(options.children, options.generator, { ...load, durationMs: options.durationMs });
+  const proxyCpuMs = scenario.proxyPid === undefined ? Number.NaN : processCpuMs(scenario.proxyPid) - cpuBefore.proxy;
+  const backendCpuMs = processCpuMs(backendPid) - cpuBefore.backend;
+  let affinity: string | undefined;
+  if (countersBefore) {
+    const after = await scenario.counters!();
+    affinity = ['new', 'hit', 'moved'].map((k) => `${k} ${(after[k] ?? 0) - (countersBefore[k] ?? 0)}`).join(', ');
+  }
+  options.log(`  ${scenario.name}: ${formatRate(result.opsPerSecond)} req/s, p50 ${formatMs(result.p50Ms)} ms, p99 ${formatMs(result.p99Ms)} ms${result.errors ? `, ${result.firstError}` : ''}${affinity ? ` (${affinity})` : ''}`);
+  return { scenario, result, proxyCpuMs, backendCpuMs, affinity };
+}
+
+function report(rows: Row[], options: ProxyOverheadOptions): string {
+  const byName = (name: string | undefined): Row | undefined => rows.find((r) => r.scenario.name === name);
+  const direct = byName('direct to one backend')?.result;
+  const requests = (row: Row): number => (row.result ? row.result.ok + row.result.errors : Number.NaN);
+  const table = formatTable(
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs direct', 'req/s vs HAProxy peer', 'p50 vs HAProxy peer', 'proxy CPU µs/req', 'backend CPU µs/req', 'errors'],
+    rows.map((row) => {
+      const r = row.result;
+      if (!r) return [row.scenario.name, row.notMeasured ?? 'not measured', '', '', '', '', '', '', '', ''];
+      const peer = byName(row.scenario.peer)?.result;
+      return [
+        row.scenario.name, formatRate(r.opsPerSecond), formatMs(r.p50Ms), formatMs(r.p99Ms),
+        row.scenario.name.startsWith('direct') ? 'peer' : formatRatio(r.opsPerSecond, direct?.opsPerSecond ?? Number.NaN),
+        row.scenario.peer ? formatRatio(r.opsPerSecond, peer?.opsPerSecond ?? Number.NaN) : '',
+        row.scenario.peer ? formatRatio(r.p50Ms, peer?.p50Ms ?? Number.NaN) : '',
+        formatCpuUs(row.proxyCpuMs, requests(row)), formatCpuUs(row.backendCpuMs, requests(row)), String(r.errors),
+      ];
+    }),
+  );
+  const generator = options.generator === 'wrk'
+    ? `\`wrk -t1 -c${options.connections} -d${Math.round(options.durationMs / 1000)}s --latency --timeout 2s\` (wrk's own latency histogram)`
+    : `the undici fallback (bench/http-load-undici.ts, ${options.connections} connections; ${options.generatorReason ?? 'wrk not used'}), exact percentiles`;
+  const lines = [
+    table,
+    '',
+    `Load: ${generator}, after an unmeasured warm-up of ${options.warmupMs} ms per row. Two backends (one node process, two listeners, ` +
+      '~30-byte JSON body); "direct" hits one of them. Keep-alive on both sides of every proxy. stickless proxy: one node process (one JS thread), ' +
+      'log level warn, no health checks, no passive ejection. HAProxy: `nbthread 1`, no log lines, `balance roundrobin`, ' +
+      '`cookie SRV insert indirect nocache` with a per-server `cookie`. The stickless `none` route balances by power of two choices, HAProxy by round robin. ' +
+      'Cookie insertion: no cookie is sent, so every request is a new client and gets a Set-Cookie (stickless signs an HMAC pin; HAProxy writes the server name). ' +
+      'Pinned hit: every request sends the cookie captured from a first response (stickless verifies the HMAC), so all load goes to one backend. ' +
+      'CPU per request = the process\'s CPU time during the measured run / requests.',
+  ];
+  for (const row of rows) if (row.affinity) lines.push(`- ${row.scenario.name}: x-stickless-affinity during the run: ${row.affinity}.`);
+  const insert = byName('stickless, soft, cookie inserted');
+  const haInsert = byName('HAProxy, cookie insert');
+  if (insert?.result && haInsert?.result) {
+    lines.push(`- stickless / HAProxy, cookie insertion: req/s ${formatRatio(insert.result.opsPerSecond, haInsert.result.opsPerSecond)}, ` +
+      `p50 ${formatRatio(insert.result.p50Ms, haInsert.result.p50Ms)}, p99 ${formatRatio(insert.result.p99Ms, haInsert.result.p99Ms)}, ` +
+      `proxy CPU per request ${formatRatio(insert.proxyCpuMs / requests(insert), haInsert.proxyCpuMs / requests(haInsert))}.`);
+  }
+  for (const row of rows) if (row.result && row.result.errors > 0) lines.push(`- ${row.scenario.name}: ${row.result.firstError}.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,132 @@
+// The proxies under test, started as their own processes with generated configurations that do the
+// same work: two backends, round robin (or power of two choices) without affinity, and cookie
+// insertion with affinity. Logging off on both, one thread each.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort, type ChildProcesses } from './child-processes.ts';
+
+export interface Backend {
+  id: string;
+  port: number;
+}
+
+export interface RunningProxy {
+  /** Base URL of the data plane, `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly pid: number | undefined;
+  /** Route counters from the admin API (stickless only). */
+  routeCounters?(route: string): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+const PROXY_MAIN = fileURLToPath(new URL('../proxy/main.ts', import.meta.url));
+
+/**
+ * The stickless proxy with two routes on one pool: `/none` (affinity none) and `/soft` (soft, pin
+ * cookie `stickless`). No health checks and no passive ejection, so nothing runs besides requests.
+ */
+export async function startSticklessProxy(children: ChildProcesses, backends: readonly Backend[]): Promise<RunningProxy> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'stickless-bench-proxy-'));
+  const config = join(dir, 'proxy.yaml');
+  writeFileSync(config, [
+    `listen: { host: 127.0.0.1, port: ${port} }`,
+    `admin: { host: 127.0.0.1, port: ${adminPort}, token: { env: BENCH_ADMIN_TOKEN } }`,
+    'keys: [{ env: BENCH_PIN_KEY }]',
+    'log: { level: warn }',
+    'shutdownTimeoutMs: 2000',
+    'pools:',
+    '  app:',
+    '    backends:',
+    ...backends.map((b) => `      - { id: ${b.id}, url: "http://127.0.0.1:${b.port}" }`),
+    '    outlier: { consecutiveFailures: 0 }',
+    'routes:',
+    '  - { name: none, match: { pathPrefix: /none }, pool: app, affinity: none }',
+    '  - { name: soft, match: { pathPrefix: /soft }, pool: app, affinity: soft }',
+    '',
+  ].join('\n'));
+  const token = randomBytes(24).toString('hex');
+  const child = children.start({
+    name: 'stickless proxy',
+    command: process.execPath,
+    args: [PROXY_MAIN, '--config', config],
+    env: { BENCH_ADMIN_TOKEN: token, BENCH_PIN_KEY: randomBytes(24).toString('hex') },
+  });
+  const stop = async (): Promise<void> => {
+    await children.stop(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, child);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.process.pid,
+    routeCounters: async (route) => {
+      const response = await fetch(`http://127.0.0.1:${adminPort}/routes/${route}`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(2000),
+      });
+      return ((await response.json()) as { counters: Record<string, number> }).counters;
+    },
+    stop,
+  };
+}
+
+/**
+ * HAProxy with two frontends on one backend set: `roundrobin` (no affinity) and the classic
+ * `cookie SRV insert indirect nocache` sticky configuration. `nbthread 1` to match node's one
+ * thread; no `log` lines, so nothing is logged; HTTP keep-alive on both sides (the default mode).
+ */
+export async function startHaproxy(children: ChildProcesses, backends: readonly Backend[]): Promise<{ roundRobin: string; cookie: string; pid: number | undefined; stop(): Promise<void> }> {
+  const [rrPort, cookiePort] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'stickless-bench-haproxy-'));
+  const config = join(dir, 'haproxy.cfg');
+  const servers = (withCookie: boolean): string[] =>
+    backends.map((b) => `  server ${b.id} 127.0.0.1:${b.port}${withCookie ? ` cookie ${b.id}` : ''}`);
+  writeFileSync(config, [
+    'global',
+    '  nbthread 1',
+    '  maxconn 4096',
+    'defaults',
+    '  mode http',
+    '  option http-keep-alive',
+    '  timeout connect 2s',
+    '  timeout client 30s',
+    '  timeout server 30s',
+    `frontend fe_roundrobin`,
+    `  bind 127.0.0.1:${rrPort}`,
+    '  default_backend be_roundrobin',
+    `frontend fe_cookie`,
+    `  bind 127.0.0.1:${cookiePort}`,
+    '  default_backend be_cookie',
+    'backend be_roundrobin',
+    '  balance roundrobin',
+    ...servers(false),
+    'backend be_cookie',
+    '  balance roundrobin',
+    '  cookie SRV insert indirect nocache',
+    ...servers(true),
+    '',
+  ].join('\n'));
+  // -db: stay in the foreground (no daemon, no master-worker), so the child is the one process.
+  const child = children.start({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', config] });
+  const stop = async (): Promise<void> => {
+    await children.stop(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(rrPort, child);
+    await waitForPort(cookiePort, child);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { roundRobin: `http://127.0.0.1:${rrPort}`, cookie: `http://127.0.0.1:${cookiePort}`, pid: child.process.pid, stop };
+}

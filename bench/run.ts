@@ -1,0 +1,133 @@
+// `npm run bench`: every benchmark in one go, bounded in time, every process it starts stopped on
+// the way out (normal end, error, Ctrl-C, or the overall time limit). Prints Markdown and writes the
+// same to bench/results/latest.md. Never part of `npm test`.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ChildProcesses } from './child-processes.ts';
+import { collectMachineNotes, describeMachine } from './machine-notes.ts';
+import { runProxyOverhead } from './proxy-overhead.ts';
+import { runSessionOps } from './session-ops.ts';
+
+const USAGE = `Usage: npm run bench [-- options]
+
+  --quick                 short runs (1.5 s per row instead of 4 s) for a smoke check
+  --only <section>        sessions | proxy (default: both)
+  --duration-ms <n>       measured time per row (default 4000; --quick 1500)
+  --concurrency <n>       session operations in flight (default 32)
+  --connections <n>       HTTP keep-alive connections for the proxy load (default 32)
+  --no-replica            skip the replicaAcks=1 (primary + replica) rows
+  --load-generator <g>    auto | wrk | undici (default auto: wrk when installed)
+  --out <file>            where to write the report (default bench/results/latest.md)
+  --help
+`;
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'duration-ms': { type: 'string' },
+    concurrency: { type: 'string', default: '32' },
+    connections: { type: 'string', default: '32' },
+    'no-replica': { type: 'boolean', default: false },
+    'load-generator': { type: 'string', default: 'auto' },
+    out: { type: 'string', default: fileURLToPath(new URL('./results/latest.md', import.meta.url)) },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
+const positiveInt = (name: string, raw: string): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`bench: --${name} expects a positive integer, got ${raw}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+};
+const durationMs = positiveInt('duration-ms', values['duration-ms'] ?? (values.quick ? '1500' : '4000'));
+const warmupMs = values.quick ? 500 : 1000;
+const concurrency = positiveInt('concurrency', values.concurrency);
+const connections = positiveInt('connections', values.connections);
+const only = values.only;
+if (only !== undefined && only !== 'sessions' && only !== 'proxy') {
+  process.stderr.write(`bench: --only expects sessions or proxy, got ${only}\n\n${USAGE}`);
+  process.exit(2);
+}
+const requestedGenerator = values['load-generator'];
+if (!['auto', 'wrk', 'undici'].includes(requestedGenerator)) {
+  process.stderr.write(`bench: --load-generator expects auto, wrk or undici\n\n${USAGE}`);
+  process.exit(2);
+}
+
+// Rows × (warm-up + measured) plus process starts, with generous slack; past it, everything stops.
+const TIME_LIMIT_MS = 14 * (durationMs + warmupMs + 1000) + 120_000;
+
+const children = new ChildProcesses();
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+const abort = (reason: string, code: number): void => {
+  log(`bench: ${reason}; stopping every process it started`);
+  children.killAllNow();
+  process.exit(code);
+};
+process.once('SIGINT', () => abort('interrupted', 130));
+process.once('SIGTERM', () => abort('terminated', 143));
+const limit = setTimeout(() => abort(`time limit of ${Math.round(TIME_LIMIT_MS / 1000)} s exceeded`, 1), TIME_LIMIT_MS);
+limit.unref();
+
+const notes = collectMachineNotes();
+const { redis, wrk, haproxy } = notes.tools;
+const generator = requestedGenerator === 'undici' || (requestedGenerator === 'auto' && wrk.version === undefined) ? 'undici' : 'wrk';
+const generatorReason = wrk.version === undefined ? `wrk not installed: \`${wrk.install}\`` : 'chosen with --load-generator undici';
+if (generator === 'wrk' && wrk.version === undefined) abort(`--load-generator wrk, but wrk is not installed (${wrk.install})`, 2);
+
+const argv = process.argv.slice(2);
+const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+const sections: string[] = [
+  '# stickless benchmarks',
+  '',
+  `Command: \`${command}\``,
+  '',
+  ...describeMachine(notes),
+  '- Everything (load generator, servers, Redis, proxies, backends) runs on this one machine over loopback and shares its cores.',
+];
+
+let failed = false;
+try {
+  if (only === undefined || only === 'sessions') {
+    sections.push('', '## Session operations', '');
+    if (redis.version === undefined) {
+      sections.push(`Not measured: redis-server is not installed (\`${redis.install}\`).`);
+    } else {
+      log('session operations:');
+      sections.push(await runSessionOps({ children, concurrency, durationMs, warmupMs, replicaAcks: !values['no-replica'], log }));
+    }
+  }
+  if (only === undefined || only === 'proxy') {
+    log('proxy overhead:');
+    sections.push('', '## Proxy overhead', '');
+    if (haproxy.version === undefined) sections.push(`HAProxy rows not measured: haproxy is not installed (\`${haproxy.install}\`).`, '');
+    sections.push(await runProxyOverhead({ children, connections, durationMs, warmupMs: Math.max(1000, warmupMs), generator, generatorReason, haproxy: haproxy.version !== undefined, log }));
+  }
+} catch (error) {
+  failed = true;
+  log(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+} finally {
+  await children.stopAll();
+  children.dispose();
+}
+
+const markdown = `${sections.join('\n')}\n`;
+process.stdout.write(markdown);
+if (!failed) {
+  mkdirSync(dirname(values.out), { recursive: true });
+  writeFileSync(values.out, markdown);
+  log(`bench: report written to ${values.out}`);
+}
+process.exit(failed ? 1 : 0);
