@@ -2,7 +2,10 @@
 // through one ChildProcesses set, so that one call, or the process exiting for any reason, stops
 // them all. Nothing here ever signals a process it did not spawn.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface SpawnOptions {
   /** Short name for error messages ("sessiond", "haproxy"). */
@@ -30,6 +33,7 @@ const TAIL_CHARS = 4000;
 
 export class ChildProcesses {
   #children = new Set<Child>();
+  #tempDirs = new Set<string>();
   #onExit = (): void => this.killAllNow();
 
   constructor() {
@@ -66,6 +70,23 @@ export class ChildProcesses {
     return handle;
   }
 
+  /** A fresh directory under the system temp dir, removed by removeTempDir() or on exit at the latest. */
+  makeTempDir(prefix: string): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    this.#tempDirs.add(dir);
+    return dir;
+  }
+
+  removeTempDir(dir: string): void {
+    rmSync(dir, { recursive: true, force: true });
+    this.#tempDirs.delete(dir);
+  }
+
+  /** Process ids of the children still running. */
+  pids(): number[] {
+    return [...this.#children].filter(isRunning).map((child) => child.process.pid!);
+  }
+
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
   async stop(child: Child, graceMs = 2000): Promise<void> {
     if (!isRunning(child)) return;
@@ -82,6 +103,7 @@ export class ChildProcesses {
   /** Synchronous last resort (process exit, fatal error): SIGKILL every child still running. */
   killAllNow(): void {
     for (const child of this.#children) if (isRunning(child)) child.process.kill('SIGKILL');
+    for (const dir of this.#tempDirs) this.removeTempDir(dir);
   }
 
   dispose(): void {

@@ -28,3 +28,8 @@ export function formatCpuUs(cpuMs: number, operations: number): string {
   const us = (cpuMs * 1000) / operations;
   return Number.isFinite(us) && operations > 0 ? us.toFixed(0) : '—';
 }
+
+/** A share (0..1) as a whole percentage. */
+export function formatShare(share: number): string {
+  return Number.isFinite(share) ? `${Math.round(share * 100)}%` : '—';
+}

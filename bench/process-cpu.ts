@@ -37,3 +37,55 @@ export function ownCpuMs(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
 }
+
+/** Busy CPU time of the whole machine so far (every core, every process), in ms. */
+function machineBusyMs(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+    return ((user + nice + system + irq + softirq + steal) / clockTicks()) * 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU of this process plus its reaped children (exited benchmark processes such as wrk), in ms. */
+function ownAndReapedCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return ((fields[11]! + fields[12]! + fields[13]! + fields[14]!) / clockTicks()) * 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Measures how much of the machine was busy with work that is not the benchmark's (other users'
+ * processes) over a window: machine busy time minus the CPU of this process and every child it
+ * started, as a share of all cores. Rows measured while this is high are not comparable.
+ */
+export class ForeignLoadMeter {
+  #pids: () => number[];
+  #start: { at: number; busy: number; own: number; live: Map<number, number> } | undefined;
+
+  /** `pids`: the benchmark's live child processes at the time of the call. */
+  constructor(pids: () => number[]) {
+    this.#pids = pids;
+  }
+
+  start(): void {
+    this.#start = { at: performance.now(), busy: machineBusyMs(), own: ownAndReapedCpuMs(), live: new Map(this.#pids().map((pid) => [pid, processCpuMs(pid)])) };
+  }
+
+  /** Share (0..1) of all cores busy with other work since start(); NaN without /proc. */
+  stop(cores: number): number {
+    const start = this.#start;
+    if (!start) return Number.NaN;
+    let ours = ownAndReapedCpuMs() - start.own;
+    for (const pid of this.#pids()) ours += processCpuMs(pid) - (start.live.get(pid) ?? 0);
+    for (const [pid, cpuMs] of start.live) if (!this.#pids().includes(pid)) ours -= cpuMs;
+    const foreign = machineBusyMs() - start.busy - ours;
+    return Math.max(0, foreign / ((performance.now() - start.at) * cores));
+  }
+}

@@ -1,12 +1,14 @@
 // Section 2: proxy overhead. The same backends and the same load (one wrk thread, N keep-alive
 // connections, a fixed duration) straight to a backend, through the stickless proxy (affinity none,
 // soft with cookie insertion, soft with a pinned cookie) and through HAProxy doing the same jobs.
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort, type ChildProcesses } from './child-processes.ts';
 import { runHttpLoad, type HttpLoadGenerator } from './http-load.ts';
 import type { RunResult } from './latency-recorder.ts';
-import { formatCpuUs, formatMs, formatRate, formatRatio, formatTable } from './markdown-table.ts';
-import { processCpuMs } from './process-cpu.ts';
+import { formatCpuUs, formatMs, formatRate, formatRatio, formatShare, formatTable } from './markdown-table.ts';
+import { ForeignLoadMeter, processCpuMs } from './process-cpu.ts';
+import { DISTURBED_SHARE } from './session-ops.ts';
 import { startHaproxy, startSticklessProxy, type Backend, type RunningProxy } from './proxy-peers.ts';
 
 export interface ProxyOverheadOptions {
@@ -42,10 +44,13 @@ interface Row {
   notMeasured?: string | undefined;
   proxyCpuMs: number;
   backendCpuMs: number;
+  /** Share of all cores busy with other work during the run. */
+  foreignLoad?: number | undefined;
   affinity?: string | undefined;
 }
 
 const BACKEND_SCRIPT = fileURLToPath(new URL('./http-backend.ts', import.meta.url));
+const BACKEND_WARMUP_MS = 3000;
 const HAPROXY_NOT_INSTALLED = 'not measured: haproxy not installed (`apt-get install -y haproxy`)';
 
 export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<string> {
@@ -60,6 +65,9 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<s
     stickless = await startSticklessProxy(children, backends);
     if (options.haproxy) haproxy = await startHaproxy(children, backends);
     const scenarios = await buildScenarios(backends[0]!, stickless, haproxy);
+    // A fresh backend process is still being optimised by V8 for a few seconds; without this, the
+    // first direct row ran up to 1.5x slower than the same row at the end.
+    await runHttpLoad(children, options.generator, { url: scenarios[0]!.url, connections: options.connections, durationMs: BACKEND_WARMUP_MS });
     for (const scenario of scenarios) {
       if (scenario.url === '') {
         rows.push({ scenario, notMeasured: HAPROXY_NOT_INSTALLED, proxyCpuMs: Number.NaN, backendCpuMs: Number.NaN });
@@ -87,8 +95,10 @@ async function buildScenarios(direct: Backend, stickless: RunningProxy, haproxy:
     { name: 'stickless, soft, cookie inserted', peer: 'HAProxy, cookie insert', url: `${stickless.url}/soft/bench`, proxyPid: stickless.pid, check: affinity('new'), counters: softCounters },
     { name: 'stickless, soft, pinned cookie hit', peer: 'HAProxy, cookie hit', url: `${stickless.url}/soft/bench`, headers: { cookie: pin }, proxyPid: stickless.pid, check: affinity('hit'), counters: softCounters },
   ];
+  // Direct is measured first and again last: the spread between the two shows drift during the run.
+  const directAgain = { ...scenarios[0]!, name: 'direct to one backend, again' };
   if (!haproxy) {
-    return [...scenarios, ...['HAProxy, roundrobin', 'HAProxy, cookie insert', 'HAProxy, cookie hit'].map((name) => ({ name, url: '', check: ok }))];
+    return [...scenarios, ...['HAProxy, roundrobin', 'HAProxy, cookie insert', 'HAProxy, cookie hit'].map((name) => ({ name, url: '', check: ok })), directAgain];
   }
   const srv = await firstCookie(`${haproxy.cookie}/soft/bench`, 'SRV');
   const setCookie = (present: boolean) => (response: Response): string | undefined =>
@@ -98,6 +108,7 @@ async function buildScenarios(direct: Backend, stickless: RunningProxy, haproxy:
     { name: 'HAProxy, roundrobin', url: `${haproxy.roundRobin}/none/bench`, proxyPid: haproxy.pid, check: ok },
     { name: 'HAProxy, cookie insert', url: `${haproxy.cookie}/soft/bench`, proxyPid: haproxy.pid, check: setCookie(true) },
     { name: 'HAProxy, cookie hit', url: `${haproxy.cookie}/soft/bench`, headers: { cookie: srv }, proxyPid: haproxy.pid, check: setCookie(false) },
+    directAgain,
   ];
 }
 
@@ -119,7 +130,10 @@ async function measure(scenario: Scenario, backendPid: number | undefined, optio
   await runHttpLoad(options.children, options.generator, { ...load, durationMs: options.warmupMs });
   const countersBefore = await scenario.counters?.();
   const cpuBefore = { proxy: processCpuMs(scenario.proxyPid), backend: processCpuMs(backendPid) };
+  const foreign = new ForeignLoadMeter(() => options.children.pids());
+  foreign.start();
   const result = await runHttpLoad(options.children, options.generator, { ...load, durationMs: options.durationMs });
+  const foreignLoad = foreign.stop(availableParallelism());
   const proxyCpuMs = scenario.proxyPid === undefined ? Number.NaN : processCpuMs(scenario.proxyPid) - cpuBefore.proxy;
   const backendCpuMs = processCpuMs(backendPid) - cpuBefore.backend;
   let affinity: string | undefined;
@@ -128,25 +142,28 @@ async function measure(scenario: Scenario, backendPid: number | undefined, optio
     affinity = ['new', 'hit', 'moved'].map((k) => `${k} ${(after[k] ?? 0) - (countersBefore[k] ?? 0)}`).join(', ');
   }
   options.log(`  ${scenario.name}: ${formatRate(result.opsPerSecond)} req/s, p50 ${formatMs(result.p50Ms)} ms, p99 ${formatMs(result.p99Ms)} ms${result.errors ? `, ${result.firstError}` : ''}${affinity ? ` (${affinity})` : ''}`);
-  return { scenario, result, proxyCpuMs, backendCpuMs, affinity };
+  return { scenario, result, proxyCpuMs, backendCpuMs, foreignLoad, affinity };
 }
 
 function report(rows: Row[], options: ProxyOverheadOptions): string {
   const byName = (name: string | undefined): Row | undefined => rows.find((r) => r.scenario.name === name);
-  const direct = byName('direct to one backend')?.result;
+  // Ratios against direct use the mean of its two runs (first and last).
+  const directRuns = rows.filter((r) => r.scenario.name.startsWith('direct') && r.result).map((r) => r.result!);
+  const direct = directRuns.length === 0 ? undefined : { opsPerSecond: directRuns.reduce((sum, r) => sum + r.opsPerSecond, 0) / directRuns.length };
   const requests = (row: Row): number => (row.result ? row.result.ok + row.result.errors : Number.NaN);
   const table = formatTable(
-    ['path', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs direct', 'req/s vs HAProxy peer', 'p50 vs HAProxy peer', 'proxy CPU µs/req', 'backend CPU µs/req', 'errors'],
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs direct', 'req/s vs HAProxy peer', 'p50 vs HAProxy peer', 'proxy CPU µs/req', 'backend CPU µs/req', 'other load', 'errors'],
     rows.map((row) => {
       const r = row.result;
-      if (!r) return [row.scenario.name, row.notMeasured ?? 'not measured', '', '', '', '', '', '', '', ''];
+      if (!r) return [row.scenario.name, row.notMeasured ?? 'not measured', '', '', '', '', '', '', '', '', ''];
       const peer = byName(row.scenario.peer)?.result;
       return [
         row.scenario.name, formatRate(r.opsPerSecond), formatMs(r.p50Ms), formatMs(r.p99Ms),
         row.scenario.name.startsWith('direct') ? 'peer' : formatRatio(r.opsPerSecond, direct?.opsPerSecond ?? Number.NaN),
         row.scenario.peer ? formatRatio(r.opsPerSecond, peer?.opsPerSecond ?? Number.NaN) : '',
         row.scenario.peer ? formatRatio(r.p50Ms, peer?.p50Ms ?? Number.NaN) : '',
-        formatCpuUs(row.proxyCpuMs, requests(row)), formatCpuUs(row.backendCpuMs, requests(row)), String(r.errors),
+        formatCpuUs(row.proxyCpuMs, requests(row)), formatCpuUs(row.backendCpuMs, requests(row)),
+        formatShare(row.foreignLoad ?? Number.NaN), String(r.errors),
       ];
     }),
   );
@@ -157,12 +174,13 @@ function report(rows: Row[], options: ProxyOverheadOptions): string {
     table,
     '',
     `Load: ${generator}, after an unmeasured warm-up of ${options.warmupMs} ms per row. Two backends (one node process, two listeners, ` +
-      '~30-byte JSON body); "direct" hits one of them. Keep-alive on both sides of every proxy. stickless proxy: one node process (one JS thread), ' +
+      '~30-byte JSON body); "direct" hits one of them, first and again last; "req/s vs direct" is against the mean of those two runs. Keep-alive on both sides of every proxy. stickless proxy: one node process (one JS thread), ' +
       'log level warn, no health checks, no passive ejection. HAProxy: `nbthread 1`, no log lines, `balance roundrobin`, ' +
       '`cookie SRV insert indirect nocache` with a per-server `cookie`. The stickless `none` route balances by power of two choices, HAProxy by round robin. ' +
       'Cookie insertion: no cookie is sent, so every request is a new client and gets a Set-Cookie (stickless signs an HMAC pin; HAProxy writes the server name). ' +
       'Pinned hit: every request sends the cookie captured from a first response (stickless verifies the HMAC), so all load goes to one backend. ' +
-      'CPU per request = the process\'s CPU time during the measured run / requests.',
+      'CPU per request = the process\'s CPU time during the measured run / requests. ' +
+      '"other load" = share of all cores busy with processes that are not the benchmark\'s during the run; rows with more than 10% were disturbed by other work on the machine.',
   ];
   for (const row of rows) if (row.affinity) lines.push(`- ${row.scenario.name}: x-stickless-affinity during the run: ${row.affinity}.`);
   const insert = byName('stickless, soft, cookie inserted');
@@ -172,6 +190,8 @@ function report(rows: Row[], options: ProxyOverheadOptions): string {
       `p50 ${formatRatio(insert.result.p50Ms, haInsert.result.p50Ms)}, p99 ${formatRatio(insert.result.p99Ms, haInsert.result.p99Ms)}, ` +
       `proxy CPU per request ${formatRatio(insert.proxyCpuMs / requests(insert), haInsert.proxyCpuMs / requests(haInsert))}.`);
   }
+  const disturbed = rows.filter((r) => (r.foreignLoad ?? 0) > DISTURBED_SHARE);
+  if (disturbed.length > 0) lines.push(`- Disturbed by other work on the machine (other load > ${DISTURBED_SHARE * 100}%): ${disturbed.map((r) => r.scenario.name).join('; ')}. Rerun for clean figures.`);
   for (const row of rows) if (row.result && row.result.errors > 0) lines.push(`- ${row.scenario.name}: ${row.result.firstError}.`);
   return lines.join('\n');
 }

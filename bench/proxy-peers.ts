@@ -2,8 +2,7 @@
 // same work: two backends, round robin (or power of two choices) without affinity, and cookie
 // insertion with affinity. Logging off on both, one thread each.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort, type ChildProcesses } from './child-processes.ts';
@@ -30,7 +29,7 @@ const PROXY_MAIN = fileURLToPath(new URL('../proxy/main.ts', import.meta.url));
  */
 export async function startSticklessProxy(children: ChildProcesses, backends: readonly Backend[]): Promise<RunningProxy> {
   const [port, adminPort] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'stickless-bench-proxy-'));
+  const dir = children.makeTempDir('stickless-bench-proxy-');
   const config = join(dir, 'proxy.yaml');
   writeFileSync(config, [
     `listen: { host: 127.0.0.1, port: ${port} }`,
@@ -57,7 +56,7 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
   });
   const stop = async (): Promise<void> => {
     await children.stop(child);
-    rmSync(dir, { recursive: true, force: true });
+    children.removeTempDir(dir);
   };
   try {
     await waitForPort(port, child);
@@ -86,7 +85,7 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
  */
 export async function startHaproxy(children: ChildProcesses, backends: readonly Backend[]): Promise<{ roundRobin: string; cookie: string; pid: number | undefined; stop(): Promise<void> }> {
   const [rrPort, cookiePort] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'stickless-bench-haproxy-'));
+  const dir = children.makeTempDir('stickless-bench-haproxy-');
   const config = join(dir, 'haproxy.cfg');
   const servers = (withCookie: boolean): string[] =>
     backends.map((b) => `  server ${b.id} 127.0.0.1:${b.port}${withCookie ? ` cookie ${b.id}` : ''}`);
@@ -119,7 +118,7 @@ export async function startHaproxy(children: ChildProcesses, backends: readonly 
   const child = children.start({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', config] });
   const stop = async (): Promise<void> => {
     await children.stop(child);
-    rmSync(dir, { recursive: true, force: true });
+    children.removeTempDir(dir);
   };
   try {
     await waitForPort(rrPort, child);

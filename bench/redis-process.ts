@@ -1,8 +1,5 @@
 // A throwaway redis-server for the benchmark: its own free loopback port, no persistence, its own
 // temporary directory. Never the Redis on 6379, never FLUSHALL on anything.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, type Child, type ChildProcesses } from './child-processes.ts';
 
@@ -21,14 +18,14 @@ export interface RedisProcessOptions {
 
 export async function startRedis(children: ChildProcesses, options: RedisProcessOptions = {}): Promise<RedisProcess> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'stickless-bench-redis-'));
+  const dir = children.makeTempDir('stickless-bench-redis-');
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', '--daemonize', 'no'];
   if (options.replicaOfPort !== undefined) args.push('--replicaof', '127.0.0.1', String(options.replicaOfPort));
   const child = children.start({ name: `redis-server:${port}`, command: 'redis-server', args });
   const url = `redis://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     await children.stop(child);
-    rmSync(dir, { recursive: true, force: true });
+    children.removeTempDir(dir);
   };
   try {
     await waitForRedis(url, child, options.replicaOfPort !== undefined);

@@ -65,7 +65,7 @@ if (!['auto', 'wrk', 'undici'].includes(requestedGenerator)) {
 }
 
 // Rows × (warm-up + measured) plus process starts, with generous slack; past it, everything stops.
-const TIME_LIMIT_MS = 14 * (durationMs + warmupMs + 1000) + 120_000;
+const TIME_LIMIT_MS = 24 * (durationMs + warmupMs + 1000) + 120_000;
 
 const children = new ChildProcesses();
 const log = (line: string): void => {

@@ -1,11 +1,12 @@
 // Section 1: session operations. sessiond (on Redis, on its memory store, and with replicaAcks=1 on a
 // primary + replica pair) against the same logical operations sent straight to Redis, measured in
 // the same run with the same closed-loop driver and concurrency.
+import { availableParallelism } from 'node:os';
 import { runClosedLoop } from './closed-loop.ts';
 import type { ChildProcesses } from './child-processes.ts';
 import type { RunResult } from './latency-recorder.ts';
-import { formatCpuUs, formatMs, formatRate, formatRatio, formatTable } from './markdown-table.ts';
-import { ownCpuMs, processCpuMs } from './process-cpu.ts';
+import { formatCpuUs, formatMs, formatRate, formatRatio, formatShare, formatTable } from './markdown-table.ts';
+import { ForeignLoadMeter, ownCpuMs, processCpuMs } from './process-cpu.ts';
 import { startRedis, type RedisProcess } from './redis-process.ts';
 import { startDirectRedisTarget, startSessiondTarget, type OpName, type SessionTarget } from './session-targets.ts';
 
@@ -29,8 +30,12 @@ interface Measurement {
   storeCpuMs: number;
   serviceCpuMs: number;
   clientCpuMs: number;
+  /** Share of all cores busy with other work during the window. */
+  foreignLoad: number;
 }
 
+/** Rows measured while other processes kept more than this share of the cores busy are flagged. */
+export const DISTURBED_SHARE = 0.1;
 const OPS: readonly OpName[] = ['Get', 'Patch', 'Create'];
 
 async function measure(target: SessionTarget, peer: string, options: SessionOpsOptions): Promise<Measurement[]> {
@@ -41,19 +46,23 @@ async function measure(target: SessionTarget, peer: string, options: SessionOpsO
     const storeCpu = (): number => (target.storePids.length === 0 ? Number.NaN : target.storePids.reduce<number>((sum, pid) => sum + processCpuMs(pid), 0));
     const start = { store: 0, service: 0, client: 0 };
     const spent = { store: Number.NaN, service: Number.NaN, client: Number.NaN };
+    const foreign = new ForeignLoadMeter(() => options.children.pids());
+    let foreignLoad = Number.NaN;
     const result = await runClosedLoop(run, {
       concurrency: options.concurrency,
       durationMs: options.durationMs,
       warmupMs: options.warmupMs,
       onWindowStart: () => {
+        foreign.start();
         Object.assign(start, { store: storeCpu(), service: processCpuMs(target.servicePid), client: ownCpuMs() });
       },
       onWindowEnd: () => {
         Object.assign(spent, { store: storeCpu() - start.store, service: processCpuMs(target.servicePid) - start.service, client: ownCpuMs() - start.client });
+        foreignLoad = foreign.stop(availableParallelism());
       },
     });
     options.log(`  ${target.name} ${op}: ${formatRate(result.opsPerSecond)} ops/s, p50 ${formatMs(result.p50Ms)} ms, p99 ${formatMs(result.p99Ms)} ms${result.errors ? `, ${result.errors} errors (${result.firstError})` : ''}`);
-    out.push({ target: target.name, peer, op, result, storeCpuMs: spent.store, serviceCpuMs: spent.service, clientCpuMs: spent.client });
+    out.push({ target: target.name, peer, op, result, storeCpuMs: spent.store, serviceCpuMs: spent.service, clientCpuMs: spent.client, foreignLoad });
   }
   return out;
 }
@@ -101,7 +110,7 @@ export async function runSessionOps(options: SessionOpsOptions): Promise<string>
 function report(rows: Measurement[], options: SessionOpsOptions): string {
   const peerOf = (row: Measurement): Measurement | undefined => rows.find((r) => r.target === row.peer && r.op === row.op);
   const table = formatTable(
-    ['setup', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'ops/s vs peer', 'p50 vs peer', 'Redis CPU µs/op', 'sessiond CPU µs/op', 'client CPU µs/op', 'errors'],
+    ['setup', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'ops/s vs peer', 'p50 vs peer', 'Redis CPU µs/op', 'sessiond CPU µs/op', 'client CPU µs/op', 'other load', 'errors'],
     rows.map((row) => {
       const peer = peerOf(row);
       const isPeer = row.target === row.peer;
@@ -110,7 +119,7 @@ function report(rows: Measurement[], options: SessionOpsOptions): string {
         isPeer ? 'peer' : formatRatio(row.result.opsPerSecond, peer?.result.opsPerSecond ?? Number.NaN),
         isPeer ? 'peer' : formatRatio(row.result.p50Ms, peer?.result.p50Ms ?? Number.NaN),
         formatCpuUs(row.storeCpuMs, row.result.ok), formatCpuUs(row.serviceCpuMs, row.result.ok), formatCpuUs(row.clientCpuMs, row.result.ok),
-        String(row.result.errors),
+        formatShare(row.foreignLoad), String(row.result.errors),
       ];
     }),
   );
@@ -120,7 +129,8 @@ function report(rows: Measurement[], options: SessionOpsOptions): string {
     `Closed loop, ${options.concurrency} operations in flight from one client (one gRPC channel, or one ioredis connection), ` +
       `${options.warmupMs} ms warm-up then ${options.durationMs} ms measured per row. Latency percentiles are exact (every sample kept). ` +
       'Peer: "Redis direct (ioredis)" for the first three setups, "Redis direct + WAIT 1" for the primary+replica rows. ' +
-      'CPU per op = process CPU time during the measured window / operations completed in it (Redis CPU sums primary and replica on the pair).',
+      'CPU per op = process CPU time during the measured window / operations completed in it (Redis CPU sums primary and replica on the pair). ' +
+      '"other load" = share of all cores busy with processes that are not the benchmark\'s during the window; rows with more than 10% were disturbed by other work on the machine.',
   ];
   const acks0 = rows.filter((r) => r.target.endsWith('replicaAcks=0'));
   const acks1 = rows.filter((r) => r.target.endsWith('replicaAcks=1'));
@@ -130,6 +140,8 @@ function report(rows: Measurement[], options: SessionOpsOptions): string {
     lines.push(`- WAIT cost, ${without.op}: replicaAcks=1 runs at ${formatRatio(withAcks.result.opsPerSecond, without.result.opsPerSecond)} the ops/s of replicaAcks=0, ` +
       `p50 ${formatMs(without.result.p50Ms)} → ${formatMs(withAcks.result.p50Ms)} ms, p99 ${formatMs(without.result.p99Ms)} → ${formatMs(withAcks.result.p99Ms)} ms.`);
   }
+  const disturbed = rows.filter((r) => r.foreignLoad > DISTURBED_SHARE);
+  if (disturbed.length > 0) lines.push(`- Disturbed by other work on the machine (other load > ${DISTURBED_SHARE * 100}%): ${disturbed.map((r) => `${r.target} ${r.op}`).join('; ')}. Rerun for clean figures.`);
   const failed = rows.filter((r) => r.result.errors > 0);
   for (const row of failed) lines.push(`- ${row.target} ${row.op}: ${row.result.errors} errors, first: ${row.result.firstError}`);
   return lines.join('\n');
