@@ -139,7 +139,8 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
       throw new StackError('store=redis needs REDIS_URL or redis-server on PATH');
     } else {
       sessiondEnv.STICKLESS_STORE = 'memory';
-      storeDescription = 'the embedded memory store (no REDIS_URL and no redis-server on PATH): sessions live in the sessiond process only';
+      const why = options.store === 'memory' ? 'asked for with --memory' : 'no REDIS_URL and no redis-server on PATH';
+      storeDescription = `the embedded memory store (${why}): sessions live in the sessiond process only`;
     }
     options.log(`session store: ${storeDescription}`);
 
