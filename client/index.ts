@@ -13,3 +13,11 @@ export type { WatchEvent, WatchOptions } from './session-watch.ts';
 export { CLIENT_CHANNELS, type ConflictMessage, type RetryMessage } from './diagnostics.ts';
 export { fromGrpcError } from './errors.ts';
 export { SessionError, SESSION_ERROR_CODES, isSessionErrorCode, type SessionErrorCode } from '../proto/errors.ts';
+export {
+  createExpressSessionStore,
+  expressSessionId,
+  DEFAULT_EXPRESS_STORE_OPTIONS,
+  type ExpressSessionStoreOptions,
+  type ExpressSessionData,
+  type SessionApi,
+} from './express-store.ts';
