@@ -41,9 +41,10 @@ function chart(result: ConfigurationResult, durationMs: number): string {
     else series.get(record.replica)?.[bucket] !== undefined && (series.get(record.replica)![bucket]! += 1);
   }
   const max = Math.max(1, ...[...series.values()].flat(), ...failures);
-  const x = (i: number) => 40 + (i / (buckets - 1)) * (width - 50);
+  const x = (i: number) => 40 + (i / buckets) * (width - 50);
   const y = (v: number) => height - 20 - (v / max) * (height - 30);
-  const path = (values: number[]) => values.map((v, i) => `${i === 0 ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+  // Each point sits at the middle of its bucket, so a change shows where it happened, not before.
+  const path = (values: number[]) => values.map((v, i) => `${i === 0 ? 'M' : 'L'}${x(i + 0.5).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
   const marker = (atMs: number, label: string) => {
     const px = x(atMs / BUCKET_MS);
     return `<line x1="${px}" x2="${px}" y1="10" y2="${height - 20}" stroke="#999" stroke-dasharray="4 3"/><text x="${px + 3}" y="20" font-size="11" fill="#666">${label}</text>`;
