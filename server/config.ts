@@ -11,6 +11,8 @@ const positiveMs = z.coerce.number().int().positive();
 export const serverConfigSchema = z.object({
   /** `host:port` the gRPC server listens on; port 0 picks a free one. */
   listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port'),
+  /** `host:port` of the Prometheus /metrics listener; empty: no metrics listener. */
+  metricsListen: z.union([z.literal(''), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port or empty')]),
   /** `redis` (production) or `memory` (one process, nothing survives a restart). */
   store: z.enum(['redis', 'memory']),
   /** Standalone Redis URL. */
@@ -61,6 +63,7 @@ export type ServerConfig = z.infer<typeof serverConfigSchema>;
 /** Defaults of every option. */
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerConfig> = Object.freeze({
   listen: '0.0.0.0:50051',
+  metricsListen: '',
   store: 'redis',
   redisUrl: 'redis://127.0.0.1:6379',
   redisSentinels: [],
@@ -85,6 +88,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerConfig> = Object.freeze({
 /** Environment variable of each option. */
 export const SERVER_ENV_VARS: Readonly<Record<keyof ServerConfig, string>> = Object.freeze({
   listen: 'STICKLESS_LISTEN',
+  metricsListen: 'STICKLESS_METRICS_LISTEN',
   store: 'STICKLESS_STORE',
   redisUrl: 'REDIS_URL',
   redisSentinels: 'STICKLESS_REDIS_SENTINELS',

@@ -2,6 +2,7 @@
 // overall server ('') and the session service by name.
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
+import type { ServerMetrics } from './metrics.ts';
 import { hasStoreHealth, type SessionStore } from './session-store.ts';
 
 export const SESSION_SERVICE_NAME = 'stickless.session.v1.SessionService';
@@ -12,9 +13,10 @@ export interface HealthReporter {
   shutdown(): void;
 }
 
-export function createHealthReporter(store: SessionStore, logger: Logger): HealthReporter {
+export function createHealthReporter(store: SessionStore, logger: Logger, metrics?: ServerMetrics): HealthReporter {
   const implementation = new HealthImplementation();
   const set = (serving: boolean): void => {
+    metrics?.setServing(serving);
     const status = serving ? 'SERVING' : 'NOT_SERVING';
     implementation.setStatus('', status);
     implementation.setStatus(SESSION_SERVICE_NAME, status);

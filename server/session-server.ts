@@ -2,11 +2,13 @@
 // and stop in two ways: close() drains (ends watches, lets in-flight calls finish within the grace
 // period, then closes the store) and destroy() stops at once. Both are idempotent.
 import * as grpc from '@grpc/grpc-js';
+import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { sessionServiceDefinition } from '../proto/index.ts';
 import type { ServerConfig } from './config.ts';
 import { createHealthReporter, type HealthReporter } from './health.ts';
 import { createLogger } from './logger.ts';
+import { createServerMetrics, startMetricsServer } from './metrics.ts';
 import { createSessionService, type SessionService } from './session-service.ts';
 import { MemorySessionStore } from './session-store-memory.ts';
 import { RedisSessionStore } from './session-store-redis.ts';
@@ -22,6 +24,8 @@ export interface SessionServer {
   /** `host:port` actually bound (the real port when the config asked for 0). */
   readonly address: string;
   readonly port: number;
+  /** Port of the /metrics listener, when `metricsListen` is set. */
+  readonly metricsPort: number | undefined;
   readonly store: SessionStore;
   /** Graceful stop: no new calls, watches ended, in-flight calls finish (up to shutdownGraceMs). */
   close(): Promise<void>;
@@ -60,8 +64,9 @@ export function createStore(config: Readonly<ServerConfig>): SessionStore {
 export async function createSessionServer(config: Readonly<ServerConfig>, dependencies: SessionServerDependencies = {}): Promise<SessionServer> {
   const logger = dependencies.logger ?? createLogger(config.logLevel);
   const store = dependencies.store ?? createStore(config);
-  const service = createSessionService(store, { ...config, namespaceTokens: config.namespaceTokens }, logger);
-  const health = createHealthReporter(store, logger);
+  const metrics = createServerMetrics();
+  const service = createSessionService(store, { ...config, namespaceTokens: config.namespaceTokens }, logger, metrics);
+  const health = createHealthReporter(store, logger, metrics);
   const server = new grpc.Server({
     // Leave room above the session limits so oversize requests reach our checks, which name the limit.
     'grpc.max_receive_message_length': config.maxSessionBytes * 2 + 1024 * 1024,
@@ -69,37 +74,50 @@ export async function createSessionServer(config: Readonly<ServerConfig>, depend
   });
   server.addService(sessionServiceDefinition, service.handlers);
   health.implementation.addToServer(server);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(config.listen, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
-  }).catch(async (error: unknown) => {
+  let metricsServer: Server | undefined;
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(config.listen, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+    if (config.metricsListen !== '') metricsServer = await startMetricsServer(metrics.registry, config.metricsListen);
+    const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
+    return new GrpcSessionServer({ server, store, service, health, logger, metricsServer, graceMs: config.shutdownGraceMs, address: `${host}:${port}`, port });
+  } catch (error) {
+    server.forceShutdown();
+    metricsServer?.close();
     await store.close();
     throw error;
-  });
-  const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
-  return new GrpcSessionServer(server, store, service, health, logger, config.shutdownGraceMs, `${host}:${port}`, port);
+  }
+}
+
+interface ServerParts {
+  server: grpc.Server;
+  store: SessionStore;
+  service: SessionService;
+  health: HealthReporter;
+  logger: Logger;
+  metricsServer: Server | undefined;
+  graceMs: number;
+  address: string;
+  port: number;
 }
 
 class GrpcSessionServer implements SessionServer {
   readonly address: string;
   readonly port: number;
+  readonly metricsPort: number | undefined;
   readonly store: SessionStore;
-  #server: grpc.Server;
-  #service: SessionService;
-  #health: HealthReporter;
-  #logger: Logger;
-  #graceMs: number;
+  #parts: ServerParts;
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
 
-  constructor(server: grpc.Server, store: SessionStore, service: SessionService, health: HealthReporter, logger: Logger, graceMs: number, address: string, port: number) {
-    this.#server = server;
-    this.store = store;
-    this.#service = service;
-    this.#health = health;
-    this.#logger = logger;
-    this.#graceMs = graceMs;
-    this.address = address;
-    this.port = port;
+  constructor(parts: ServerParts) {
+    this.#parts = parts;
+    this.store = parts.store;
+    this.address = parts.address;
+    this.port = parts.port;
+    const metricsAddress = parts.metricsServer?.address();
+    this.metricsPort = typeof metricsAddress === 'object' && metricsAddress ? metricsAddress.port : undefined;
   }
 
   close(): Promise<void> {
@@ -113,28 +131,38 @@ class GrpcSessionServer implements SessionServer {
   }
 
   async #close(): Promise<void> {
-    this.#logger.info('shutting down: draining in-flight calls');
-    this.#health.shutdown();
-    this.#service.endWatches();
+    const { server, health, service, logger, graceMs } = this.#parts;
+    logger.info('shutting down: draining in-flight calls');
+    health.shutdown();
+    service.endWatches();
     const drained = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), this.#graceMs);
-      this.#server.tryShutdown(() => {
+      const timer = setTimeout(() => resolve(false), graceMs);
+      server.tryShutdown(() => {
         clearTimeout(timer);
         resolve(true);
       });
     });
     if (!drained) {
-      this.#logger.warn({ graceMs: this.#graceMs }, 'grace period over: cancelling remaining calls');
-      this.#server.forceShutdown();
+      logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
+      server.forceShutdown();
     }
-    await this.store.close();
-    this.#logger.info('stopped');
+    await this.#release();
+    logger.info('stopped');
   }
 
   async #destroy(): Promise<void> {
-    this.#health.shutdown();
-    this.#service.endWatches();
-    this.#server.forceShutdown();
+    this.#parts.health.shutdown();
+    this.#parts.service.endWatches();
+    this.#parts.server.forceShutdown();
+    await this.#release();
+  }
+
+  async #release(): Promise<void> {
+    const metricsServer = this.#parts.metricsServer;
+    if (metricsServer) {
+      metricsServer.closeAllConnections();
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+    }
     await this.store.close();
   }
 }

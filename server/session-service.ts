@@ -12,6 +12,7 @@ import {
 } from './request-validation.ts';
 import { generateSessionId } from './session-id.ts';
 import type { SessionRecord, SessionStore } from './session-store.ts';
+import type { ServerMetrics } from './metrics.ts';
 import { WatchRegistry } from './session-watch.ts';
 
 export interface SessionServiceOptions extends RequestLimits {
@@ -28,16 +29,22 @@ export interface SessionService {
 
 type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
-export function createSessionService(store: SessionStore, options: SessionServiceOptions, logger: Logger): SessionService {
-  const watches = new WatchRegistry(store);
+export function createSessionService(store: SessionStore, options: SessionServiceOptions, logger: Logger, metrics?: ServerMetrics): SessionService {
+  const watches = new WatchRegistry(store, metrics);
   const authorize = createAuthorizer(options.namespaceTokens);
 
   // Wraps a promise-returning handler into grpc-js's callback style; the single error exit.
   function unary<Req, Res>(method: string, handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
+      const started = performance.now();
+      const done = (code: string): void => metrics?.observeCall(method, code, (performance.now() - started) / 1000);
       handler(call.request, call).then(
-        (reply) => callback(null, reply),
+        (reply) => {
+          done('OK');
+          callback(null, reply);
+        },
         (error: unknown) => {
+          done(error instanceof SessionError ? error.code : 'SESS_ERR_INTERNAL');
           const status = toGrpcStatus(error);
           if (!(error instanceof SessionError) || error.code === 'SESS_ERR_INTERNAL') logger.error({ method, err: error }, 'rpc failed');
           else logger.debug({ method, code: error.code }, 'rpc rejected');

@@ -6,6 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { WatchEvent } from '../proto/generated/stickless/session/v1/WatchEvent.ts';
 import type { WatchRequest__Output } from '../proto/generated/stickless/session/v1/WatchRequest.ts';
 import { toGrpcStatus } from './errors.ts';
+import type { ServerMetrics } from './metrics.ts';
 import type { SessionChange, SessionStore } from './session-store.ts';
 
 type WatchCall = grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>;
@@ -15,15 +16,21 @@ const EXPIRY_RECHECK_SLACK_MS = 25;
 
 export class WatchRegistry {
   #store: SessionStore;
+  #metrics: ServerMetrics | undefined;
   #active = new Set<SessionWatch>();
 
-  constructor(store: SessionStore) {
+  constructor(store: SessionStore, metrics?: ServerMetrics) {
     this.#store = store;
+    this.#metrics = metrics;
   }
 
   start(namespace: string, id: string, call: WatchCall): void {
-    const watch = new SessionWatch(this.#store, namespace, id, call, () => this.#active.delete(watch));
+    const watch = new SessionWatch(this.#store, namespace, id, call, () => {
+      this.#active.delete(watch);
+      this.#metrics?.addWatchStreams(-1);
+    });
     this.#active.add(watch);
+    this.#metrics?.addWatchStreams(1);
     watch.run().catch((error: unknown) => watch.fail(error));
   }
 

@@ -116,7 +116,7 @@ test('ports and healthchecks match what each service listens on', (t) => {
   const portOf = (address: string) => address.split(':').pop();
   const sessiond = services.sessiond!;
   const sessiondPort = portOf(sessiond.environment!.STICKLESS_LISTEN!);
-  t.deepEqual(sessiond.expose, [sessiondPort]);
+  t.deepEqual(sessiond.expose, [sessiondPort, portOf(sessiond.environment!.STICKLESS_METRICS_LISTEN!)]);
   t.true(sessiond.healthcheck!.test.some((part) => part.endsWith(`:${sessiondPort}`)), 'sessiond healthcheck dials its port');
   for (const name of ['cart-app-local', 'cart-app-central']) {
     const service = services[name]!;

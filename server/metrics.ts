@@ -1,0 +1,66 @@
+// sessiond's Prometheus metrics: calls by method and outcome, call latency, open watch streams and
+// whether sessiond is serving. One registry per server instance (never prom-client's global one),
+// served on its own listener (`metricsListen`) so scraping never competes with the gRPC port.
+import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface ServerMetrics {
+  readonly registry: Registry;
+  /** Records one finished RPC; `code` is 'OK' or the SESS_ERR_* code it failed with. */
+  observeCall(method: string, code: string, seconds: number): void;
+  /** +1 when a Watch stream opens, -1 when it ends. */
+  addWatchStreams(delta: number): void;
+  /** 1 while health says SERVING (store reachable, not shutting down), else 0. */
+  setServing(serving: boolean): void;
+}
+
+export function createServerMetrics(): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'stickless_sessiond_' });
+  const calls = new Counter({
+    name: 'stickless_sessiond_rpc_total',
+    help: 'Finished RPCs by method and outcome (OK or the SESS_ERR_* code).',
+    labelNames: ['method', 'code'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'stickless_sessiond_rpc_duration_seconds',
+    help: 'Time from receiving an RPC to answering it, by method.',
+    labelNames: ['method'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const watches = new Gauge({ name: 'stickless_sessiond_watch_streams', help: 'Open Watch streams.', registers: [registry] });
+  const serving = new Gauge({ name: 'stickless_sessiond_serving', help: '1 while sessiond reports SERVING (store reachable, not shutting down), else 0.', registers: [registry] });
+  return {
+    registry,
+    observeCall(method, code, seconds) {
+      calls.inc({ method, code });
+      latency.observe({ method }, seconds);
+    },
+    addWatchStreams: (delta) => watches.inc(delta),
+    setServing: (up) => serving.set(up ? 1 : 0),
+  };
+}
+
+/** Serves GET /metrics of `registry` on `host:port`; resolves once listening. */
+export async function startMetricsServer(registry: Registry, listen: string): Promise<Server> {
+  const at = listen.lastIndexOf(':');
+  const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
+  const port = Number(listen.slice(at + 1));
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
