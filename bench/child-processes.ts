@@ -3,9 +3,11 @@
 // them all. Nothing here ever signals a process it did not spawn.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { portAnswers } from '../demo/ports.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+export { freePort } from '../demo/ports.ts';
 
 export interface SpawnOptions {
   /** Short name for error messages ("sessiond", "haproxy"). */
@@ -116,18 +118,6 @@ export function isRunning(child: Child): boolean {
   return child.process.exitCode === null && child.process.signalCode === null && child.process.pid !== undefined;
 }
 
-/** A free loopback TCP port (asked from the kernel, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 /** Waits until `port` accepts TCP connections; fails early when `child` exits, late after `timeoutMs`. */
 export async function waitForPort(port: number, child: Child, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -138,15 +128,3 @@ export async function waitForPort(port: number, child: Child, timeoutMs = 15_000
   }
 }
 
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}

@@ -1,7 +1,7 @@
 // A child process of the local stack that can be killed (-9, as a crash) and started again, and
 // whose last output lines are kept for error messages.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { portAnswers } from './ports.ts';
 
 export interface ManagedProcessOptions {
   name: string;
@@ -94,17 +94,4 @@ export class ManagedProcess {
     child.kill(signal);
     await exited;
   }
-}
-
-export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }

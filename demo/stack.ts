@@ -8,13 +8,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { createDashboardServer, type StackControl } from './dashboard/server.ts';
-import { ManagedProcess, portAnswers } from './managed-process.ts';
+import { ManagedProcess } from './managed-process.ts';
+import { freePort, portAnswers } from './ports.ts';
 
 export interface LocalStackOptions {
   /** Public port of the proxy (the one URL users open). 0 picks a free one. */
@@ -73,17 +73,6 @@ export class StackError extends Error {
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 async function claimPort(port: number, what: string, flag: string): Promise<number> {
   if (port === 0) return freePort();

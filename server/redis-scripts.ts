@@ -44,9 +44,16 @@ local function replay(ikey)
   return out
 end
 
-local function remember(ikey, reply, window)
-  for i = 1, #reply, 500 do
-    redis.call('RPUSH', ikey, unpack(reply, i, math.min(i + 499, #reply)))
+-- Stores a reply for idempotent repeats; id, when given, goes first (create and regenerate must
+-- return the session id, which no key holds).
+local function remember(ikey, reply, window, id)
+  local stored = reply
+  if id then
+    stored = { id }
+    for i = 1, #reply do stored[i + 1] = reply[i] end
+  end
+  for i = 1, #stored, 500 do
+    redis.call('RPUSH', ikey, unpack(stored, i, math.min(i + 499, #stored)))
   end
   redis.call('PEXPIRE', ikey, window)
 end
@@ -154,11 +161,7 @@ local meta = { v = tonumber(redis.call('GET', T) or '0'), c = now, o = ARGV[3], 
 if fields.count > 0 then write_fields(K, fields.writes) end
 commit(K, meta, now, ttl, maxlife, ARGV[5], ARGV[12], fields.names)
 local reply = record_reply(K, meta, nil)
-if ARGV[6] == '1' then
-  local stored = { ARGV[11] }
-  for i = 1, #reply do stored[i + 1] = reply[i] end
-  remember(I, stored, tonumber(ARGV[7]))
-end
+if ARGV[6] == '1' then remember(I, reply, tonumber(ARGV[7]), ARGV[11]) end
 return reply
 `;
 
@@ -343,11 +346,7 @@ K = NK
 local changed = {}
 commit(K, meta, now, ttl, tonumber(ARGV[3]), ARGV[4], ARGV[5], changed)
 local reply = record_reply(K, meta, nil)
-if ARGV[6] == '1' then
-  local stored = { ARGV[15] }
-  for i = 1, #reply do stored[i + 1] = reply[i] end
-  remember(I, stored, tonumber(ARGV[7]))
-end
+if ARGV[6] == '1' then remember(I, reply, tonumber(ARGV[7]), ARGV[15]) end
 return reply
 `;
 

@@ -37,6 +37,7 @@ const OP_CODES = { set: 's', delete: 'd', incrementInt: 'i', incrementFloat: 'f'
 
 export class RedisSessionStore implements SessionStore, StoreHealth {
   #redis: Redis;
+  #scripts = {} as Record<SessionScriptName, ScriptCall>;
   #subscriber: RedisSubscriber;
   #prefix: string;
   #limits: StoreLimits;
@@ -52,7 +53,12 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
     this.#replicaAcks = options.replicaAcks ?? 0;
     this.#replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
     this.#redis = createRedisConnection(options.connection);
-    for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) this.#redis.defineCommand(name, definition);
+    const commands = this.#redis as unknown as Record<string, ScriptCall>;
+    for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) {
+      this.#redis.defineCommand(name, definition);
+      // The Buffer variant keeps binary field values intact; bound once, not per call.
+      this.#scripts[name as SessionScriptName] = commands[`${name}Buffer`]!.bind(this.#redis);
+    }
     this.#redis.on('ready', () => this.#setReady(true));
     for (const event of ['close', 'end', 'reconnecting']) this.#redis.on(event, () => this.#setReady(false));
     // ioredis reports connection errors as events too; they surface to callers as UNAVAILABLE and to
@@ -238,9 +244,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
   }
 
   #script(name: SessionScriptName): ScriptCall {
-    const fn = (this.#redis as unknown as Record<string, ScriptCall>)[`${name}Buffer`];
-    if (!fn) throw new Error(`script ${name} is not defined`);
-    return fn.bind(this.#redis);
+    return this.#scripts[name];
   }
 
   /** Runs a script and turns its {'ERR', ...} replies into SessionErrors. */

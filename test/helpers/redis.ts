@@ -4,9 +4,11 @@
 // files and tests can share one Redis without FLUSHALL.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
+import { freePort } from '../../demo/ports.ts';
+
+export { freePort };
 
 export interface RedisHandle {
   /** redis://host:port */
@@ -23,17 +25,6 @@ export interface RedisHandle {
   stop(): Promise<void>;
   /** Freeze (SIGSTOP) or thaw (SIGCONT) the server: it keeps its connections but answers nothing. */
   pause?(paused: boolean): void;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 function hasRedisServer(): boolean {
