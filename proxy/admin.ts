@@ -71,14 +71,15 @@ export function createAdminServer(target: AdminTarget, token: () => string): Ser
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
-    if (method === 'GET' && url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
+    if (method === 'GET' && (req.url ?? '/').split('?', 1)[0] === '/healthz') return json(res, 200, { status: 'ok' });
+    // Authentication comes before anything looks at the path: an unauthenticated caller learns nothing.
     const presented = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (presented === undefined || !timingSafeEqual(createHash('sha256').update(presented).digest(), createHash('sha256').update(token()).digest())) {
       throw new ProxyError('PRX_ERR_UNAUTHORIZED', 'send Authorization: Bearer <admin token> (admin.token in the proxy configuration)');
     }
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeSegment);
     const [a, b, c, d] = parts;
     if (method === 'GET' && a === 'metrics' && parts.length === 1) {
       const { contentType, body } = await target.metrics();
@@ -117,6 +118,14 @@ export function createAdminServer(target: AdminTarget, token: () => string): Ser
   }
 
   return server;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ProxyError('PRX_ERR_INVALID_ARGUMENT', `path segment "${segment}" is not valid percent-encoded UTF-8`);
+  }
 }
 
 function found<T>(value: T | undefined, what: string): T {

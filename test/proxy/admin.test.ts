@@ -19,6 +19,20 @@ test('every endpoint but /healthz needs the bearer token', async (t) => {
   t.is(unknown.json().error.code, 'PRX_ERR_NOT_FOUND');
 });
 
+test('authentication comes before the path is decoded: a bad escape is 401 without a token, 400 with one', async (t) => {
+  const [a] = await startBackends(t, ['a']);
+  const running = await startProxy(t, testConfig([a!]));
+  for (const path of ['/routes/%E0%A4%A', '/backends/%ZZ', '/routes/%C0%80/affinity']) {
+    const anonymous = await admin(running, 'GET', path, undefined, null);
+    t.is(anonymous.status, 401, path);
+    t.is(anonymous.json().error.code, 'PRX_ERR_UNAUTHORIZED', path);
+    const authorized = await admin(running, 'GET', path);
+    t.is(authorized.status, 400, path);
+    t.is(authorized.json().error.code, 'PRX_ERR_INVALID_ARGUMENT', path);
+    t.regex(authorized.json().error.message, /percent-encoded/, path);
+  }
+});
+
 test('routes and backends show mode, health, in-flight and counters', async (t) => {
   const [a] = await startBackends(t, ['a']);
   const running = await startProxy(t, testConfig([a!]));
