@@ -13,6 +13,12 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'no
 import type { CookieConfig } from './config-schema.ts';
 
 const MAC_BYTES = 16;
+/**
+ * Values of the pin cookie examined per request; later ones are ignored. A browser sends one pin
+ * per cookie path, so a few cover every honest client, and a header stuffed with hundreds of
+ * forged pins costs at most this many MACs.
+ */
+export const MAX_PIN_COOKIES = 4;
 /** Pins issued this far in the future (clock skew between instances) are still accepted, seconds. */
 const MAX_CLOCK_SKEW_SECONDS = 60;
 /** Verified values are remembered so a returning client costs one Map lookup, not an HMAC. */
@@ -82,17 +88,18 @@ export class AffinityCookie {
     return pin.staleKey || nowMs / 1000 - pin.issuedAtSeconds > this.maxAgeSeconds / 2;
   }
 
-  /** Every value of this cookie in a Cookie header, first one verified wins (see readCookieValues). */
+  /** The first MAX_PIN_COOKIES values of this cookie in a Cookie header; the first one verified wins. */
   verifyHeader(cookieHeader: string | undefined, nowMs: number): Pin | undefined {
     if (cookieHeader === undefined) return undefined;
     let from = 0;
-    for (;;) {
+    for (let examined = 0; examined < MAX_PIN_COOKIES; examined++) {
       const value = readCookieValue(cookieHeader, this.name, from);
       if (value === undefined) return undefined;
       const pin = this.verify(value.value, nowMs);
       if (pin !== undefined) return pin;
       from = value.end;
     }
+    return undefined;
   }
 
   #verifyMac(value: string): Pin | undefined {
@@ -100,13 +107,19 @@ export class AffinityCookie {
     const firstDot = value.indexOf('.');
     if (firstDot <= 0 || lastDot === firstDot) return undefined;
     const body = value.slice(0, lastDot);
-    const mac = Buffer.from(value.slice(lastDot + 1), 'base64url');
-    if (mac.length !== MAC_BYTES) return undefined;
+    // Canonical encodings only: Buffer.from() skips junk characters, padding and non-zero trailing
+    // bits, so a value is accepted only if it re-encodes to exactly itself.
+    const macText = value.slice(lastDot + 1);
+    const mac = Buffer.from(macText, 'base64url');
+    if (mac.length !== MAC_BYTES || mac.toString('base64url') !== macText) return undefined;
+    const idText = value.slice(0, firstDot);
+    const id = Buffer.from(idText, 'base64url');
+    if (id.toString('base64url') !== idText) return undefined;
     const issued = value.slice(firstDot + 1, lastDot);
-    if (!/^[0-9a-z]{1,12}$/.test(issued)) return undefined;
+    if (!/^[1-9a-z][0-9a-z]{0,11}$/.test(issued)) return undefined;
     for (let i = 0; i < this.#keys.length; i++) {
       if (timingSafeEqual(mac, this.#mac(this.#keys[i]!, body))) {
-        const backendId = Buffer.from(value.slice(0, firstDot), 'base64url').toString('utf8');
+        const backendId = id.toString('utf8');
         return { backendId, issuedAtSeconds: parseInt(issued, 36), staleKey: i > 0 };
       }
     }

@@ -1,6 +1,7 @@
-// The signed pin cookie: round trip, tampering, foreign keys and names, expiry, rotation.
+// The signed pin cookie: round trip, tampering, foreign keys and names, expiry, rotation,
+// canonical encodings only (a seeded fuzz of 10,000 mutations), and the cap on pins examined.
 import test from 'ava';
-import { AffinityCookie, readCookieValue } from '../../proxy/affinity-cookie.ts';
+import { AffinityCookie, MAX_PIN_COOKIES, readCookieValue } from '../../proxy/affinity-cookie.ts';
 
 const cookie = { name: 'stickless', path: '/', maxAgeSeconds: 3600, secure: true, httpOnly: true, sameSite: 'lax' as const };
 const KEY_A = 'key-a-0123456789abcdef';
@@ -72,3 +73,74 @@ test('the Cookie header is scanned for the first valid value of our cookie', (t)
   t.is(codec.verifyHeader('mystickless=1', NOW), undefined);
   t.deepEqual(readCookieValue('a=1; b="two"; c=3', 'b'), { value: 'two', end: 12 });
 });
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+test('only the canonical encoding of a pin verifies: no other last character, padding or junk suffix', (t) => {
+  const codec = new AffinityCookie([KEY_A], cookie);
+  const value = codec.encode('app-1', NOW);
+  t.truthy(codec.verify(value, NOW));
+  const accepted = [];
+  for (const c of BASE64URL) {
+    const variant = `${value.slice(0, -1)}${c}`;
+    if (variant !== value && codec.verify(variant, NOW) !== undefined) accepted.push(variant);
+  }
+  t.deepEqual(accepted, [], 'the MAC\'s last character carries 4 unused bits; they must be zero');
+  for (const suffix of ['=', '==', '!!', ' ', '.', '%3D']) t.is(codec.verify(`${value}${suffix}`, NOW), undefined, suffix);
+  const [id, issued, mac] = value.split('.') as [string, string, string];
+  t.is(codec.verify(`${id}=.${issued}.${mac}`, NOW), undefined, 'padded id');
+  t.is(codec.verify(`${id}.0${issued}.${mac}`, NOW), undefined, 'leading zero in the issue time');
+});
+
+test('a seeded fuzz of 10,000 mutations of valid pins accepts none of them', (t) => {
+  const codec = new AffinityCookie([KEY_A, KEY_B], cookie);
+  const random = mulberry32(0x5eed);
+  const pick = <T>(items: ArrayLike<T>): T => items[Math.floor(random() * items.length)]!;
+  const alphabet = `${BASE64URL}=.+/!%~ "\t;,`;
+  const originals = ['a', 'app-1', 'app@10.0.0.5:3000', 'x'.repeat(40), '[::1]:80'].flatMap((id, i) => [
+    codec.encode(id, NOW - i * 1000),
+    new AffinityCookie([KEY_B], cookie).encode(id, NOW - i * 7000),
+  ]);
+  for (const original of originals) t.truthy(codec.verify(original, NOW), original);
+  const mutate = (value: string): string => {
+    const at = Math.floor(random() * value.length);
+    switch (Math.floor(random() * 6)) {
+      case 0: return `${value.slice(0, at)}${pick(alphabet)}${value.slice(at + 1)}`;
+      case 1: return `${value.slice(0, at)}${pick(alphabet)}${value.slice(at)}`;
+      case 2: return `${value.slice(0, at)}${value.slice(at + 1)}`;
+      case 3: return `${value}${pick(['=', '==', '!!', '.', 'A', pick(alphabet) + pick(alphabet)])}`;
+      case 4: return `${value.slice(0, at)}${value[at] === value[at]!.toUpperCase() ? value[at]!.toLowerCase() : value[at]!.toUpperCase()}${value.slice(at + 1)}`;
+      default: return `${value.slice(0, -1)}${pick(BASE64URL)}`;
+    }
+  };
+  let tried = 0;
+  const accepted: string[] = [];
+  while (tried < 10_000) {
+    const original = pick(originals);
+    let mutated = mutate(original);
+    if (random() < 0.3) mutated = mutate(mutated);
+    if (mutated === original) continue;
+    tried++;
+    if (codec.verify(mutated, NOW) !== undefined) accepted.push(mutated);
+  }
+  t.deepEqual(accepted, []);
+});
+
+test(`at most ${MAX_PIN_COOKIES} values of the pin cookie are examined per request`, (t) => {
+  const codec = new AffinityCookie([KEY_A], cookie);
+  const good = `stickless=${codec.encode('b', NOW)}`;
+  const forged = (n: number) => Array.from({ length: n }, (_, i) => `stickless=forged${i}`).join('; ');
+  t.like(codec.verifyHeader(`${forged(MAX_PIN_COOKIES - 1)}; ${good}`, NOW), { backendId: 'b' });
+  t.is(codec.verifyHeader(`${forged(MAX_PIN_COOKIES)}; ${good}`, NOW), undefined);
+  t.is(codec.verifyHeader(`${forged(350)}; ${good}`, NOW), undefined);
+});
+
+/** Small seeded PRNG so a failing fuzz case can be reproduced. */
+function mulberry32(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
