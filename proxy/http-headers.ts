@@ -4,6 +4,10 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies strip. `expect` is handled here (Node answers 100-continue itself). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+/** Fields that may not be named in Connection (they would be stripped after routing or framing relied on them). */
+const FRAMING_FIELDS = ['host', 'content-length', 'transfer-encoding'] as const;
+/** A path segment that is `.` or `..`, literally or percent-encoded. */
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 /** On an upgrade the Connection/Upgrade pair is the point of the request and travels on. */
 const HOP_BY_HOP_UPGRADE = new Set([...HOP_BY_HOP].filter((name) => name !== 'connection' && name !== 'upgrade'));
 
@@ -12,7 +16,8 @@ const HOP_BY_HOP_UPGRADE = new Set([...HOP_BY_HOP].filter((name) => name !== 'co
  * Node (llhttp) already rejects Content-Length with Transfer-Encoding, duplicate or non-numeric
  * Content-Length, and Transfer-Encoding lists not ending in chunked; see test/proxy/forwarding.test.ts.
  * What reaches us and is refused here: codings other than exactly `chunked` (`identity, chunked`),
- * Transfer-Encoding on HTTP/1.0, and both framing headers together should a future parser allow it.
+ * Transfer-Encoding on HTTP/1.0, both framing headers together should a future parser allow it,
+ * a second Host, and Connection naming Host, Content-Length or Transfer-Encoding.
  */
 export function framingProblem(req: IncomingMessage): string | undefined {
   const te = req.headers['transfer-encoding'];
@@ -22,14 +27,41 @@ export function framingProblem(req: IncomingMessage): string | undefined {
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return 'Transfer-Encoding in an HTTP/1.0 request';
     if (te.trim().toLowerCase() !== 'chunked') return `Transfer-Encoding "${te}" is not exactly chunked`;
   }
-  if (cl !== undefined) {
-    if (!/^\d{1,15}$/.test(cl)) return 'invalid Content-Length';
-    let count = 0;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 14 && raw[i]!.toLowerCase() === 'content-length') count++;
-    if (count > 1) return 'duplicate Content-Length';
+  if (cl !== undefined && !/^\d{1,15}$/.test(cl)) return 'invalid Content-Length';
+  // Node keeps the first Host and drops the others, so only rawHeaders shows a second one.
+  let hosts = 0;
+  let lengths = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    else if (name.length === 14 && name.toLowerCase() === 'content-length') lengths++;
   }
+  if (hosts > 1) return 'duplicate Host';
+  if (lengths > 1) return 'duplicate Content-Length';
+  // A field named in Connection is stripped before forwarding: Host would be routed on and then
+  // dropped, and the framing fields would change how the backend reads the body.
+  const named = connectionTokens(req.headers);
+  if (named !== undefined) for (const field of FRAMING_FIELDS) if (named.has(field)) return `Connection names ${field}`;
   return undefined;
+}
+
+/** RFC 3986 §5.2.4 remove_dot_segments on an origin-form target's path (`.` and `..` also as `%2e`); the query is kept as is. */
+export function removeDotSegments(target: string): string {
+  const queryAt = target.indexOf('?');
+  const path = queryAt === -1 ? target : target.slice(0, queryAt);
+  if (!DOT_SEGMENT.test(path)) return target;
+  const segments = path.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const dots = segment.length <= 6 ? segment.toLowerCase().replaceAll('%2e', '.') : segment;
+    if (dots === '..') out.pop();
+    else if (dots !== '.') out.push(segment);
+    // `/a/.` and `/a/b/..` end in a directory: keep the trailing slash.
+    if ((dots === '.' || dots === '..') && i === segments.length - 1) out.push('');
+  }
+  return `/${out.join('/')}${queryAt === -1 ? '' : target.slice(queryAt)}`;
 }
 
 /** True when the request has a body to stream upstream. */

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
 import { rawErrorResponse, sendError, type ProxyErrorCode } from './errors.ts';
 import { forward, type ForwardObserver } from './forwarder.ts';
-import { framingProblem, upstreamRequestHeaders } from './http-headers.ts';
+import { framingProblem, removeDotSegments, upstreamRequestHeaders } from './http-headers.ts';
 import type { RouteDecision, RouteEntry, RouteTable } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
 import { proxyUpgrade } from './websocket.ts';
@@ -135,15 +135,21 @@ export class RequestHandler implements ForwardObserver {
   }
 }
 
-/** Origin-form stays; absolute-form (`GET http://host/p`) becomes origin-form. False for anything else. */
+/**
+ * Origin-form stays; absolute-form (`GET http://host/p`) becomes origin-form. False for anything
+ * else. Dot-segments are removed, so the route is chosen on the path the backend receives.
+ */
 function normalizeTarget(req: IncomingMessage): boolean {
   const url = req.url;
   if (url === undefined || url.length === 0) return false;
-  if (url.charCodeAt(0) === 47 /* / */) return true;
+  if (url.charCodeAt(0) === 47 /* / */) {
+    req.url = removeDotSegments(url);
+    return true;
+  }
   if (!/^https?:\/\//i.test(url)) return false;
   try {
     const parsed = new URL(url);
-    req.url = `${parsed.pathname}${parsed.search}`;
+    req.url = removeDotSegments(`${parsed.pathname}${parsed.search}`);
     return true;
   } catch {
     return false;

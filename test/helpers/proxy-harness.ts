@@ -21,7 +21,7 @@ export interface RunningProxy {
 }
 
 /** A raw config with one pool `app` of `backends` and the given routes (default: one soft route on /). */
-export function testConfig(backends: readonly Backend[], extra: Record<string, unknown> = {}, pool: Record<string, unknown> = {}): Record<string, unknown> {
+export function testConfig(backends: readonly Pick<Backend, 'id' | 'url'>[], extra: Record<string, unknown> = {}, pool: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0, token: ADMIN_TOKEN },

@@ -2,6 +2,8 @@
 // 127.0.0.1 port, so a test can kill -9 it and start it again on the same port with the same id.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { request } from 'undici';
@@ -102,4 +104,65 @@ async function spawnBackend(id: string, port: number): Promise<{ process: ChildP
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
   }
+}
+
+/** One request as a RecordingBackend received it. */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  host: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  bodyBytes: number;
+}
+
+export interface RecordingBackend {
+  readonly id: string;
+  readonly url: string;
+  /** Every request received, in order, recorded once its body has ended. */
+  readonly seen: SeenRequest[];
+  /** Requests whose headers arrived, body finished or not. */
+  readonly started: number;
+  /** TCP connections accepted so far. */
+  readonly connections: number;
+}
+
+/**
+ * An in-process plain HTTP backend that records what it receives and answers 200 JSON
+ * {id, url, host} after reading the body. It has no WebSocket support: an `Upgrade` request is
+ * answered like any other (Node's default without an 'upgrade' listener), and the connection stays
+ * open for the next request, as an ordinary app server would. Closed in teardown.
+ */
+export async function startRecordingBackend(t: ExecutionContext, id: string): Promise<RecordingBackend> {
+  const seen: SeenRequest[] = [];
+  let started = 0;
+  let connections = 0;
+  const server = createServer((req, res) => {
+    started++;
+    let bodyBytes = 0;
+    req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, host: req.headers.host, headers: req.headers, bodyBytes });
+      const body = JSON.stringify({ id, url: req.url, host: req.headers.host, bodyBytes });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.on('connection', () => connections++);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return {
+    id,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    get started() {
+      return started;
+    },
+    get connections() {
+      return connections;
+    },
+  };
 }
