@@ -3,12 +3,19 @@
 // x-stickless-* headers and the pin's Set-Cookie, then bytes flow untouched both ways. An open
 // tunnel counts as one in-flight request on its backend and is cut at the backend's drain
 // deadline, on removal, and at proxy shutdown.
+//
+// The tunnel opens only on a `101` from the backend. Any other answer (a backend that does not
+// upgrade answers `200`) is relayed as an ordinary response and the client connection is closed:
+// bytes the client sent after the handshake are never passed on, so a pipelined second request
+// cannot reach the backend unrouted (request smuggling, issue 7). Node's HTTP client parses the
+// backend's answer, so its framing is read the way the rest of the proxy reads it.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
 import { rawErrorResponse, type ProxyErrorCode } from './errors.ts';
+import { clientResponseHeaders } from './http-headers.ts';
 import type { RouteEntry } from './route-table.ts';
 import type { Tunnel, Upstream } from './upstream.ts';
 import type { ForwardObserver } from './forwarder.ts';
@@ -81,52 +88,74 @@ class WebSocketTunnel implements Tunnel {
   }
 
   #onConnect(): void {
-    const { req, head, headers, route } = this.#request;
+    const { req, headers, route } = this.#request;
     const socket = this.#socket!;
     this.#phase = 'handshake';
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.#fail('timeout', new Error('no handshake response')), route.config.timeouts.headersMs);
-    let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-    for (const name in headers) {
-      const value = headers[name]!;
-      if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`;
-      else text += `${name}: ${value}\r\n`;
-    }
-    socket.write(`${text}\r\n`);
-    if (head.length > 0) socket.write(head);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      const buffer = chunks.length === 1 ? chunk : Buffer.concat(chunks);
-      const end = buffer.indexOf('\r\n\r\n');
-      if (end === -1) {
-        if (size > MAX_RESPONSE_HEAD_BYTES) this.#fail('protocol', new Error('response head too large'));
-        return;
-      }
-      socket.off('data', onData);
-      this.#onResponseHead(buffer.subarray(0, end + 2).toString('latin1'), buffer.subarray(end + 4));
-    };
-    socket.on('data', onData);
+    const handshake = httpRequest({ method: req.method, path: req.url, headers, createConnection: () => socket, setHost: false, maxHeaderSize: MAX_RESPONSE_HEAD_BYTES });
+    handshake.on('upgrade', (res: IncomingMessage, _socket: Socket, rest: Buffer) => this.#onUpgraded(res, rest));
+    handshake.on('response', (res: IncomingMessage) => this.#onRefused(res));
+    handshake.on('error', (error: NodeJS.ErrnoException) => this.#fail(error.code?.startsWith('HPE_') ? 'protocol' : 'reset', error));
+    handshake.end();
   }
 
-  #onResponseHead(head: string, rest: Buffer): void {
+  /** 101: the response head (plus x-stickless-* and the pin) goes to the client, then bytes flow both ways. */
+  #onUpgraded(res: IncomingMessage, rest: Buffer): void {
+    if (this.#phase !== 'handshake') return;
     clearTimeout(this.#timer);
-    const { client, route } = this.#request;
+    const { client, head, route } = this.#request;
     const socket = this.#socket!;
-    const lineEnd = head.indexOf('\r\n');
-    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.slice(0, lineEnd))?.[1] ?? 0);
-    if (status === 0) return this.#fail('protocol', new Error('invalid status line'));
-    route.pool.record(this.#upstream, status >= 500);
-    let injected = `x-stickless-backend: ${this.#upstream.id}\r\nx-stickless-affinity: ${this.#affinity}\r\n`;
-    if (this.#setCookie !== undefined) injected += `set-cookie: ${this.#setCookie}\r\n`;
-    client.write(`${head.slice(0, lineEnd + 2)}${injected}${head.slice(lineEnd + 2)}\r\n`);
+    route.pool.record(this.#upstream, false);
+    let text = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
+    for (let i = 0; i < res.rawHeaders.length; i += 2) text += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+    text += `x-stickless-backend: ${this.#upstream.id}\r\nx-stickless-affinity: ${this.#affinity}\r\n`;
+    if (this.#setCookie !== undefined) text += `set-cookie: ${this.#setCookie}\r\n`;
+    client.write(`${text}\r\n`);
     if (rest.length > 0) client.write(rest);
+    if (head.length > 0) socket.write(head);
     this.#phase = 'open';
     socket.pipe(client);
     client.pipe(socket);
     client.resume();
+  }
+
+  /**
+   * Anything but 101: relayed as a normal response with `Connection: close`, and both connections
+   * are closed after it. The client's bytes after the handshake are dropped unread.
+   */
+  #onRefused(res: IncomingMessage): void {
+    if (this.#phase !== 'handshake') return;
+    clearTimeout(this.#timer);
+    const { client, route, observer } = this.#request;
+    const socket = this.#socket!;
+    const status = res.statusCode ?? 502;
+    route.pool.record(this.#upstream, status >= 500);
+    this.#phase = 'closed';
+    this.#release();
+    const headers = clientResponseHeaders(res.headers, this.#upstream.id, this.#affinity, this.#setCookie);
+    // The body arrives decoded: without Content-Length it is delimited by the close.
+    let text = `HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\n`;
+    for (const [name, value] of Object.entries(headers)) for (const v of Array.isArray(value) ? value : [value]) text += `${name}: ${v}\r\n`;
+    client.write(`${text}connection: close\r\n\r\n`);
+    const idleMs = route.config.timeouts.bodyIdleMs;
+    if (idleMs > 0) socket.setTimeout(idleMs, () => socket.destroy());
+    res.on('data', (chunk: Buffer) => {
+      if (!client.write(chunk)) {
+        res.pause();
+        client.once('drain', () => res.resume());
+      }
+    });
+    res.on('end', () => {
+      socket.destroy();
+      client.end();
+    });
+    res.on('error', () => client.destroy());
+    client.once('close', () => socket.destroy());
+    res.on('close', () => {
+      if (!res.complete) client.destroy();
+    });
+    observer.finished(route, this.#affinity, this.#outcome, undefined, this.#upstream);
   }
 
   #fail(kind: 'connect' | 'reset' | 'timeout' | 'protocol', error: Error): void {

@@ -3,7 +3,7 @@
 // Host, dot-segments) and request smuggling through the upgrade path.
 import test from 'ava';
 import { startProxy, testConfig, waitFor } from '../helpers/proxy-harness.ts';
-import { rawExchange } from '../helpers/proxy-raw.ts';
+import { parseResponses, rawConnect, rawExchange } from '../helpers/proxy-raw.ts';
 import { startRecordingBackend } from '../helpers/upstream.ts';
 
 function portOf(url: string): number {
@@ -68,4 +68,42 @@ test('dot-segments are removed before routing, and the backend receives the norm
   const outside = await rawExchange(port, 'GET /public/../../etc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   t.is(outside.responses[0]?.status, 404, '/etc after normalization matches no route');
   await waitFor('nothing else arrived', () => pub.seen.length === 2 && adm.seen.length === 4);
+});
+
+const UPGRADES: Record<string, string> = {
+  websocket: 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n',
+  h2c: 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n',
+};
+const SMUGGLED = 'GET /internal/secret HTTP/1.1\r\nHost: internal.local\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n';
+
+for (const [protocol, upgradeHeaders] of Object.entries(UPGRADES)) {
+  test(`${protocol}: a backend that answers the upgrade with 200 gets no tunnel, and a pipelined request never reaches it`, async (t) => {
+    const backend = await startRecordingBackend(t, 'a');
+    const running = await startProxy(t, testConfig([backend]));
+    const answer = await rawExchange(portOf(running.url), `GET /app HTTP/1.1\r\nHost: shop.example\r\n${upgradeHeaders}\r\n${SMUGGLED}`, 10_000);
+    t.true(answer.closedByPeer, 'the proxy closed the client connection after the answer');
+    t.deepEqual(answer.responses.map((r) => r.status), [200], 'exactly one answer: the 200, relayed');
+    t.like(JSON.parse(answer.responses[0]!.body), { id: 'a', url: '/app', host: 'shop.example' });
+    t.is(answer.responses[0]!.headers['x-stickless-backend'], 'a');
+    t.is(answer.responses[0]!.headers['connection'], 'close');
+    t.deepEqual(backend.seen.map((r) => [r.url, r.host]), [['/app', 'shop.example']], 'the backend saw only the routed handshake');
+  });
+}
+
+test('a request sent after a refused upgrade\'s answer never reaches the backend either', async (t) => {
+  const backend = await startRecordingBackend(t, 'a');
+  const running = await startProxy(t, testConfig([backend]));
+  const socket = await rawConnect(portOf(running.url));
+  t.teardown(() => socket.destroy());
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.write(`GET /app HTTP/1.1\r\nHost: shop.example\r\n${UPGRADES['websocket']}\r\n`);
+  await waitFor('the 200', () => parseResponses(text).length === 1, 10_000);
+  if (!socket.destroyed && socket.writable) socket.write(SMUGGLED);
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the proxy kept the connection open')), 10_000))]);
+  t.deepEqual(parseResponses(text).map((r) => r.status), [200]);
+  t.deepEqual(backend.seen.map((r) => r.url), ['/app']);
 });
