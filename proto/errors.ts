@@ -20,12 +20,29 @@ export const SESSION_ERROR_CODES = [
   'SESS_ERR_LIMIT_EXCEEDED',
   /** increment on a value that is not a number, or append on one that is not an array. */
   'SESS_ERR_WRONG_TYPE',
-  /** The store did not answer within the command timeout, or is disconnected. */
+  /** The store could not be reached (or refused the command before running it): nothing was applied. */
   'SESS_ERR_STORE_UNAVAILABLE',
+  /**
+   * A mutation was sent to the store and no answer came (timeout, connection lost): it may or may not
+   * have been applied. A retry with the same idempotency key tells which (replayed, or applied once).
+   */
+  'SESS_ERR_OUTCOME_UNKNOWN',
+  /** Fewer replicas are online than `replicaAcks` requires: the write was refused, nothing was applied. */
+  'SESS_ERR_NOT_ENOUGH_REPLICAS',
+  /** The write was applied on the Redis primary but not confirmed by `replicaAcks` replicas in time. */
+  'SESS_ERR_REPLICA_ACK_TIMEOUT',
+  /** Client only: sessiond itself could not be reached (no connection); nothing was sent. */
+  'SESS_ERR_SERVICE_UNAVAILABLE',
   /** The server requires a namespace token and none was sent. */
   'SESS_ERR_UNAUTHENTICATED',
   /** The token does not grant access to the namespace. */
   'SESS_ERR_PERMISSION_DENIED',
+  /**
+   * Client only: a stored field value this client cannot decode (an extension type, nesting too deep
+   * for its decoder, bytes that are not MessagePack), written before sessiond refused such values or
+   * past it. Reported per field (`SessionSnapshot.fieldErrors`); the raw bytes stay in `rawFields`.
+   */
+  'SESS_ERR_UNDECODABLE_FIELD',
   /** A client-side deadline passed before the server answered. */
   'SESS_ERR_DEADLINE_EXCEEDED',
   /** sessiond was started with invalid configuration; the message lists every problem. */

@@ -12,8 +12,16 @@ const STATUS_BY_CODE: Readonly<Record<SessionErrorCode, grpc.status>> = {
   SESS_ERR_LIMIT_EXCEEDED: grpc.status.RESOURCE_EXHAUSTED,
   SESS_ERR_WRONG_TYPE: grpc.status.FAILED_PRECONDITION,
   SESS_ERR_STORE_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  SESS_ERR_NOT_ENOUGH_REPLICAS: grpc.status.UNAVAILABLE,
+  // DEADLINE_EXCEEDED, not UNAVAILABLE: gRPC defines it as "may have completed" for state changes, and
+  // generic retry layers (gRPC retry policies, Envoy retry-on) repeat UNAVAILABLE on their own, which
+  // would apply a keyless mutation twice. See docs/protocol.md, "Errors and what they say about state".
+  SESS_ERR_OUTCOME_UNKNOWN: grpc.status.DEADLINE_EXCEEDED,
+  SESS_ERR_REPLICA_ACK_TIMEOUT: grpc.status.DEADLINE_EXCEEDED,
+  SESS_ERR_SERVICE_UNAVAILABLE: grpc.status.UNAVAILABLE,
   SESS_ERR_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
   SESS_ERR_PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
+  SESS_ERR_UNDECODABLE_FIELD: grpc.status.INTERNAL, // client only: never sent by sessiond
   SESS_ERR_DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
   SESS_ERR_CONFIG_INVALID: grpc.status.INTERNAL,
   SESS_ERR_INTERNAL: grpc.status.INTERNAL,

@@ -12,6 +12,8 @@ export interface ServerMetrics {
   addWatchStreams(delta: number): void;
   /** 1 while health says SERVING (store reachable, not shutting down), else 0. */
   setServing(serving: boolean): void;
+  /** With replicaAcks: replicas the Redis primary reports online, and how many replicaAcks still lacks. */
+  setRedisReplicas(online: number, missing: number): void;
 }
 
 export function createServerMetrics(): ServerMetrics {
@@ -32,6 +34,12 @@ export function createServerMetrics(): ServerMetrics {
   });
   const watches = new Gauge({ name: 'stickless_sessiond_watch_streams', help: 'Open Watch streams.', registers: [registry] });
   const serving = new Gauge({ name: 'stickless_sessiond_serving', help: '1 while sessiond reports SERVING (store reachable, not shutting down), else 0.', registers: [registry] });
+  const replicas = new Gauge({ name: 'stickless_sessiond_redis_replicas', help: 'Replicas the Redis primary reports online (only tracked with replicaAcks > 0).', registers: [registry] });
+  const replicasMissing = new Gauge({
+    name: 'stickless_sessiond_redis_replicas_missing',
+    help: 'How many more online replicas replicaAcks needs; writes are refused while above 0.',
+    registers: [registry],
+  });
   return {
     registry,
     observeCall(method, code, seconds) {
@@ -40,6 +48,10 @@ export function createServerMetrics(): ServerMetrics {
     },
     addWatchStreams: (delta) => watches.inc(delta),
     setServing: (up) => serving.set(up ? 1 : 0),
+    setRedisReplicas(online, missing) {
+      replicas.set(online);
+      replicasMissing.set(missing);
+    },
   };
 }
 

@@ -88,3 +88,8 @@ export function parseChange(message: string): SessionChange {
   };
 }
 
+
+/** Replicas that can acknowledge writes: the `slaveN:...state=online` lines of INFO replication. */
+export function onlineReplicas(info: string): number {
+  return info.split('\n').filter((line) => /^slave\d+:.*\bstate=online\b/.test(line)).length;
+}

@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import { SessionError } from '../proto/errors.ts';
 import { fromHgetall, fromHmget, isError, isReplay, num, parseChange, parseRecord, scriptError, text, type Reply } from './redis-replies.ts';
 import { createRedisConnection, type RedisConnectionOptions } from './redis-connection.ts';
+import { describeRedisAddress, toStoreError } from './redis-failures.ts';
+import { missingReplicas, RedisHeartbeat, type RedisStatus, type RedisStatusSource } from './redis-heartbeat.ts';
 import { SESSION_SCRIPTS, type SessionScriptName } from './redis-scripts.ts';
 import { RedisSubscriber } from './redis-subscriber.ts';
 import { ownerHandle, sessionHandle } from './session-id.ts';
@@ -20,12 +22,16 @@ export interface RedisSessionStoreOptions {
   limits: StoreLimits;
   /**
    * Replicas that must confirm each write (Redis WAIT) before it is acknowledged; 0 for none. A write
-   * not confirmed in time fails with SESS_ERR_STORE_UNAVAILABLE: it is applied on the primary but
-   * might not survive a failover, so the caller retries it (with its idempotency key).
+   * not confirmed in time fails with SESS_ERR_REPLICA_ACK_TIMEOUT: it is applied on the primary but
+   * might not survive a failover, so the caller retries it (with its idempotency key). While the
+   * heartbeat sees fewer online replicas than this, writes fail at once with
+   * SESS_ERR_NOT_ENOUGH_REPLICAS, before anything is applied.
    */
   replicaAcks?: number;
   /** How long WAIT may take, in ms. Must stay below the connection's command timeout. */
   replicaAckTimeoutMs?: number;
+  /** Pause between two heartbeats (PING, or INFO replication with replicaAcks), in ms. Default 1000. */
+  heartbeatIntervalMs?: number;
 }
 
 /** Scripts that change data, after which replica acknowledgement applies. */
@@ -35,8 +41,10 @@ type ScriptCall = (...args: Array<string | Buffer | number>) => Promise<unknown>
 
 const OP_CODES = { set: 's', delete: 'd', incrementInt: 'i', incrementFloat: 'f', append: 'a' } as const;
 
-export class RedisSessionStore implements SessionStore, StoreHealth {
+export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatusSource {
   #redis: Redis;
+  #heartbeat: RedisHeartbeat;
+  #commandTimeoutMs: number;
   #scripts = {} as Record<SessionScriptName, ScriptCall>;
   #subscriber: RedisSubscriber;
   #prefix: string;
@@ -53,17 +61,22 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
     this.#replicaAcks = options.replicaAcks ?? 0;
     this.#replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
     this.#redis = createRedisConnection(options.connection);
+    this.#commandTimeoutMs = options.connection.commandTimeoutMs;
     const commands = this.#redis as unknown as Record<string, ScriptCall>;
     for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) {
       this.#redis.defineCommand(name, definition);
       // The Buffer variant keeps binary field values intact; bound once, not per call.
       this.#scripts[name as SessionScriptName] = commands[`${name}Buffer`]!.bind(this.#redis);
     }
-    this.#redis.on('ready', () => this.#setReady(true));
-    for (const event of ['close', 'end', 'reconnecting']) this.#redis.on(event, () => this.#setReady(false));
-    // ioredis reports connection errors as events too; they surface to callers as UNAVAILABLE and to
-    // health as NOT_SERVING, so the event itself needs no handler beyond not crashing.
-    this.#redis.on('error', () => {});
+    // Ready means answering: connected and the last heartbeat answered in time (a frozen Redis keeps
+    // its connection and fires no event). The heartbeat also reads the error events, for their reason.
+    this.#heartbeat = new RedisHeartbeat(this.#redis, {
+      address: describeRedisAddress(options.connection),
+      intervalMs: options.heartbeatIntervalMs ?? 1000,
+      commandTimeoutMs: options.connection.commandTimeoutMs,
+      replicasRequired: this.#replicaAcks,
+    });
+    this.#heartbeat.onRedisStatus((status) => this.#setReady(status.state === 'answering'));
     this.#redis.connect().catch(() => {});
     const subscriberConnection = createRedisConnection(options.connection);
     subscriberConnection.on('error', () => {});
@@ -73,6 +86,14 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  get redisStatus(): RedisStatus {
+    return this.#heartbeat.redisStatus;
+  }
+
+  onRedisStatus(listener: (status: RedisStatus, previous: RedisStatus) => void): () => void {
+    return this.#heartbeat.onRedisStatus(listener);
   }
 
   /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
@@ -189,7 +210,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
   async revokeByOwner(namespace: string, owner: string, handles: readonly string[]): Promise<number> {
     const reply = await this.#guard(() =>
       this.#script('stkRevokeOwner')(this.#ownerIndexKey(namespace, owner), this.#prefix, this.#limits.maxLifetimeMs, ...handles),
-    );
+    true);
     await this.#awaitReplicas('stkRevokeOwner');
     return Number(reply);
   }
@@ -202,6 +223,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#heartbeat.stop();
     this.#subscriber.close();
     await this.#redis.quit().catch(() => this.#redis.disconnect());
     this.#setReady(false);
@@ -243,13 +265,22 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
     return owner === '' ? '' : `${this.#prefix}o:{${ownerHandle(namespace, owner)}}`;
   }
 
+  /** The script to run; a write is refused here, before it is sent, while replicas are missing. */
   #script(name: SessionScriptName): ScriptCall {
+    const missing = WRITE_SCRIPTS.has(name) ? missingReplicas(this.#heartbeat.redisStatus) : 0;
+    if (missing > 0) {
+      const { address, replicas, replicasRequired } = this.#heartbeat.redisStatus;
+      throw new SessionError(
+        'SESS_ERR_NOT_ENOUGH_REPLICAS',
+        `the Redis primary at ${address} has ${replicas} online replica(s) and replicaAcks is ${replicasRequired}: the write was refused and nothing was applied`,
+      );
+    }
     return this.#scripts[name];
   }
 
   /** Runs a script and turns its {'ERR', ...} replies into SessionErrors. */
   async #call(name: SessionScriptName, args: Array<string | Buffer | number>): Promise<Reply> {
-    const reply = (await this.#guard(() => this.#script(name)(...args))) as Reply;
+    const reply = (await this.#guard(() => this.#script(name)(...args), WRITE_SCRIPTS.has(name))) as Reply;
     if (!isError(reply)) await this.#awaitReplicas(name);
     if (isError(reply)) {
       const kind = text(reply[1]);
@@ -261,27 +292,39 @@ export class RedisSessionStore implements SessionStore, StoreHealth {
   /** WAIT for `replicaAcks` replicas after a write on this connection (covers every earlier write). */
   async #awaitReplicas(name: SessionScriptName): Promise<void> {
     if (this.#replicaAcks === 0 || !WRITE_SCRIPTS.has(name)) return;
-    const acked = Number(await this.#guard(() => this.#redis.wait(this.#replicaAcks, this.#replicaAckTimeoutMs)));
-    if (acked < this.#replicaAcks) {
-      throw new SessionError(
-        'SESS_ERR_STORE_UNAVAILABLE',
-        `write applied on the primary but confirmed by ${acked} of replicaAcks (${this.#replicaAcks}) replicas within ${this.#replicaAckTimeoutMs} ms; retry it with its idempotency key`,
-      );
-    }
+    // The write is applied on the primary whatever happens to WAIT, so every failure here says so.
+    const acked = await this.#redis.wait(this.#replicaAcks, this.#replicaAckTimeoutMs).then(Number, (error: unknown) => error);
+    if (typeof acked === 'number' && acked >= this.#replicaAcks) return;
+    this.#heartbeat.beatNow();
+    const confirmed = typeof acked === 'number'
+      ? `confirmed by ${acked} of replicaAcks (${this.#replicaAcks}) replicas within ${this.#replicaAckTimeoutMs} ms`
+      : `not confirmed: the primary at ${this.#heartbeat.redisStatus.address} did not answer WAIT`;
+    throw new SessionError(
+      'SESS_ERR_REPLICA_ACK_TIMEOUT',
+      `write applied on the Redis primary but ${confirmed}; a failover now could lose it. Retry it with the same idempotency key to wait for the replicas again`,
+      typeof acked === 'number' ? undefined : { cause: acked },
+    );
   }
 
-  /** Maps transport failures to SESS_ERR_STORE_UNAVAILABLE, and Redis-side bugs to SESS_ERR_INTERNAL. */
-  async #guard<T>(run: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', 'session store is closed');
+  /**
+   * Maps failures to SessionErrors in our words (redis-failures.ts): never sent → STORE_UNAVAILABLE,
+   * a `write` sent without an answer → OUTCOME_UNKNOWN, unexpected Redis errors → INTERNAL.
+   */
+  async #guard<T>(run: () => Promise<T>, write = false): Promise<T> {
+    if (this.#closed) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', 'session store is closed; nothing was applied');
     try {
       return await run();
     } catch (error) {
       if (error instanceof SessionError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      const transient = !(error instanceof Error && error.name === 'ReplyError')
-        || /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)/.test(message);
-      if (transient) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', `session store unavailable: ${message}`, { cause: error });
-      throw new SessionError('SESS_ERR_INTERNAL', `session store error: ${message}`, { cause: error });
+      const failure = toStoreError(error, {
+        address: this.#heartbeat.redisStatus.address,
+        write,
+        commandTimeoutMs: this.#commandTimeoutMs,
+        connectionReason: this.#heartbeat.connectionReason || 'not connected',
+      });
+      // A command without an answer: check now rather than at the next heartbeat.
+      if (failure.code !== 'SESS_ERR_INTERNAL') this.#heartbeat.beatNow();
+      throw failure;
     }
   }
 }
