@@ -2,6 +2,7 @@
 // No msgpackr records, structured clones or typed-array extensions: any language must decode them.
 import { Packr } from 'msgpackr';
 import { SessionError } from '../proto/errors.ts';
+import { checkMsgpackValue } from '../proto/msgpack-value.ts';
 
 const packr = new Packr({
   // The server writes counters past 2^32 as int64; give them back as numbers while they are exact.
@@ -24,21 +25,37 @@ const packr = new Packr({
  * than Uint8Array are not supported (msgpackr 2.1 copies them element-wise into bin, corrupting them).
  */
 export function encodeValue(value: unknown, name: string): Buffer {
+  let bytes: Buffer;
   try {
     if (typeof value === 'number' && Number.isSafeInteger(value) && (value > 0xffffffff || value < -0x80000000)) {
-      return packr.pack(BigInt(value));
+      bytes = packr.pack(BigInt(value));
+    } else if (ArrayBuffer.isView(value) && !(value instanceof Uint8Array)) {
+      bytes = packr.pack(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    } else {
+      bytes = packr.pack(value);
     }
-    if (ArrayBuffer.isView(value) && !(value instanceof Uint8Array)) {
-      return packr.pack(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-    }
-    return packr.pack(value);
   } catch (error) {
     throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `${name}: cannot encode as MessagePack: ${(error as Error).message}`, { cause: error });
   }
+  // The server's rule, checked here so the caller learns it before a round trip (a Map with number
+  // keys, nesting beyond MAX_VALUE_DEPTH).
+  const problem = checkMsgpackValue(bytes);
+  if (problem) throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `${name}: not storable as standard MessagePack (${problem})`);
+  return bytes;
 }
 
-export function decodeValue(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
+/**
+ * Decodes one stored value. A value this client cannot decode (written before sessiond refused it,
+ * or straight into Redis) throws SESS_ERR_UNDECODABLE_FIELD naming the field, never anything else.
+ */
+export function decodeValue(bytes: Uint8Array, name: string): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch (error) {
+    // Name the problem by the contract's rule when it has one; the decoder's own words stay in `cause`.
+    const reason = checkMsgpackValue(bytes) ?? 'not a MessagePack value this client can decode';
+    throw new SessionError('SESS_ERR_UNDECODABLE_FIELD', `field "${name}": cannot decode its value (${reason}); its bytes are in rawFields["${name}"]`, { cause: error });
+  }
 }
 
 export function encodeFields(fields: Record<string, unknown>): Record<string, Buffer> {
@@ -50,8 +67,22 @@ export function encodeFields(fields: Record<string, unknown>): Record<string, Bu
   return encoded;
 }
 
-export function decodeFields(fields: Record<string, Uint8Array>): Record<string, unknown> {
-  const decoded: Record<string, unknown> = {};
-  for (const [name, bytes] of Object.entries(fields)) decoded[name] = decodeValue(bytes);
-  return decoded;
+/** Decoded fields, and the error of each field that could not be decoded (absent from `fields`). */
+export interface DecodedFields {
+  fields: Record<string, unknown>;
+  fieldErrors: Record<string, SessionError>;
+}
+
+/** Decodes every field on its own, so one undecodable value hides no other field. */
+export function decodeFields(raw: Record<string, Uint8Array>): DecodedFields {
+  const fields: Record<string, unknown> = {};
+  const fieldErrors: Record<string, SessionError> = {};
+  for (const [name, bytes] of Object.entries(raw)) {
+    try {
+      fields[name] = decodeValue(bytes, name);
+    } catch (error) {
+      fieldErrors[name] = error as SessionError;
+    }
+  }
+  return { fields, fieldErrors };
 }

@@ -147,12 +147,16 @@ export class SessionClient {
    * the result with `expectedVersion`. When another writer got there first, it reads again and
    * reruns `fn`, at most `maxUpdateAttempts` rounds (then the last `SESS_ERR_VERSION_CONFLICT`
    * rejects). `fn` returning `undefined` writes nothing and resolves the current snapshot. A missing
-   * session rejects with `SESS_ERR_NOT_FOUND`. Each get and put has its own deadline.
+   * session rejects with `SESS_ERR_NOT_FOUND`, one with a field this client cannot decode with
+   * `SESS_ERR_UNDECODABLE_FIELD` (see `SessionSnapshot.fieldErrors`). Each get and put has its own deadline.
    */
   async update(id: string, fn: UpdateFunction, options: UpdateOptions = {}): Promise<SessionSnapshot> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.get(id, { deadlineMs: options.deadlineMs });
       if (!current) throw new SessionError('SESS_ERR_NOT_FOUND', 'update: the session does not exist or has expired');
+      // Writing back what fn saw would silently drop a field this client cannot decode.
+      const undecodable = Object.values(current.fieldErrors)[0];
+      if (undecodable) throw new SessionError(undecodable.code, `update: ${undecodable.message}; overwrite or delete it with patch() first`, { cause: undecodable });
       const next = await fn(current.fields, current);
       if (next === undefined) return current;
       try {

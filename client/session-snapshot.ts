@@ -1,5 +1,6 @@
 // The JS shapes a SessionClient hands out, and their conversion from the wire types.
 import type { Session__Output, SessionSummary__Output } from '../proto/index.ts';
+import type { SessionError } from '../proto/errors.ts';
 import { decodeFields } from './codec.ts';
 
 /** A session as read or written, with its field values decoded from MessagePack. */
@@ -12,9 +13,22 @@ export interface SessionSnapshot {
   /**
    * Field name -> decoded value. Binary values come back as `Buffer`, MessagePack maps as plain
    * objects, timestamps as `Date`. From a `get` with a field filter: only the requested fields that
-   * exist.
+   * exist. A field whose value this client cannot decode is absent here and listed in `fieldErrors`.
    */
   fields: Record<string, unknown>;
+  /**
+   * Field name -> the stored MessagePack bytes, exactly as received, for every field (decodable or
+   * not): the way to reach a value `fields` cannot show.
+   */
+  rawFields: Record<string, Buffer>;
+  /**
+   * Field name -> why its value could not be decoded: a `SessionError` with code
+   * `SESS_ERR_UNDECODABLE_FIELD` naming the field and the problem (an extension type, nesting too deep,
+   * bytes that are not MessagePack). Empty in the usual case. sessiond refuses such values, so they
+   * were stored before it did, or written into Redis directly. Overwrite or delete the field with
+   * `patch()` to repair the session; `update()` refuses to run on a session with such a field.
+   */
+  fieldErrors: Record<string, SessionError>;
   /** Epoch ms (server clock) of creation; `regenerate` keeps it. */
   createdAtMs: number;
   /** Epoch ms of the last change. */
@@ -53,11 +67,14 @@ export interface TouchResult {
 }
 
 export function toSnapshot(session: Session__Output): SessionSnapshot {
+  const { fields, fieldErrors } = decodeFields(session.fields);
   return {
     id: session.id,
     namespace: session.namespace,
     version: session.version,
-    fields: decodeFields(session.fields),
+    fields,
+    rawFields: session.fields,
+    fieldErrors,
     createdAtMs: session.createdAtMs,
     updatedAtMs: session.updatedAtMs,
     expiresAtMs: session.expiresAtMs,

@@ -1,60 +1,12 @@
 // MessagePack at the byte level, for the three things the server does with opaque values: check that
-// bytes are exactly one well-formed value, add to a number, and append to an array. Byte-level work
-// keeps every other value untouched (no decode/re-encode of strings, binaries or extensions) and
+// bytes are exactly one allowed value (proto/msgpack-value.ts), add to a number, and append to an
+// array. Byte-level work keeps every other value untouched (no decode/re-encode of strings, binaries
+// or timestamps) and
 // produces the same bytes as the Lua side in redis-scripts.ts, which follows the same rules:
 // integers in their smallest encoding, floats as float64, array headers in their smallest form.
 
-/** Why `checkMsgpackValue` rejected some bytes. */
-export type MsgpackProblem = 'empty' | 'truncated' | 'trailing bytes' | 'reserved byte 0xc1';
-
-/** Returns undefined when `bytes` hold exactly one complete MessagePack value, else the problem. */
-export function checkMsgpackValue(bytes: Uint8Array): MsgpackProblem | undefined {
-  if (bytes.length === 0) return 'empty';
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
-  // Values still to read. Containers add their children, so no recursion and no depth limit needed.
-  let pending = 1;
-  while (pending > 0) {
-    if (pos >= bytes.length) return 'truncated';
-    const b = bytes[pos++] as number;
-    pending--;
-    let skip = 0;
-    if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
-      if (b === 0xc1) return 'reserved byte 0xc1';
-    } else if (b <= 0x8f) pending += 2 * (b & 0x0f);
-    else if (b <= 0x9f) pending += b & 0x0f;
-    else if (b <= 0xbf) skip = b & 0x1f;
-    else {
-      const need = HEADER_BYTES[b - 0xc4] ?? 0;
-      if (pos + need > bytes.length) return 'truncated';
-      const n = need === 1 ? view.getUint8(pos) : need === 2 ? view.getUint16(pos) : need === 4 ? view.getUint32(pos) : 0;
-      pos += need;
-      switch (b) {
-        case 0xc4: case 0xc5: case 0xc6: case 0xd9: case 0xda: case 0xdb: skip = n; break;
-        case 0xc7: case 0xc8: case 0xc9: skip = n + 1; break; // ext: type byte + data
-        case 0xca: skip = 4; break;
-        case 0xcb: skip = 8; break;
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xce: case 0xd2: skip = 4; break;
-        case 0xcf: case 0xd3: skip = 8; break;
-        case 0xd4: skip = 2; break;
-        case 0xd5: skip = 3; break;
-        case 0xd6: skip = 5; break;
-        case 0xd7: skip = 9; break;
-        case 0xd8: skip = 17; break;
-        case 0xdc: case 0xdd: pending += n; break;
-        case 0xde: case 0xdf: pending += 2 * n; break;
-      }
-    }
-    pos += skip;
-    if (pos > bytes.length) return 'truncated';
-  }
-  return pos === bytes.length ? undefined : 'trailing bytes';
-}
-
-// Length-prefix size for the type bytes 0xc4..0xdf (0 where the type has no length prefix).
-const HEADER_BYTES = [1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4];
+// The value rule (which bytes are one allowed value) is part of the contract, shared with the client.
+export { checkMsgpackValue, MAX_VALUE_DEPTH } from '../proto/msgpack-value.ts';
 
 /** The largest integer an increment may produce: Lua numbers (and JS numbers) are exact up to it. */
 export const MAX_SAFE_COUNTER = Number.MAX_SAFE_INTEGER;

@@ -3,7 +3,7 @@
 import type { FieldOp__Output } from '../proto/generated/stickless/session/v1/FieldOp.ts';
 import type { MutationOptions__Output } from '../proto/generated/stickless/session/v1/MutationOptions.ts';
 import { SessionError } from '../proto/errors.ts';
-import { checkMsgpackValue } from './codec.ts';
+import { checkMsgpackValue, MAX_VALUE_DEPTH } from './codec.ts';
 import { isValidSessionId } from './session-id.ts';
 import type { FieldOp, MutationOptions } from './session-store.ts';
 
@@ -43,13 +43,21 @@ export function requireFieldName(name: string, where: string): string {
   return name;
 }
 
-/** A value must be one well-formed MessagePack value no larger than maxFieldBytes. */
-export function requireValue(value: Uint8Array, where: string, limits: RequestLimits): Uint8Array {
+/**
+ * A value must be one MessagePack value every client can read (proto/msgpack-value.ts: no extension
+ * but the timestamp, str map keys, at most MAX_VALUE_DEPTH levels) no larger than maxFieldBytes.
+ * `maxDepth` is lower for an appended element, which the array it joins nests one level deeper.
+ */
+export function requireValue(value: Uint8Array, where: string, limits: RequestLimits, maxDepth = MAX_VALUE_DEPTH): Uint8Array {
   if (value.length > limits.maxFieldBytes) {
     throw new SessionError('SESS_ERR_LIMIT_EXCEEDED', `${where}: value size ${value.length} bytes exceeds maxFieldBytes (${limits.maxFieldBytes})`);
   }
-  const problem = checkMsgpackValue(value);
-  if (problem) throw invalid(`${where}: expected one MessagePack value (${problem})`);
+  const problem = checkMsgpackValue(value, maxDepth);
+  if (problem?.startsWith('nesting')) {
+    const note = maxDepth < MAX_VALUE_DEPTH ? `; MAX_VALUE_DEPTH is ${MAX_VALUE_DEPTH} and the array adds one level` : ', MAX_VALUE_DEPTH';
+    throw invalid(`${where}: expected one standard MessagePack value (${problem}${note})`);
+  }
+  if (problem) throw invalid(`${where}: expected one standard MessagePack value (${problem})`);
   return value;
 }
 
@@ -114,7 +122,7 @@ export function parseOps(ops: FieldOp__Output[], limits: RequestLimits): FieldOp
         return { kind: 'incrementFloat', field, by };
       }
       case 'append':
-        return { kind: 'append', field, value: requireValue(op.append ?? Buffer.alloc(0), `${where}.append`, limits) };
+        return { kind: 'append', field, value: requireValue(op.append ?? Buffer.alloc(0), `${where}.append`, limits, MAX_VALUE_DEPTH - 1) };
       default:
         throw invalid(`${where}: expected one of set, delete, increment_int, increment_float, append`);
     }

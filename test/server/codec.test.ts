@@ -7,9 +7,11 @@ import {
   encodeMsgpackFloat,
   encodeMsgpackInt,
   MAX_SAFE_COUNTER,
+  MAX_VALUE_DEPTH,
 } from '../../server/codec.ts';
 
-// An application-defined extension type, so msgpackr produces every ext width (fixext 1..16, ext 8/16/32).
+// An application-defined extension type, so msgpackr produces every ext width (fixext 1..16, ext 8/16/32):
+// all of them are refused (issue 7: only the timestamp extension is a value every client can read).
 class Opaque {
   readonly bytes: Uint8Array;
   constructor(bytes: Uint8Array) {
@@ -20,7 +22,7 @@ addExtension({ Class: Opaque, type: 42, pack: (value: Opaque) => value.bytes, un
 
 const float32 = new Packr({ useFloat32: FLOAT32_OPTIONS.ALWAYS });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const mapOf = (n: number) => new Map(range(n).map((i) => [i, `v${i}`]));
+const mapOf = (n: number) => new Map(range(n).map((i) => [`k${i}`, i]));
 
 /** Valid values of every MessagePack type and width, as msgpackr encodes them. */
 const VALID: Array<[string, Uint8Array]> = [
@@ -52,7 +54,6 @@ const VALID: Array<[string, Uint8Array]> = [
   ['map16', pack(mapOf(16))],
   ['map32', pack(mapOf(70_000))],
   ['object (map16)', pack({ a: 1, b: 'two', c: [3] })],
-  ...[1, 2, 4, 8, 16, 3, 255, 256, 70_000].map((n): [string, Uint8Array] => [`ext ${n}`, pack(new Opaque(new Uint8Array(n).fill(0xc1)))]),
   ['timestamp 32', pack(new Date(1_700_000_000_000))],
   ['timestamp 64', pack(new Date(1_700_000_000_123))],
   ['timestamp 96', pack(new Date(-1))],
@@ -64,8 +65,9 @@ test('checkMsgpackValue accepts one value of every type and width', (t) => {
     t.is(checkMsgpackValue(bytes), undefined, name);
     typeBytes.add(bytes[0]!);
   }
-  // Every type byte from 0xc0 to 0xdf except the reserved 0xc1, plus each fix range, is covered above.
-  const missing = range(0x20).map((i) => 0xc0 + i).filter((b) => b !== 0xc1 && !typeBytes.has(b));
+  // Every type byte from 0xc0 to 0xdf except the reserved 0xc1 and the extension widths no timestamp
+  // uses (fixext 1/2/16, ext 16/32), plus each fix range, is covered above.
+  const missing = range(0x20).map((i) => 0xc0 + i).filter((b) => ![0xc1, 0xd4, 0xd5, 0xd8, 0xc8, 0xc9].includes(b) && !typeBytes.has(b));
   t.deepEqual(missing.map((b) => b.toString(16)), []);
   for (const [low, high] of [[0x00, 0x7f], [0x80, 0x8f], [0x90, 0x9f], [0xa0, 0xbf], [0xe0, 0xff]] as const) {
     t.true([...typeBytes].some((b) => b >= low && b <= high), `range ${low.toString(16)}..${high.toString(16)}`);
@@ -91,7 +93,7 @@ test('checkMsgpackValue reports every truncation as truncated', (t) => {
   // Headers promising more than is there.
   t.is(checkMsgpackValue(Uint8Array.of(0xdb, 0xff, 0xff, 0xff, 0xff, 0x61)), 'truncated');
   t.is(checkMsgpackValue(Uint8Array.of(0xdd, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02)), 'truncated');
-  t.is(checkMsgpackValue(Uint8Array.of(0xdf, 0x00, 0x00, 0x00, 0x02, 0x01, 0x02)), 'truncated');
+  t.is(checkMsgpackValue(Uint8Array.of(0xdf, 0x00, 0x00, 0x00, 0x02, 0xa1, 0x61, 0x02)), 'truncated');
   t.is(checkMsgpackValue(Uint8Array.of(0xc9, 0x00, 0x00, 0x00, 0x01, 0x2a)), 'truncated');
 });
 
@@ -104,11 +106,53 @@ test('checkMsgpackValue reports empty input, trailing bytes and the reserved byt
   t.is(checkMsgpackValue(Uint8Array.of(0xc1)), 'reserved byte 0xc1');
   t.is(checkMsgpackValue(Uint8Array.of(0x92, 0x01, 0xc1)), 'reserved byte 0xc1');
   t.is(checkMsgpackValue(Uint8Array.of(0x81, 0xc1, 0x01)), 'reserved byte 0xc1');
-  t.is(checkMsgpackValue(Uint8Array.of(0x81, 0x01, 0xc1)), 'reserved byte 0xc1');
-  // 0xc1 inside a string, binary or extension payload is data, not a type byte.
-  t.is(checkMsgpackValue(Uint8Array.of(0xa1, 0xc1)), undefined);
+  t.is(checkMsgpackValue(Uint8Array.of(0x81, 0xa1, 0x61, 0xc1)), 'reserved byte 0xc1');
+  // 0xc1 inside a binary or timestamp payload is data, not a type byte (in a str it is not UTF-8).
+  t.is(checkMsgpackValue(Uint8Array.of(0xa1, 0xc1)), 'a string that is not valid UTF-8 at byte 1');
   t.is(checkMsgpackValue(Uint8Array.of(0xc4, 0x01, 0xc1)), undefined);
-  t.is(checkMsgpackValue(Uint8Array.of(0xd4, 0xc1, 0xc1)), undefined);
+  t.is(checkMsgpackValue(Uint8Array.of(0xd6, 0xff, 0xc1, 0xc1, 0xc1, 0xc1)), undefined);
+});
+
+test('issue 7: checkMsgpackValue refuses every extension type but the timestamp, in every width', (t) => {
+  for (const n of [1, 2, 4, 8, 16, 3, 255, 256, 70_000]) {
+    t.is(checkMsgpackValue(pack(new Opaque(new Uint8Array(n)))), 'extension type 42 (only the timestamp extension -1 is allowed)', `ext of ${n} bytes`);
+  }
+  t.is(checkMsgpackValue(Uint8Array.of(0xd4, 0x05, 0x01)), 'extension type 5 (only the timestamp extension -1 is allowed)');
+  t.is(checkMsgpackValue(Uint8Array.of(0x92, 0x01, 0xd4, 0x80, 0x00)), 'extension type -128 (only the timestamp extension -1 is allowed)');
+  // Timestamps of a width other than 4, 8, 12 data bytes, or with 10^9 nanoseconds or more.
+  t.is(checkMsgpackValue(Uint8Array.of(0xd4, 0xff, 0x00)), 'a timestamp extension of 1 data bytes (expected 4, 8 or 12)');
+  t.is(checkMsgpackValue(concat(Uint8Array.of(0xd8, 0xff), new Uint8Array(16))), 'a timestamp extension of 16 data bytes (expected 4, 8 or 12)');
+  t.is(checkMsgpackValue(concat(Uint8Array.of(0xd7, 0xff), fromHex('ee6b280000000000'))), 'a timestamp with 1000000000 nanoseconds (at most 999999999)');
+  t.is(checkMsgpackValue(concat(Uint8Array.of(0xc7, 12, 0xff), fromHex('3b9aca00'), new Uint8Array(8))), 'a timestamp with 1000000000 nanoseconds (at most 999999999)');
+  t.is(checkMsgpackValue(concat(Uint8Array.of(0xd7, 0xff), fromHex('ee6b27fc00000000'))), undefined, '999999999 ns');
+});
+
+test('issue 7: checkMsgpackValue limits nesting to MAX_VALUE_DEPTH without recursion', (t) => {
+  const nested = (depth: number, leaf = 0xc0): Uint8Array => concat(new Uint8Array(depth).fill(0x91), Uint8Array.of(leaf));
+  t.is(MAX_VALUE_DEPTH, 64);
+  t.is(checkMsgpackValue(nested(64)), undefined);
+  t.is(checkMsgpackValue(nested(65)), 'nesting deeper than 64 levels');
+  t.is(checkMsgpackValue(nested(60_000)), 'nesting deeper than 64 levels');
+  t.is(checkMsgpackValue(nested(63, 0x90)), undefined, 'an empty array at depth 64');
+  t.is(checkMsgpackValue(nested(64, 0x80)), 'nesting deeper than 64 levels', 'an empty map at depth 65');
+  t.is(checkMsgpackValue(nested(10), 9), 'nesting deeper than 9 levels');
+  // Maps count as levels too, and siblings do not add up.
+  let deepMap: unknown = 1;
+  for (let i = 0; i < 64; i++) deepMap = { k: deepMap, s: 'x', n: i };
+  t.is(checkMsgpackValue(pack(deepMap)), undefined);
+  t.is(checkMsgpackValue(pack({ k: deepMap })), 'nesting deeper than 64 levels');
+  t.is(checkMsgpackValue(pack(range(1000).map(() => [[[[1]]]]))), undefined);
+});
+
+test('issue 7: checkMsgpackValue wants str map keys and valid UTF-8 strings', (t) => {
+  t.is(checkMsgpackValue(Uint8Array.of(0x81, 0x01, 0x02)), 'map key of type integer (map keys must be strings)');
+  t.is(checkMsgpackValue(Uint8Array.of(0x81, 0x90, 0x02)), 'map key of type array (map keys must be strings)');
+  t.is(checkMsgpackValue(Uint8Array.of(0x81, 0xc4, 0x00, 0x02)), 'map key of type bin (map keys must be strings)');
+  t.is(checkMsgpackValue(Uint8Array.of(0x82, 0xa1, 0x61, 0x01, 0xc0, 0x02)), 'map key of type nil (map keys must be strings)', 'the second key');
+  t.is(checkMsgpackValue(Uint8Array.of(0x81, 0xa1, 0x61, 0x81, 0xa1, 0x62, 0x01)), undefined, 'a str key, a map value');
+  t.is(checkMsgpackValue(Uint8Array.of(0xa2, 0xff, 0xfe)), 'a string that is not valid UTF-8 at byte 1');
+  t.is(checkMsgpackValue(Uint8Array.of(0x91, 0xd9, 0x01, 0xc3)), 'a string that is not valid UTF-8 at byte 3');
+  t.is(checkMsgpackValue(Uint8Array.of(0xc4, 0x02, 0xff, 0xfe)), undefined, 'bin may hold any bytes');
 });
 
 test('decodeMsgpackNumber decodes every integer width as int', (t) => {
