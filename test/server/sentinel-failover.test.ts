@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
 import type { GetResponse__Output } from '../../proto/generated/stickless/session/v1/GetResponse.ts';
 import type { SessionResponse__Output } from '../../proto/generated/stickless/session/v1/SessionResponse.ts';
-import { call, dec, enc, rawStub } from '../helpers/grpc.ts';
+import { call, dec, enc, errorCode, rawStub } from '../helpers/grpc.ts';
 import { freePort, startRedisProcess, waitForRedis } from '../helpers/redis.ts';
 import { startSessiond, waitFor } from '../helpers/servers.ts';
 
@@ -99,25 +99,29 @@ test('a primary killed with -9 fails over through Sentinel and sessiond keeps th
   t.teardown(() => returned.stop());
 
   // Until it has synced, the promoted replica has no replica of its own, so with replicaAcks = 1
-  // writes are refused with UNAVAILABLE; retries with one idempotency key apply once.
+  // writes are refused before they run (NOT_ENOUGH_REPLICAS), or, in the moment before sessiond
+  // sees the count, applied and unconfirmed (REPLICA_ACK_TIMEOUT); retries with one idempotency key
+  // apply once.
   const patch = { namespace: 'shop', id, ops: [{ field: 'cart', append: enc('sku-3') }], options: { idempotencyKey: 'add-sku-3' } };
   const patched = await waitFor(async () => {
     try {
       return await call<object, SessionResponse__Output>(stub, 'Patch', patch, { deadlineMs: 3000 });
     } catch (error) {
-      t.is((error as grpc.ServiceError).code, grpc.status.UNAVAILABLE);
+      const code = errorCode(error);
+      t.true(['SESS_ERR_NOT_ENOUGH_REPLICAS', 'SESS_ERR_REPLICA_ACK_TIMEOUT', 'SESS_ERR_STORE_UNAVAILABLE'].includes(code ?? ''), code);
       return undefined;
     }
   }, 40_000, 'writes confirmed by the returned replica');
   t.deepEqual(dec(patched.session!.fields.cart), ['sku-1', 'sku-2', 'sku-3'], 'retries with one idempotency key appended once');
 });
 
-test('with replicaAcks, a write no replica confirms fails with UNAVAILABLE naming the setting', async (t) => {
+test('with replicaAcks and no replica, a write is refused before it runs, naming both counts', async (t) => {
   const primary = await startRedisProcess();
   t.teardown(() => primary.stop());
   const sessiond = await startSessiond(t, { redis: primary, config: { replicaAcks: 1, replicaAckTimeoutMs: 200, commandTimeoutMs: 1000 } });
   const stub = rawStub(t, sessiond.address);
   const error = (await t.throwsAsync(call(stub, 'Create', { namespace: 'shop' }))) as unknown as grpc.ServiceError;
   t.is(error.code, grpc.status.UNAVAILABLE);
-  t.regex(error.details, /confirmed by 0 of replicaAcks \(1\) replicas/);
+  t.is(errorCode(error), 'SESS_ERR_NOT_ENOUGH_REPLICAS');
+  t.regex(error.details, /has 0 online replica\(s\) and replicaAcks is 1: the write was refused and nothing was applied/);
 });
