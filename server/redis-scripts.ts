@@ -4,15 +4,26 @@
 // Layout (see docs/architecture.md). `H` is the session handle: base64url SHA-256 of namespace and id.
 //   {prefix}s:{H}          hash: meta fields _v _c _u _e _t _o _oi _b, user fields "f:<name>"
 //   {prefix}s:{H}:t        string: last version of a deleted session (tombstone), PX max lifetime
-//   {prefix}s:{H}:i:<k>    list: stored reply of an idempotent mutation, PX idempotency window
-//   {prefix}c:<k>          list: stored reply of an idempotent create (holds the id), PX window
+//   {prefix}s:{H}:i:<k>    string: record of an idempotent mutation of this session, PX idempotency window
+//   {prefix}c:<k>          string: record of an idempotent create, PX window
+//   {prefix}g:<k>          string: record of an idempotent regenerate (k hashes the old handle), PX window
+//   {prefix}s:{H}:r        zset: every record that produced this session (its own 'i:<k>', its
+//                          create's 'c:<k>', the regenerate that moved it here 'g:<k>') -> expires_at_ms,
+//                          deleted with them when the session is removed; PEXPIREAT max score.
+//                          Members stay under 64 bytes, so the zset stays a compact listpack.
 //   {prefix}o:{<owner>}    zset: handle -> expires_at_ms of the owner's sessions, PEXPIREAT max score
 //   {prefix}w:{H}          pub/sub channel of change events (JSON {k, v, e, f})
 // Every key a script writes gets an expiry in the same script. Time is Redis TIME, one clock for
 // every sessiond instance.
 //
+// A record is 'version|created|session key|sealed id': the version the call produced and the created
+// time of its session (so a record never answers for another incarnation of the id), and for create
+// and regenerate the key of the session they produced and its id sealed by the caller (TypeScript,
+// idempotent-id.ts): no record holds a field value or a raw session id.
+//
 // Replies: {'OK', version, created, updated, expires, ttl, owner, name1, value1, ...} for a record,
-// {'REPLAY', <the stored OK reply...>} for an idempotent repeat, {'ERR', kind, ...} for failures:
+// {'REPLAY', [sealed id,] <the session now, as an OK reply...>} for an idempotent repeat, and
+// {'ERR', kind, ...} for failures:
 //   NOT_FOUND | EXISTS | CONFLICT <current> | LIMIT <limit> <size> <max> | WRONG_TYPE <field> | RANGE <field>
 
 import { LUA_MSGPACK } from './redis-lua-codec.ts';
@@ -34,28 +45,6 @@ local function load_meta(key)
   if not m[1] then return nil end
   return { v = tonumber(m[1]), c = tonumber(m[2]), u = tonumber(m[3]), e = tonumber(m[4]),
            t = tonumber(m[5]), o = m[6], oi = m[7], b = tonumber(m[8]) }
-end
-
-local function replay(ikey)
-  local stored = redis.call('LRANGE', ikey, 0, -1)
-  if #stored == 0 then return nil end
-  local out = { 'REPLAY' }
-  for i = 1, #stored do out[i + 1] = stored[i] end
-  return out
-end
-
--- Stores a reply for idempotent repeats; id, when given, goes first (create and regenerate must
--- return the session id, which no key holds).
-local function remember(ikey, reply, window, id)
-  local stored = reply
-  if id then
-    stored = { id }
-    for i = 1, #reply do stored[i + 1] = reply[i] end
-  end
-  for i = 1, #stored, 500 do
-    redis.call('RPUSH', ikey, unpack(stored, i, math.min(i + 499, #stored)))
-  end
-  redis.call('PEXPIRE', ikey, window)
 end
 
 local function index_owner(oi, handle, expires, now)
@@ -89,6 +78,61 @@ local function record_reply(key, meta, names)
     end
   end
   return out
+end
+
+-- The answer to a repeat of a remembered call: {'REPLAY', [sealed id,] the session as it is now}, or
+-- nil when there is no record or the session it produced is gone or is another incarnation (then the
+-- record goes too and the call runs as a new one).
+local function replay(ikey, session_key)
+  local stored = redis.call('GET', ikey)
+  if not stored then return nil end
+  local v, c, target, sealed = string.match(stored, '^(%d+)|(%d+)|([^|]*)|([^|]*)$')
+  if target and target ~= '' then session_key = target end
+  local meta = v and load_meta(session_key)
+  if not meta or meta.c ~= tonumber(c) or meta.v < tonumber(v) then
+    redis.call('DEL', ikey)
+    return nil
+  end
+  local out = { 'REPLAY' }
+  if sealed ~= '' then out[2] = sealed end
+  local now = record_reply(session_key, meta, nil)
+  for i = 1, #now do out[#out + 1] = now[i] end
+  return out
+end
+
+-- A record key as its session's index lists it: 'i:<k>' below the session key, else the key without
+-- the key prefix ('c:<k>', 'g:<k>'); and back.
+local function key_prefix(session_key)
+  return string.match(session_key, '^(.*)s:{[^}]*}$')
+end
+
+local function index_member(session_key, ikey)
+  if string.sub(ikey, 1, #session_key + 1) == session_key .. ':' then return string.sub(ikey, #session_key + 2) end
+  return string.sub(ikey, #key_prefix(session_key) + 1)
+end
+
+local function record_key(session_key, member)
+  if string.sub(member, 1, 2) == 'i:' then return session_key .. ':' .. member end
+  return key_prefix(session_key) .. member
+end
+
+-- Records a successful call for the window and lists it in the index of the session it produced.
+local function remember(ikey, session_key, meta, window, now, target, sealed)
+  local index = session_key .. ':r'
+  redis.call('SET', ikey, string.format('%d|%d|%s|%s', meta.v, meta.c, target or '', sealed or ''), 'PX', window)
+  redis.call('ZADD', index, now + window, index_member(session_key, ikey))
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', index, tonumber(last[2]))
+end
+
+-- Removes every idempotency record of a session: delete, revoke, regenerate's old id, and a new
+-- session under an id whose earlier incarnation expired.
+local function forget(session_key)
+  local index = session_key .. ':r'
+  local members = redis.call('ZRANGE', index, 0, -1)
+  for i = 1, #members do redis.call('DEL', record_key(session_key, members[i])) end
+  redis.call('DEL', index)
 end
 
 -- Bumps the version, re-arms the expiry (capped at created + max lifetime), writes meta, indexes
@@ -141,16 +185,17 @@ end
 /**
  * create. KEYS: 1 session, 2 tombstone, 3 create-idempotency (or any placeholder when unused).
  * ARGV: 1 ttl_ms, 2 max_lifetime_ms, 3 owner, 4 owner index key ('' none), 5 handle, 6 idem on '1',
- * 7 idem window ms, 8 maxFields, 9 maxSessionBytes, 10 maxFieldBytes, 11 id (stored only in the
- * idempotency reply), 12 channel, 13.. name/value pairs.
+ * 7 idem window ms, 8 maxFields, 9 maxSessionBytes, 10 maxFieldBytes, 11 sealed id (kept only in the
+ * idempotency record), 12 channel, 13.. name/value pairs.
  */
 const CREATE = `${PRELUDE}
 local K, T, I = KEYS[1], KEYS[2], KEYS[3]
 if ARGV[6] == '1' then
-  local r = replay(I)
+  local r = replay(I, K)
   if r then return r end
 end
 if redis.call('EXISTS', K) == 1 then return { 'ERR', 'EXISTS' } end
+forget(K)
 local now = now_ms()
 local ttl, maxlife = tonumber(ARGV[1]), tonumber(ARGV[2])
 local fields, too_big = read_pairs(13, tonumber(ARGV[10]))
@@ -161,7 +206,7 @@ local meta = { v = tonumber(redis.call('GET', T) or '0'), c = now, o = ARGV[3], 
 if fields.count > 0 then write_fields(K, fields.writes) end
 commit(K, meta, now, ttl, maxlife, ARGV[5], ARGV[12], fields.names)
 local reply = record_reply(K, meta, nil)
-if ARGV[6] == '1' then remember(I, reply, tonumber(ARGV[7]), ARGV[11]) end
+if ARGV[6] == '1' then remember(I, K, meta, tonumber(ARGV[7]), now, K, ARGV[11]) end
 return reply
 `;
 
@@ -204,7 +249,7 @@ return { 'OK', meta.v, meta.e }
 const MUTATION_HEAD = `
 local K, I = KEYS[1], KEYS[2]
 if ARGV[6] == '1' then
-  local r = replay(I)
+  local r = replay(I, K)
   if r then return r end
 end
 local meta = load_meta(K)
@@ -219,7 +264,7 @@ local maxfields, maxbytes, maxfield = tonumber(ARGV[8]), tonumber(ARGV[9]), tonu
 const MUTATION_TAIL = `
 commit(K, meta, now, ttl, tonumber(ARGV[3]), ARGV[4], ARGV[5], changed)
 local reply = record_reply(K, meta, nil)
-if ARGV[6] == '1' then remember(I, reply, tonumber(ARGV[7])) end
+if ARGV[6] == '1' then remember(I, K, meta, tonumber(ARGV[7]), now) end
 return reply
 `;
 
@@ -308,7 +353,7 @@ ${MUTATION_TAIL}`;
 
 /**
  * delete. KEYS: 1 session, 2 tombstone. ARGV: 1 expected ('' none), 2 max lifetime, 3 handle,
- * 4 channel. Reply {'OK', 1|0} or a CONFLICT error.
+ * 4 channel. Deletes the session's idempotency records too. Reply {'OK', 1|0} or a CONFLICT error.
  */
 const DELETE = `${PRELUDE}
 local K, T = KEYS[1], KEYS[2]
@@ -316,6 +361,7 @@ local meta = load_meta(K)
 if not meta then return { 'OK', 0 } end
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= meta.v then return { 'ERR', 'CONFLICT', meta.v } end
 redis.call('DEL', K)
+forget(K)
 tombstone(T, meta.v, tonumber(ARGV[2]))
 if meta.oi ~= '' then redis.call('ZREM', meta.oi, ARGV[3]) end
 publish(ARGV[4], 'd', meta.v, 0, {})
@@ -323,10 +369,10 @@ return { 'OK', 1 }
 `;
 
 /**
- * regenerate. KEYS: 1 old session, 2 old idempotency, 3 old tombstone, 4 new session, 5 new
+ * regenerate. KEYS: 1 old session, 2 idempotency ({prefix}g:<k>), 3 old tombstone, 4 new session, 5 new
  * tombstone. ARGV: the mutation head (1-10; 4 is the NEW handle, 5 the NEW channel), 11 old handle,
- * 12 old channel, 13 new owner ('' keep), 14 new owner index key, 15 new id (kept only in the
- * idempotency reply).
+ * 12 old channel, 13 new owner ('' keep), 14 new owner index key, 15 sealed new id (kept only in
+ * the idempotency record, which is listed in the new session's index).
  */
 const REGENERATE = `${PRELUDE}${MUTATION_HEAD}
 local NK, OT, NT = KEYS[4], KEYS[3], KEYS[5]
@@ -335,6 +381,8 @@ local old_version = meta.v
 local floor = tonumber(redis.call('GET', NT) or '0')
 if floor > meta.v then meta.v = floor end
 redis.call('RENAME', K, NK)
+forget(K)
+forget(NK)
 tombstone(OT, old_version, tonumber(ARGV[3]))
 if meta.oi ~= '' then redis.call('ZREM', meta.oi, ARGV[11]) end
 if ARGV[13] ~= '' then
@@ -346,7 +394,7 @@ K = NK
 local changed = {}
 commit(K, meta, now, ttl, tonumber(ARGV[3]), ARGV[4], ARGV[5], changed)
 local reply = record_reply(K, meta, nil)
-if ARGV[6] == '1' then remember(I, reply, tonumber(ARGV[7]), ARGV[15]) end
+if ARGV[6] == '1' then remember(I, K, meta, tonumber(ARGV[7]), now, K, ARGV[15]) end
 return reply
 `;
 
@@ -377,7 +425,7 @@ return out
 
 /**
  * revoke-owner. KEYS: 1 owner index. ARGV: 1 key prefix, 2 max lifetime, 3.. handles (none: all).
- * Deletes the sessions, leaves tombstones, publishes 'd'. Reply: number revoked.
+ * Deletes the sessions and their idempotency records, leaves tombstones, publishes 'd'. Reply: number revoked.
  */
 const REVOKE_OWNER = `${PRELUDE}
 local O = KEYS[1]
@@ -396,6 +444,7 @@ for i = 1, #targets do
   local v = redis.call('HGET', key, '_v')
   if v then
     redis.call('DEL', key)
+    forget(key)
     tombstone(key .. ':t', tonumber(v), tonumber(ARGV[2]))
     publish(ARGV[1] .. 'w:{' .. h .. '}', 'd', tonumber(v), 0, {})
     revoked = revoked + 1

@@ -36,8 +36,13 @@ interface Entry {
   owner: string;
 }
 
+/** An idempotency record: which session a call produced, never its fields (as in Redis). */
 interface Remembered {
-  record: SessionRecord;
+  /** keyOf() of the session the call produced. */
+  sessionKey: string;
+  /** Version the call produced and created time of its session: a replay needs both still to hold. */
+  version: number;
+  createdAtMs: number;
   expiresAtMs: number;
 }
 
@@ -54,6 +59,8 @@ export class MemorySessionStore implements SessionStore {
   /** Last version of a deleted id, so a re-created id continues above it. */
   readonly #tombstones = new Map<string, { version: number; expiresAtMs: number }>();
   readonly #idempotency = new Map<string, Remembered>();
+  /** Session key -> keys of the records that produced that session, removed with it. */
+  readonly #recordsBySession = new Map<string, Set<string>>();
   /** `${namespace}\n${owner}` -> ids. */
   readonly #owners = new Map<string, Set<string>>();
   readonly #watchers = new Map<string, Set<Watcher>>();
@@ -279,6 +286,7 @@ export class MemorySessionStore implements SessionStore {
   #remove(namespace: string, id: string, entry: Entry): void {
     const key = keyOf(namespace, id);
     this.#sessions.delete(key);
+    this.#forget(key);
     this.#tombstones.set(key, { version: entry.version, expiresAtMs: this.#now() + this.#limits.maxLifetimeMs });
     this.#unindex(namespace, entry.owner, id);
     this.#publish(key, { kind: 'deleted', version: entry.version, fields: [], expiresAtMs: 0 });
@@ -286,6 +294,7 @@ export class MemorySessionStore implements SessionStore {
 
   #expire(key: string, entry: Entry): void {
     this.#sessions.delete(key);
+    this.#forget(key);
     const id = key.slice(key.lastIndexOf('\n') + 1);
     this.#unindex(key.slice(0, key.lastIndexOf('\n')), entry.owner, id);
   }
@@ -322,22 +331,44 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
+  /** The session a remembered call produced, as it is now; undefined (and the record dropped) once it is gone. */
   #replay(rememberKey: string | undefined): MutationResult | undefined {
     if (rememberKey === undefined) return undefined;
     const remembered = this.#idempotency.get(rememberKey);
     if (!remembered) return undefined;
-    if (remembered.expiresAtMs <= this.#now()) {
-      this.#idempotency.delete(rememberKey);
+    const entry = remembered.expiresAtMs > this.#now() ? this.#live(remembered.sessionKey) : undefined;
+    if (!entry || entry.createdAtMs !== remembered.createdAtMs || entry.version < remembered.version) {
+      this.#dropRecord(rememberKey, remembered);
       return undefined;
     }
-    return { record: copyRecord(remembered.record), replayed: true };
+    const cut = remembered.sessionKey.lastIndexOf('\n');
+    const record = toRecord(remembered.sessionKey.slice(0, cut), remembered.sessionKey.slice(cut + 1), entry);
+    return { record, replayed: true };
   }
 
   #remember(rememberKey: string | undefined, record: SessionRecord): MutationResult {
     if (rememberKey !== undefined) {
-      this.#idempotency.set(rememberKey, { record: copyRecord(record), expiresAtMs: this.#now() + this.#limits.idempotencyWindowMs });
+      const sessionKey = keyOf(record.namespace, record.id);
+      const { version, createdAtMs } = record;
+      this.#idempotency.set(rememberKey, { sessionKey, version, createdAtMs, expiresAtMs: this.#now() + this.#limits.idempotencyWindowMs });
+      let keys = this.#recordsBySession.get(sessionKey);
+      if (!keys) this.#recordsBySession.set(sessionKey, (keys = new Set()));
+      keys.add(rememberKey);
     }
     return { record, replayed: false };
+  }
+
+  /** Drops every idempotency record of a session that is being removed. */
+  #forget(sessionKey: string): void {
+    for (const rememberKey of this.#recordsBySession.get(sessionKey) ?? []) this.#idempotency.delete(rememberKey);
+    this.#recordsBySession.delete(sessionKey);
+  }
+
+  #dropRecord(rememberKey: string, remembered: Remembered): void {
+    this.#idempotency.delete(rememberKey);
+    const keys = this.#recordsBySession.get(remembered.sessionKey);
+    keys?.delete(rememberKey);
+    if (keys?.size === 0) this.#recordsBySession.delete(remembered.sessionKey);
   }
 
   #checkLimits(fields: Map<string, Uint8Array>): void {
@@ -348,7 +379,7 @@ export class MemorySessionStore implements SessionStore {
     const now = this.#now();
     for (const [key, entry] of this.#sessions) if (entry.expiresAtMs <= now) this.#expire(key, entry);
     for (const [key, tombstone] of this.#tombstones) if (tombstone.expiresAtMs <= now) this.#tombstones.delete(key);
-    for (const [key, remembered] of this.#idempotency) if (remembered.expiresAtMs <= now) this.#idempotency.delete(key);
+    for (const [key, remembered] of this.#idempotency) if (remembered.expiresAtMs <= now) this.#dropRecord(key, remembered);
   }
 }
 
@@ -384,6 +415,3 @@ function toRecord(namespace: string, id: string, entry: Entry, only?: readonly s
   return { id, namespace, version, fields: copyFields(entry.fields, only), createdAtMs, updatedAtMs, expiresAtMs, ttlMs, owner };
 }
 
-function copyRecord(record: SessionRecord): SessionRecord {
-  return { ...record, fields: copyFields(record.fields) };
-}

@@ -7,6 +7,7 @@ import { fromHgetall, fromHmget, isError, isReplay, num, parseChange, parseRecor
 import { createRedisConnection, type RedisConnectionOptions } from './redis-connection.ts';
 import { describeRedisAddress, toStoreError } from './redis-failures.ts';
 import { missingReplicas, RedisHeartbeat, type RedisStatus, type RedisStatusSource } from './redis-heartbeat.ts';
+import { openSessionId, sealSessionId } from './idempotent-id.ts';
 import { SESSION_SCRIPTS, type SessionScriptName } from './redis-scripts.ts';
 import { RedisSubscriber } from './redis-subscriber.ts';
 import { ownerHandle, sessionHandle } from './session-id.ts';
@@ -133,10 +134,14 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     const reply = await this.#call('stkCreate', [
       this.#key(handle), `${this.#key(handle)}:t`, idemKey,
       input.ttlMs, this.#limits.maxLifetimeMs, input.owner, owner, handle, input.idempotencyKey ? '1' : '0',
-      this.#limits.idempotencyWindowMs, ...this.#limitArgs(), input.id, this.#channel(handle),
+      this.#limits.idempotencyWindowMs, ...this.#limitArgs(),
+      input.idempotencyKey ? sealSessionId(input.idempotencyKey, input.namespace, 'create', input.id) : '', this.#channel(handle),
       ...flattenFields(input.fields),
     ]);
-    if (isReplay(reply)) return { record: parseRecord(reply.slice(2), text(reply[1]), input.namespace), replayed: true };
+    if (isReplay(reply)) {
+      const id = openSessionId(input.idempotencyKey!, input.namespace, 'create', text(reply[1]));
+      return { record: parseRecord(reply.slice(2), id, input.namespace), replayed: true };
+    }
     return { record: parseRecord(reply, input.id, input.namespace), replayed: false };
   }
 
@@ -187,11 +192,15 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     const newHandle = sessionHandle(namespace, newId);
     const old = this.#key(oldHandle);
     const reply = await this.#call('stkRegenerate', [
-      old, this.#idempotencyKey(old, options.idempotencyKey), `${old}:t`, this.#key(newHandle), `${this.#key(newHandle)}:t`,
+      old, this.#regenerateRecordKey(oldHandle, options.idempotencyKey), `${old}:t`, this.#key(newHandle), `${this.#key(newHandle)}:t`,
       ...this.#mutationArgs(options, newHandle),
-      oldHandle, this.#channel(oldHandle), options.owner ?? '', this.#ownerIndexKey(namespace, options.owner ?? ''), newId,
+      oldHandle, this.#channel(oldHandle), options.owner ?? '', this.#ownerIndexKey(namespace, options.owner ?? ''),
+      options.idempotencyKey ? sealSessionId(options.idempotencyKey, namespace, oldHandle, newId) : '',
     ]);
-    if (isReplay(reply)) return { record: parseRecord(reply.slice(2), text(reply[1]), namespace), replayed: true };
+    if (isReplay(reply)) {
+      const id = openSessionId(options.idempotencyKey!, namespace, oldHandle, text(reply[1]));
+      return { record: parseRecord(reply.slice(2), id, namespace), replayed: true };
+    }
     return { record: parseRecord(reply, newId, namespace), replayed: false };
   }
 
@@ -259,6 +268,11 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
 
   #idempotencyKey(sessionKey: string, idempotencyKey: string | undefined): string {
     return idempotencyKey ? `${sessionKey}:i:${hashText(idempotencyKey)}` : `${sessionKey}:i:-`;
+  }
+
+  /** Regenerate's record is looked up from the old id but belongs to the new session: its own key space. */
+  #regenerateRecordKey(oldHandle: string, idempotencyKey: string | undefined): string {
+    return `${this.#prefix}g:${idempotencyKey ? hashText(`${oldHandle}\n${idempotencyKey}`) : '-'}`;
   }
 
   #ownerIndexKey(namespace: string, owner: string): string {

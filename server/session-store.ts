@@ -53,8 +53,10 @@ export interface MutationOptions {
    */
   expectedVersion?: number | undefined;
   /**
-   * When set, a repeat with the same key on the same session within `idempotencyWindowMs` returns
-   * the first result (with `replayed: true`) and changes nothing.
+   * When set, a repeat with the same key on the same session within `idempotencyWindowMs` changes
+   * nothing and returns the session as it is now (with `replayed: true`). The record of the first
+   * call holds no fields and goes with the session (delete, revoke, regenerate away, expiry); a
+   * repeat after that is a new call (docs/protocol.md, "Idempotency").
    */
   idempotencyKey?: string | undefined;
   /** New time to live in ms from now; undefined or 0 keeps the session's own ttl. */
@@ -70,13 +72,13 @@ export interface CreateInput {
   ttlMs: number;
   /** '' for none. */
   owner: string;
-  /** Scoped to the namespace for create: a retried create returns the first session. */
+  /** Scoped to the namespace for create: a retried create returns the session it created, as it is now. */
   idempotencyKey?: string | undefined;
 }
 
 export interface MutationResult {
   record: SessionRecord;
-  /** True when an idempotency key matched and the stored first result is returned. */
+  /** True when an idempotency key matched an earlier call: nothing changed, `record` is the session now. */
   replayed: boolean;
 }
 
@@ -118,7 +120,7 @@ export interface StoreLimits {
   maxFieldBytes: number;
   /** Absolute lifetime cap: no session lives past createdAtMs + maxLifetimeMs. */
   maxLifetimeMs: number;
-  /** How long an idempotency key remembers its first result. */
+  /** How long an idempotency key remembers its first call (while the session lives). */
   idempotencyWindowMs: number;
 }
 

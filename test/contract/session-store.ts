@@ -1,42 +1,21 @@
 // The conformance suite every SessionStore must pass (STYLE.md §21). It uses only the public
 // interface and real time, so the same tests run against the Redis and the memory store. Each test
 // gets its own store (from `makeStore`) and namespace, so tests can run in parallel on one Redis.
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext, TestFn } from 'ava';
 import { pack, unpack } from 'msgpackr';
-import { SessionError, type SessionErrorCode } from '../../proto/errors.ts';
+import { SessionError } from '../../proto/errors.ts';
 import { generateSessionId, sessionHandle } from '../../server/session-id.ts';
-import type { CreateInput, FieldOp, SessionChange, SessionRecord, SessionStore, StoreLimits } from '../../server/session-store.ts';
+import type { FieldOp, SessionChange, SessionRecord, StoreLimits } from '../../server/session-store.ts';
+import {
+  decodeFields, hex, hexFields, limitExceeded, meta, near, rejects, setupStore, summary, until, watch, type MakeStore,
+} from './helpers.ts';
+import { runIdempotencyContract } from './session-store-idempotency.ts';
 
-/** Limits the suite assumes unless a test asks for others. */
-export const DEFAULT_TEST_LIMITS: Readonly<StoreLimits> = Object.freeze({
-  maxSessionBytes: 64 * 1024,
-  maxFields: 64,
-  maxFieldBytes: 16 * 1024,
-  maxLifetimeMs: 24 * 60 * 60 * 1000,
-  idempotencyWindowMs: 60_000,
-});
-
-/**
- * Builds a fresh store for one test. The suite always passes a complete StoreLimits
- * (DEFAULT_TEST_LIMITS with the test's overrides applied). `cleanup` runs in teardown; it should
- * close the store and remove whatever the test left behind.
- */
-export type MakeStore = (limits?: Partial<StoreLimits>) => Promise<{ store: SessionStore; cleanup?: () => Promise<void> }>;
-
-/** Store and server clocks may differ a little (Redis TIME), so absolute times get this much slack. */
-const CLOCK_SLACK_MS = 2000;
+export { DEFAULT_TEST_LIMITS, type MakeStore } from './helpers.ts';
 
 export function runSessionStoreContract(test: TestFn, makeStore: MakeStore): void {
-  async function setup(t: ExecutionContext, limits: Partial<StoreLimits> = {}) {
-    const { store, cleanup } = await makeStore({ ...DEFAULT_TEST_LIMITS, ...limits });
-    if (cleanup) t.teardown(cleanup);
-    const ns = `ns-${randomUUID()}`;
-    const create = (overrides: Partial<CreateInput> = {}) =>
-      store.create({ namespace: ns, id: generateSessionId(), fields: new Map(), ttlMs: 60_000, owner: '', ...overrides });
-    return { store, ns, create };
-  }
+  const setup = (t: ExecutionContext, limits: Partial<StoreLimits> = {}) => setupStore(t, makeStore, limits);
 
   test('create returns version 1 and get returns the fields byte for byte with the metadata', async (t) => {
     const { store, ns, create } = await setup(t);
@@ -416,7 +395,7 @@ export function runSessionStoreContract(test: TestFn, makeStore: MakeStore): voi
     t.deepEqual(again.record.fields.size, 0);
   });
 
-  test('a patch repeated with the same idempotency key applies once and returns the first result as replayed', async (t) => {
+  test('a patch repeated with the same idempotency key applies once and answers with the session as it is now, replayed', async (t) => {
     const { store, ns, create } = await setup(t);
     const { record } = await create();
     const op: FieldOp[] = [{ kind: 'incrementInt', field: 'n', by: 1 }];
@@ -430,11 +409,10 @@ export function runSessionStoreContract(test: TestFn, makeStore: MakeStore): voi
     const other = await store.patch(ns, record.id, op, { idempotencyKey: 'k2' });
     t.false(other.replayed);
     t.is(other.record.version, 3);
-    // Even after the session changed, the key still answers with the first result.
+    // After the session changed, the key still applies nothing, and answers with the session now.
     const late = await store.patch(ns, record.id, op, { idempotencyKey: 'k1' });
     t.true(late.replayed);
-    t.is(late.record.version, 2);
-    t.is(Number(unpack(late.record.fields.get('n')!)), 1);
+    t.deepEqual(summary(late.record), summary(other.record));
     const read = await store.get(ns, record.id);
     t.is(read!.version, 3);
     t.is(Number(unpack(read!.fields.get('n')!)), 2);
@@ -727,61 +705,6 @@ export function runSessionStoreContract(test: TestFn, makeStore: MakeStore): voi
     await store.close();
     await t.notThrowsAsync(store.close());
   });
-}
 
-async function rejects(t: ExecutionContext, promise: Promise<unknown>, code: SessionErrorCode): Promise<SessionError | undefined> {
-  return t.throwsAsync(promise, { instanceOf: SessionError, code }) as Promise<SessionError | undefined>;
-}
-
-/** Asserts SESS_ERR_LIMIT_EXCEEDED whose message names the limit, the size (when known) and the maximum. */
-async function limitExceeded(t: ExecutionContext, promise: Promise<unknown>, limit: keyof StoreLimits, size: number | undefined, max: number) {
-  const error = await rejects(t, promise, 'SESS_ERR_LIMIT_EXCEEDED');
-  const message = error?.message ?? '';
-  t.true(message.includes(limit), `message names ${limit}: ${message}`);
-  t.true(message.includes(String(max)), `message names the maximum ${max}: ${message}`);
-  if (size !== undefined) t.true(message.includes(String(size)), `message names the size ${size}: ${message}`);
-}
-
-/** Polls `condition` every 20 ms for at most 5 s. */
-async function until(t: ExecutionContext, condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      t.fail(`timed out waiting until ${what}`);
-      return;
-    }
-    await sleep(20);
-  }
-}
-
-async function watch(store: SessionStore, namespace: string, id: string): Promise<SessionChange[]> {
-  const events: SessionChange[] = [];
-  await store.subscribe(namespace, id, (change) => events.push(change));
-  return events;
-}
-
-function near(t: ExecutionContext, actual: number, expected: number, slackMs = CLOCK_SLACK_MS): void {
-  t.true(Math.abs(actual - expected) <= slackMs, `${actual} is within ${slackMs} ms of ${expected} (off by ${actual - expected})`);
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-function hexFields(fields: Map<string, Uint8Array>): Record<string, string> {
-  const entries = [...fields].map(([name, value]): [string, string] => [name, hex(value)]);
-  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
-function decodeFields(fields: Map<string, Uint8Array>): Record<string, unknown> {
-  return Object.fromEntries([...fields].map(([name, value]) => [name, unpack(value)]));
-}
-
-function meta(record: SessionRecord) {
-  const { id, namespace, version, createdAtMs, updatedAtMs, expiresAtMs, ttlMs, owner } = record;
-  return { id, namespace, version, createdAtMs, updatedAtMs, expiresAtMs, ttlMs, owner };
-}
-
-function summary(record: SessionRecord) {
-  return { ...meta(record), fields: hexFields(record.fields) };
+  runIdempotencyContract(test, makeStore);
 }
