@@ -1,66 +1,58 @@
-// sessiond configuration: one schema, one defaults object, one parse step at startup that reports
-// every problem by name and returns a frozen result. docs/configuration.md documents each option.
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+// sessiond configuration: one schema, one defaults object and one table of what each option means,
+// then one parse step at startup that reports every problem by option and returns a frozen result.
+// Where values come from (file, environment, flags) is config-sources.ts. docs/configuration.md
+// documents each option.
 import { z } from 'zod';
 import { SessionError } from '../proto/errors.ts';
 
-const positiveMs = z.coerce.number().int().positive();
+const WHOLE_ABOVE_0 = 'expected a whole number above 0';
+const positiveMs = z.coerce.number(WHOLE_ABOVE_0).int(WHOLE_ABOVE_0).positive(WHOLE_ABOVE_0);
+const filePath = z.string().min(1).optional();
 
-/** The schema of every option. Durations end in `Ms`, sizes in `Bytes`. */
+/** `host:port` (IPv6 in brackets) with a port from 0 to 65535. */
+export function isHostPort(value: string): boolean {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(value);
+  return match !== null && Number(match[2]) <= 65535;
+}
+const hostPort = z.string().refine(isHostPort, 'expected host:port with a port from 0 to 65535');
+
+/** The schema of every option. Durations end in `Ms`, sizes in `Bytes`; meanings are in SERVER_OPTIONS. */
 export const serverConfigSchema = z.object({
-  /** `host:port` the gRPC server listens on; port 0 picks a free one. */
-  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port'),
-  /** `host:port` of the Prometheus /metrics listener; empty: no metrics listener. */
-  metricsListen: z.union([z.literal(''), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port or empty')]),
-  /** `redis` (production) or `memory` (one process, nothing survives a restart). */
+  listen: hostPort,
+  metricsListen: z.union([z.literal(''), hostPort]),
+  tlsCertFile: filePath,
+  tlsKeyFile: filePath,
+  tlsCaFile: filePath,
   store: z.enum(['redis', 'memory']),
-  /** Standalone Redis URL. */
   redisUrl: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
-  /** Sentinel `host:port` list; when non-empty sessiond finds the primary through Sentinel. */
-  redisSentinels: z.array(z.string().regex(/^[^\s]+:\d{1,5}$/, 'expected host:port')),
-  /** Name of the primary the sentinels monitor. */
+  redisSentinels: z.array(z.string().refine(isHostPort, 'expected host:port')),
   redisSentinelName: z.string().min(1),
-  /** Password of the Redis servers behind Sentinel (sensitive). */
+  redisUsername: z.string().min(1).optional(),
   redisPassword: z.string().optional(),
-  /** Prefix of every Redis key and channel. */
+  redisTlsCaFile: filePath,
+  redisTlsCertFile: filePath,
+  redisTlsKeyFile: filePath,
   keyPrefix: z.string().max(64),
-  /** Time to live of a session created without one. */
   defaultTtlMs: positiveMs,
-  /** Absolute lifetime cap: no session outlives created + this, however often it is touched. */
   maxLifetimeMs: positiveMs,
-  /** Sum of field name and value bytes in one session. */
   maxSessionBytes: positiveMs,
-  /** Fields in one session. */
   maxFields: positiveMs,
-  /** Bytes of one field value. */
   maxFieldBytes: positiveMs,
-  /** Operations in one Patch. */
   maxPatchOps: positiveMs,
-  /** How long an idempotency key remembers its first result. */
   idempotencyWindowMs: positiveMs,
-  /** Replicas that must confirm each write (Redis WAIT) before sessiond acknowledges it; 0: none. */
-  replicaAcks: z.coerce.number().int().min(0).max(16),
-  /** How long a write waits for replica confirmations before failing with UNAVAILABLE. */
+  replicaAcks: z.coerce.number('expected a whole number from 0 to 16').int('expected a whole number from 0 to 16').min(0, 'expected a whole number from 0 to 16').max(16, 'expected a whole number from 0 to 16'),
   replicaAckTimeoutMs: positiveMs,
-  /** A Redis command with no answer after this fails with UNAVAILABLE. */
   commandTimeoutMs: positiveMs,
-  /** TCP connect timeout towards Redis. */
   connectTimeoutMs: positiveMs,
-  /** On SIGTERM, how long in-flight calls may take before the server stops hard. */
   shutdownGraceMs: positiveMs,
-  /**
-   * Bearer token -> namespaces it may use (`*` for all). Empty: no authentication (trusted network).
-   * Sensitive.
-   */
   namespaceTokens: z.record(z.string().min(16, 'tokens must have at least 16 characters'), z.array(z.string().min(1)).min(1)),
-  /** pino level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  reflection: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], 'expected true or false'),
 }).strict();
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 
-/** Defaults of every option. */
+/** Defaults of every option; options absent here are off unless set. */
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerConfig> = Object.freeze({
   listen: '0.0.0.0:50051',
   metricsListen: '',
@@ -83,97 +75,120 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerConfig> = Object.freeze({
   shutdownGraceMs: 10_000,
   namespaceTokens: {},
   logLevel: 'info',
+  reflection: true,
+});
+
+export interface ServerOptionInfo {
+  /** Environment variable that sets the option. */
+  env: string;
+  /** One line for `--help`: what the option does. */
+  help: string;
+  /** A secret: redacted wherever config is shown, and also read from the file named by `<env>_FILE`. */
+  sensitive?: true;
+}
+
+/** What each option means, its environment variable, and whether it is a secret. `--help` prints this. */
+export const SERVER_OPTIONS: Readonly<Record<keyof ServerConfig, ServerOptionInfo>> = Object.freeze({
+  listen: { env: 'STICKLESS_LISTEN', help: 'host:port the gRPC server listens on; port 0 picks a free one' },
+  metricsListen: { env: 'STICKLESS_METRICS_LISTEN', help: 'host:port of the Prometheus /metrics listener; empty: none' },
+  tlsCertFile: { env: 'STICKLESS_TLS_CERT_FILE', help: 'PEM certificate chain: serve TLS (with tlsKeyFile); reloaded on SIGHUP' },
+  tlsKeyFile: { env: 'STICKLESS_TLS_KEY_FILE', help: 'PEM private key of tlsCertFile; reloaded on SIGHUP' },
+  tlsCaFile: { env: 'STICKLESS_TLS_CA_FILE', help: 'PEM CA bundle: require client certificates it signed (mTLS); reloaded on SIGHUP' },
+  store: { env: 'STICKLESS_STORE', help: 'redis (production) or memory (one process, nothing survives a restart)' },
+  redisUrl: { env: 'REDIS_URL', help: 'redis://[user:password@]host:port[/db]; rediss:// for TLS (also with Sentinel)', sensitive: true },
+  redisSentinels: { env: 'STICKLESS_REDIS_SENTINELS', help: 'comma-separated Sentinel host:port list; set: find the primary through them' },
+  redisSentinelName: { env: 'STICKLESS_REDIS_SENTINEL_NAME', help: 'name of the primary the sentinels monitor' },
+  redisUsername: { env: 'STICKLESS_REDIS_USERNAME', help: 'Redis ACL user (instead of one in the URL)' },
+  redisPassword: { env: 'STICKLESS_REDIS_PASSWORD', help: 'Redis password (instead of one in the URL; with Sentinel, of the servers behind it)', sensitive: true },
+  redisTlsCaFile: { env: 'STICKLESS_REDIS_TLS_CA_FILE', help: 'PEM CA bundle that signed the Redis servers\' certificates (rediss://)' },
+  redisTlsCertFile: { env: 'STICKLESS_REDIS_TLS_CERT_FILE', help: 'PEM client certificate for Redis servers that require one' },
+  redisTlsKeyFile: { env: 'STICKLESS_REDIS_TLS_KEY_FILE', help: 'PEM private key of redisTlsCertFile' },
+  keyPrefix: { env: 'STICKLESS_KEY_PREFIX', help: 'prefix of every Redis key and channel (at most 64 characters)' },
+  defaultTtlMs: { env: 'STICKLESS_DEFAULT_TTL_MS', help: 'ms a session created without a TTL lives' },
+  maxLifetimeMs: { env: 'STICKLESS_MAX_LIFETIME_MS', help: 'ms cap on a session\'s life from creation, however often touched' },
+  maxSessionBytes: { env: 'STICKLESS_MAX_SESSION_BYTES', help: 'bytes of field names and values in one session' },
+  maxFields: { env: 'STICKLESS_MAX_FIELDS', help: 'fields in one session' },
+  maxFieldBytes: { env: 'STICKLESS_MAX_FIELD_BYTES', help: 'bytes of one field value' },
+  maxPatchOps: { env: 'STICKLESS_MAX_PATCH_OPS', help: 'operations in one Patch' },
+  idempotencyWindowMs: { env: 'STICKLESS_IDEMPOTENCY_WINDOW_MS', help: 'ms an idempotency key remembers its first result' },
+  replicaAcks: { env: 'STICKLESS_REPLICA_ACKS', help: 'replicas that must confirm each write (Redis WAIT); 0: none' },
+  replicaAckTimeoutMs: { env: 'STICKLESS_REPLICA_ACK_TIMEOUT_MS', help: 'ms a write waits for replica confirmations' },
+  commandTimeoutMs: { env: 'STICKLESS_COMMAND_TIMEOUT_MS', help: 'ms without an answer after which a Redis command fails (UNAVAILABLE)' },
+  connectTimeoutMs: { env: 'STICKLESS_CONNECT_TIMEOUT_MS', help: 'ms TCP connect timeout towards Redis' },
+  shutdownGraceMs: { env: 'STICKLESS_SHUTDOWN_GRACE_MS', help: 'ms in-flight calls may take after SIGTERM before they are cancelled' },
+  namespaceTokens: { env: 'STICKLESS_NAMESPACE_TOKENS', help: 'JSON {"<token>": ["<namespace>" or "*"]}; empty: no authentication', sensitive: true },
+  logLevel: { env: 'STICKLESS_LOG_LEVEL', help: 'pino level: fatal error warn info debug trace silent' },
+  reflection: { env: 'STICKLESS_REFLECTION', help: 'gRPC server reflection (grpcurl, Postman, evans list the services): true or false' },
 });
 
 /** Environment variable of each option. */
-export const SERVER_ENV_VARS: Readonly<Record<keyof ServerConfig, string>> = Object.freeze({
-  listen: 'STICKLESS_LISTEN',
-  metricsListen: 'STICKLESS_METRICS_LISTEN',
-  store: 'STICKLESS_STORE',
-  redisUrl: 'REDIS_URL',
-  redisSentinels: 'STICKLESS_REDIS_SENTINELS',
-  redisSentinelName: 'STICKLESS_REDIS_SENTINEL_NAME',
-  redisPassword: 'STICKLESS_REDIS_PASSWORD',
-  keyPrefix: 'STICKLESS_KEY_PREFIX',
-  defaultTtlMs: 'STICKLESS_DEFAULT_TTL_MS',
-  maxLifetimeMs: 'STICKLESS_MAX_LIFETIME_MS',
-  maxSessionBytes: 'STICKLESS_MAX_SESSION_BYTES',
-  maxFields: 'STICKLESS_MAX_FIELDS',
-  maxFieldBytes: 'STICKLESS_MAX_FIELD_BYTES',
-  maxPatchOps: 'STICKLESS_MAX_PATCH_OPS',
-  idempotencyWindowMs: 'STICKLESS_IDEMPOTENCY_WINDOW_MS',
-  replicaAcks: 'STICKLESS_REPLICA_ACKS',
-  replicaAckTimeoutMs: 'STICKLESS_REPLICA_ACK_TIMEOUT_MS',
-  commandTimeoutMs: 'STICKLESS_COMMAND_TIMEOUT_MS',
-  connectTimeoutMs: 'STICKLESS_CONNECT_TIMEOUT_MS',
-  shutdownGraceMs: 'STICKLESS_SHUTDOWN_GRACE_MS',
-  namespaceTokens: 'STICKLESS_NAMESPACE_TOKENS',
-  logLevel: 'STICKLESS_LOG_LEVEL',
-});
+export const SERVER_ENV_VARS: Readonly<Record<keyof ServerConfig, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(SERVER_OPTIONS).map(([option, info]) => [option, info.env])) as Record<keyof ServerConfig, string>,
+);
 
 /** Options whose values are secrets: redacted wherever config is shown. */
-export const SENSITIVE_SERVER_OPTIONS: ReadonlySet<keyof ServerConfig> = new Set(['redisPassword', 'namespaceTokens']);
+export const SENSITIVE_SERVER_OPTIONS: ReadonlySet<keyof ServerConfig> = new Set(
+  (Object.keys(SERVER_OPTIONS) as Array<keyof ServerConfig>).filter((option) => SERVER_OPTIONS[option].sensitive && option !== 'redisUrl'),
+);
 
-/** Raw values from environment variables; lists are comma-separated, tokens are JSON. */
-export function readServerEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const raw: Record<string, unknown> = {};
-  for (const [option, name] of Object.entries(SERVER_ENV_VARS)) {
-    const value = env[name];
-    if (value === undefined || value === '') continue;
-    if (option === 'redisSentinels') raw[option] = value.split(',').map((s) => s.trim()).filter(Boolean);
-    else if (option === 'namespaceTokens') raw[option] = parseJsonOption(name, value);
-    else raw[option] = value;
-  }
-  return raw;
+/** One problem with one option; `option` is the option's name, or a file key or flag nobody knows. */
+export interface ConfigProblem {
+  option: string;
+  message: string;
 }
 
-function parseJsonOption(name: string, value: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch {
-    throw new SessionError('SESS_ERR_CONFIG_INVALID', `invalid configuration:\n  ${name}: expected JSON`);
-  }
-}
+/** SESS_ERR_CONFIG_INVALID with each problem kept apart, so a caller can name options as the user wrote them. */
+export class ServerConfigError extends SessionError {
+  readonly problems: readonly ConfigProblem[];
 
-/** Reads a YAML or JSON config file into raw option values. */
-export function readServerConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new SessionError('SESS_ERR_CONFIG_INVALID', `invalid configuration:\n  config file ${path}: ${(error as Error).message}`);
+  constructor(problems: readonly ConfigProblem[]) {
+    super('SESS_ERR_CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  ${p.option}: ${p.message}`).join('\n')}`);
+    this.problems = problems;
   }
-  const parsed: unknown = parseYaml(text);
-  if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new SessionError('SESS_ERR_CONFIG_INVALID', `invalid configuration:\n  config file ${path}: expected a mapping of options`);
-  }
-  return parsed as Record<string, unknown>;
 }
 
 /**
  * Validates layered raw values (later layers win: defaults, file, environment, flags) and returns a
- * frozen config. Throws SESS_ERR_CONFIG_INVALID listing every problem as `option: message`.
+ * frozen config. Throws ServerConfigError (SESS_ERR_CONFIG_INVALID) listing every problem.
  */
 export function parseServerConfig(...layers: Array<Record<string, unknown>>): Readonly<ServerConfig> {
   const merged: Record<string, unknown> = { ...DEFAULT_SERVER_OPTIONS };
   for (const layer of layers) for (const [key, value] of Object.entries(layer)) if (value !== undefined) merged[key] = value;
   const result = serverConfigSchema.safeParse(merged);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? 'options' : '(root)';
-      return `  ${path}: ${issue.message}`;
-    });
-    throw new SessionError('SESS_ERR_CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
+    throw new ServerConfigError(result.error.issues.flatMap((issue): ConfigProblem[] => {
+      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ option: key, message: 'unknown option' }));
+      const option = String(issue.path[0] ?? '(root)');
+      // A secret's value never appears, nor the path inside it (a token is a key of namespaceTokens).
+      const secret = SERVER_OPTIONS[option as keyof ServerConfig]?.sensitive === true;
+      const message = (issue as { issues?: Array<{ message: string }> }).issues?.[0]?.message ?? issue.message;
+      const at = !secret && issue.path.length > 1 ? ` (at ${issue.path.slice(1).join('.')})` : '';
+      const shown = secret || typeof merged[option] === 'object' ? '' : `, got ${JSON.stringify(merged[option])}`;
+      return [{ option, message: `${message}${at}${shown}` }];
+    }));
   }
   const config = result.data;
-  const problems: string[] = [];
-  if (config.defaultTtlMs > config.maxLifetimeMs) problems.push(`  defaultTtlMs: ${config.defaultTtlMs} exceeds maxLifetimeMs (${config.maxLifetimeMs})`);
-  if (config.maxFieldBytes > config.maxSessionBytes) problems.push(`  maxFieldBytes: ${config.maxFieldBytes} exceeds maxSessionBytes (${config.maxSessionBytes})`);
+  const problems: ConfigProblem[] = [];
+  const problem = (option: keyof ServerConfig, message: string): number => problems.push({ option, message });
+  if (config.defaultTtlMs > config.maxLifetimeMs) problem('defaultTtlMs', `${config.defaultTtlMs} exceeds maxLifetimeMs (${config.maxLifetimeMs})`);
+  if (config.maxFieldBytes > config.maxSessionBytes) problem('maxFieldBytes', `${config.maxFieldBytes} exceeds maxSessionBytes (${config.maxSessionBytes})`);
   if (config.replicaAcks > 0 && config.replicaAckTimeoutMs >= config.commandTimeoutMs) {
-    problems.push(`  replicaAckTimeoutMs: ${config.replicaAckTimeoutMs} must be below commandTimeoutMs (${config.commandTimeoutMs})`);
+    problem('replicaAckTimeoutMs', `${config.replicaAckTimeoutMs} must be below commandTimeoutMs (${config.commandTimeoutMs})`);
   }
-  if (problems.length > 0) throw new SessionError('SESS_ERR_CONFIG_INVALID', `invalid configuration:\n${problems.join('\n')}`);
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    problem(config.tlsCertFile === undefined ? 'tlsKeyFile' : 'tlsCertFile', 'tlsCertFile and tlsKeyFile go together: set both or neither');
+  }
+  if (config.tlsCaFile !== undefined && config.tlsCertFile === undefined) problem('tlsCaFile', 'client certificates need TLS: set tlsCertFile and tlsKeyFile too');
+  if ((config.redisTlsCertFile === undefined) !== (config.redisTlsKeyFile === undefined)) {
+    problem(config.redisTlsCertFile === undefined ? 'redisTlsKeyFile' : 'redisTlsCertFile', 'redisTlsCertFile and redisTlsKeyFile go together: set both or neither');
+  }
+  const url = URL.parse(config.redisUrl);
+  if (config.redisUsername !== undefined && url?.username) problem('redisUsername', 'redisUrl names a user too: give it in one place');
+  if (config.redisPassword !== undefined && url?.password) problem('redisPassword', 'redisUrl carries a password too: give it in one place');
+  for (const option of ['redisTlsCaFile', 'redisTlsCertFile'] as const) {
+    if (config[option] !== undefined && !config.redisUrl.startsWith('rediss://')) problem(option, 'needs a rediss:// redisUrl (TLS towards Redis)');
+  }
+  if (problems.length > 0) throw new ServerConfigError(problems);
   return deepFreeze(config);
 }
 

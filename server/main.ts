@@ -1,50 +1,41 @@
 // sessiond process entry: flags > environment > config file > defaults, validated once; then serve.
-// The first SIGTERM/SIGINT drains (close), a second one stops at once (destroy).
-import { parseArgs } from 'node:util';
+// A bad option, file or port ends the process with one line per problem naming the option as the
+// user wrote it, and exit status 2. The first SIGTERM/SIGINT drains (close), a second one stops at
+// once (destroy); SIGHUP reloads the TLS certificate, key and CA files.
+import * as grpc from '@grpc/grpc-js';
 import { SessionError } from '../proto/errors.ts';
-import { parseServerConfig, readServerConfigFile, readServerEnv, redactServerConfig, SERVER_ENV_VARS, type ServerConfig } from './config.ts';
+import { redactServerConfig, ServerConfigError } from './config.ts';
+import { loadServerConfig, serverHelpText, type LoadedServerConfig } from './config-sources.ts';
 import { createLogger } from './logger.ts';
-import { createSessionServer } from './session-server.ts';
+import { createSessionServer, type SessionServer } from './session-server.ts';
 
-const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+function fail(status: number, lines: string[]): never {
+  process.stderr.write(lines.map((line) => `sessiond: ${line}\n`).join(''));
+  process.exit(status);
+}
 
-const USAGE = `Usage: node server/main.ts [--config file.yaml] [--<option> value ...]
-
-Options (each also an environment variable; see docs/configuration.md):
-${Object.entries(SERVER_ENV_VARS).map(([option, env]) => `  --${kebab(option).padEnd(24)} ${env}`).join('\n')}
-`;
-
-function readFlags(argv: string[]): { file: string | undefined; raw: Record<string, unknown> } {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, help: { type: 'boolean' } };
-  for (const option of Object.keys(SERVER_ENV_VARS)) options[kebab(option)] = { type: 'string' };
-  const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const raw: Record<string, unknown> = {};
-  for (const option of Object.keys(SERVER_ENV_VARS) as Array<keyof ServerConfig>) {
-    const value = values[kebab(option)];
-    if (typeof value !== 'string') continue;
-    if (option === 'redisSentinels') raw[option] = value.split(',').map((s) => s.trim()).filter(Boolean);
-    else if (option === 'namespaceTokens') raw[option] = JSON.parse(value);
-    else raw[option] = value;
-  }
-  return { file: typeof values.config === 'string' ? values.config : process.env.STICKLESS_CONFIG, raw };
+function failOnStartError(error: unknown, nameOf: (option: string) => string): never {
+  if (error instanceof ServerConfigError) fail(2, error.problems.map((p) => `${nameOf(p.option)}: ${p.message}`));
+  const message = error instanceof SessionError || error instanceof Error ? error.message.split('\n')[0] : String(error);
+  fail(1, [`cannot start: ${message}`]);
 }
 
 async function main(): Promise<void> {
-  let config: Readonly<ServerConfig>;
+  let loaded: LoadedServerConfig | undefined;
   try {
-    const flags = readFlags(process.argv.slice(2));
-    const file = flags.file ? readServerConfigFile(flags.file) : {};
-    config = parseServerConfig(file, readServerEnv(process.env), flags.raw);
+    loaded = loadServerConfig(process.argv.slice(2), process.env);
   } catch (error) {
-    const message = error instanceof SessionError || error instanceof Error ? error.message : String(error);
-    process.stderr.write(`sessiond: ${message}\n\n${USAGE}`);
-    process.exit(2);
+    failOnStartError(error, (option) => option);
   }
+  if (!loaded) {
+    process.stdout.write(serverHelpText());
+    process.exit(0);
+  }
+  const { config, nameOf } = loaded;
   const logger = createLogger(config.logLevel);
+  // grpc-js writes its own errors to stderr (a failed bind adds a line); they belong in the log.
+  const grpcLog = (...args: unknown[]): void => logger.warn({ component: 'grpc-js' }, args.join(' '));
+  grpc.setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
   logger.info(
     { store: config.store, config: redactServerConfig(config) },
     config.store === 'memory'
@@ -53,8 +44,13 @@ async function main(): Promise<void> {
         ? `store: redis via sentinel (${config.redisSentinelName})`
         : 'store: redis',
   );
-  const server = await createSessionServer(config, { logger });
-  logger.info({ address: server.address }, 'sessiond listening');
+  let server: SessionServer;
+  try {
+    server = await createSessionServer(config, { logger });
+  } catch (error) {
+    failOnStartError(error, nameOf);
+  }
+  logger.info({ address: server.address, tls: server.tls }, 'sessiond listening');
   let signals = 0;
   const stop = (signal: NodeJS.Signals): void => {
     signals += 1;
@@ -67,6 +63,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.on('SIGHUP', () => {
+    if (server.tls === 'off') {
+      logger.info({ signal: 'SIGHUP' }, 'SIGHUP: TLS is off, nothing to reload');
+      return;
+    }
+    try {
+      server.reloadTls();
+      logger.info({ signal: 'SIGHUP' }, 'TLS certificate, key and CA reloaded: new connections use them');
+    } catch (error) {
+      const problem = error instanceof ServerConfigError ? error.problems.map((p) => `${nameOf(p.option)}: ${p.message}`).join('; ') : String(error);
+      logger.error({ signal: 'SIGHUP', problem }, 'TLS reload failed: still serving the previous certificate');
+    }
+  });
 }
 
 await main();

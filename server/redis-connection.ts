@@ -2,6 +2,7 @@
 // settings that make failures fast and recoverable (no offline queue, no silent re-sends, endless
 // reconnects with a capped backoff).
 import { Redis, type RedisOptions } from 'ioredis';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
 
 /** Where Redis is and how long to wait for it. */
 export interface RedisConnectionOptions {
@@ -11,8 +12,15 @@ export interface RedisConnectionOptions {
   sentinels: readonly string[];
   /** Name of the monitored primary (`sentinel monitor <name> ...`). */
   sentinelName: string;
-  /** Password of the Redis servers behind Sentinel (the URL carries it in standalone mode). */
+  /** ACL user; with Sentinel, of the Redis servers behind it. Standalone: instead of the URL's. */
+  username?: string | undefined;
+  /** Password; with Sentinel, of the Redis servers behind it. Standalone: instead of the URL's. */
   password?: string | undefined;
+  /**
+   * TLS towards Redis (CA, client certificate), or undefined for plaintext. Standalone: set it for
+   * `rediss://` URLs. Sentinel: used for the sentinels and for the servers behind them.
+   */
+  tls?: TlsOptions | undefined;
   /** A command that got no answer within this many ms fails with SESS_ERR_STORE_UNAVAILABLE. */
   commandTimeoutMs: number;
   /** TCP connect timeout in ms. */
@@ -34,6 +42,9 @@ export function createRedisConnection(options: RedisConnectionOptions, overrides
     connectTimeout: options.connectTimeoutMs,
     retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
     lazyConnect: true,
+    ...(options.username ? { username: options.username } : {}),
+    ...(options.password ? { password: options.password } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
     ...overrides,
   };
   if (options.sentinels.length > 0) {
@@ -44,7 +55,7 @@ export function createRedisConnection(options: RedisConnectionOptions, overrides
         return { host, port };
       }),
       name: options.sentinelName,
-      password: options.password,
+      ...(options.tls ? { enableTLSForSentinelMode: true, sentinelTLS: options.tls } : {}),
       sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
     });
   }

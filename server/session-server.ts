@@ -1,11 +1,12 @@
 // The grpc.Server lifecycle of sessiond: build the store, bind, add the session and health services,
 // and stop in two ways: close() drains (ends watches, lets in-flight calls finish within the grace
-// period, then closes the store) and destroy() stops at once. Both are idempotent.
+// period, then closes the store) and destroy() stops at once. Both are idempotent. With TLS files
+// configured it serves TLS (or mTLS), and reloadTls() swaps certificates without unbinding.
 import * as grpc from '@grpc/grpc-js';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { sessionServiceDefinition } from '../proto/index.ts';
-import type { ServerConfig } from './config.ts';
+import { ServerConfigError, type ServerConfig } from './config.ts';
 import { createHealthReporter, type HealthReporter } from './health.ts';
 import { createLogger } from './logger.ts';
 import { createServerMetrics, startMetricsServer } from './metrics.ts';
@@ -13,6 +14,7 @@ import { createSessionService, type SessionService } from './session-service.ts'
 import { MemorySessionStore } from './session-store-memory.ts';
 import { RedisSessionStore } from './session-store-redis.ts';
 import type { SessionStore, StoreLimits } from './session-store.ts';
+import { readRedisTls, ReloadableTlsServerCredentials } from './tls-credentials.ts';
 
 export interface SessionServerDependencies {
   /** Use this store instead of building one from the config (tests, embedding). Closed on stop. */
@@ -27,6 +29,13 @@ export interface SessionServer {
   /** Port of the /metrics listener, when `metricsListen` is set. */
   readonly metricsPort: number | undefined;
   readonly store: SessionStore;
+  /** `off` (plaintext), `tls`, or `mtls` (client certificates required). */
+  readonly tls: 'off' | 'tls' | 'mtls';
+  /**
+   * Reads tlsCertFile, tlsKeyFile and tlsCaFile again; new connections use them, open ones carry on.
+   * Throws ServerConfigError naming the file's option, and then nothing changes.
+   */
+  reloadTls(): void;
   /** Graceful stop: no new calls, watches ended, in-flight calls finish (up to shutdownGraceMs). */
   close(): Promise<void>;
   /** Immediate stop: in-flight calls are cancelled. */
@@ -50,7 +59,9 @@ export function createStore(config: Readonly<ServerConfig>): SessionStore {
       url: config.redisUrl,
       sentinels: config.redisSentinels,
       sentinelName: config.redisSentinelName,
+      username: config.redisUsername,
       password: config.redisPassword,
+      tls: readRedisTls(config),
       commandTimeoutMs: config.commandTimeoutMs,
       connectTimeoutMs: config.connectTimeoutMs,
     },
@@ -63,6 +74,10 @@ export function createStore(config: Readonly<ServerConfig>): SessionStore {
 
 export async function createSessionServer(config: Readonly<ServerConfig>, dependencies: SessionServerDependencies = {}): Promise<SessionServer> {
   const logger = dependencies.logger ?? createLogger(config.logLevel);
+  // Before anything is started: unreadable or mismatched TLS files stop here, naming the option.
+  const tls = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+    ? new ReloadableTlsServerCredentials({ tlsCertFile: config.tlsCertFile, tlsKeyFile: config.tlsKeyFile, tlsCaFile: config.tlsCaFile })
+    : undefined;
   const store = dependencies.store ?? createStore(config);
   const metrics = createServerMetrics();
   const service = createSessionService(store, { ...config, namespaceTokens: config.namespaceTokens }, logger, metrics);
@@ -74,20 +89,40 @@ export async function createSessionServer(config: Readonly<ServerConfig>, depend
   });
   server.addService(sessionServiceDefinition, service.handlers);
   health.implementation.addToServer(server);
+  // Server reflection (config `reflection`, on by default), loaded only when on.
+  if (config.reflection) (await import('../proto/reflection.ts')).addReflectionService(server);
   let metricsServer: Server | undefined;
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(config.listen, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      server.bindAsync(config.listen, tls ?? grpc.ServerCredentials.createInsecure(), (error, bound) => {
+        if (error) reject(bindError('listen', config.listen, error));
+        else resolve(bound);
+      });
     });
-    if (config.metricsListen !== '') metricsServer = await startMetricsServer(metrics.registry, config.metricsListen);
+    if (config.metricsListen !== '') {
+      metricsServer = await startMetricsServer(metrics.registry, config.metricsListen).catch((error: unknown) => {
+        throw bindError('metricsListen', config.metricsListen, error as Error);
+      });
+    }
     const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
-    return new GrpcSessionServer({ server, store, service, health, logger, metricsServer, graceMs: config.shutdownGraceMs, address: `${host}:${port}`, port });
+    return new GrpcSessionServer({ server, store, service, health, logger, metricsServer, tls, graceMs: config.shutdownGraceMs, address: `${host}:${port}`, port });
   } catch (error) {
     server.forceShutdown();
     metricsServer?.close();
     await store.close();
     throw error;
   }
+}
+
+/** A listen failure as a problem of the option that named the address, in plain words. */
+function bindError(option: keyof ServerConfig, address: string, error: Error): ServerConfigError {
+  const text = error.message;
+  const reason = /EADDRINUSE/.test(text) ? 'address already in use'
+    : /EACCES/.test(text) ? 'permission denied (a port below 1024 needs privileges)'
+      : /EADDRNOTAVAIL/.test(text) ? 'address not available on this machine'
+        : /Name resolution failed|ENOTFOUND|EAI_AGAIN/.test(text) ? 'host name does not resolve'
+          : /\[([^\]]+)\]/.exec(text)?.[1] ?? text.split('\n')[0]!;
+  return new ServerConfigError([{ option, message: `cannot listen on ${address}: ${reason}` }]);
 }
 
 interface ServerParts {
@@ -97,6 +132,7 @@ interface ServerParts {
   health: HealthReporter;
   logger: Logger;
   metricsServer: Server | undefined;
+  tls: ReloadableTlsServerCredentials | undefined;
   graceMs: number;
   address: string;
   port: number;
@@ -118,6 +154,14 @@ class GrpcSessionServer implements SessionServer {
     this.port = parts.port;
     const metricsAddress = parts.metricsServer?.address();
     this.metricsPort = typeof metricsAddress === 'object' && metricsAddress ? metricsAddress.port : undefined;
+  }
+
+  get tls(): 'off' | 'tls' | 'mtls' {
+    return this.#parts.tls?.mode ?? 'off';
+  }
+
+  reloadTls(): void {
+    this.#parts.tls?.reload();
   }
 
   close(): Promise<void> {

@@ -1,7 +1,8 @@
 // parseServerConfig: defaults, layering, every problem named at once, and a frozen result.
 import test from 'ava';
 import { SessionError } from '../../proto/errors.ts';
-import { DEFAULT_SERVER_OPTIONS, parseServerConfig, readServerEnv, redactServerConfig, SERVER_ENV_VARS } from '../../server/config.ts';
+import { DEFAULT_SERVER_OPTIONS, parseServerConfig, redactServerConfig, SERVER_ENV_VARS, serverConfigSchema, ServerConfigError } from '../../server/config.ts';
+import { readServerEnv } from '../../server/config-sources.ts';
 
 test('defaults apply when nothing is set, and the result is deeply frozen', (t) => {
   const config = parseServerConfig();
@@ -30,7 +31,7 @@ test('environment variables are read for every option, lists comma-separated and
   t.deepEqual(config.redisSentinels, ['a:26379', 'b:26379']);
   t.deepEqual(config.namespaceTokens, { '0123456789abcdef': ['shop'] });
   t.is(config.maxFields, 12);
-  t.deepEqual(Object.keys(SERVER_ENV_VARS).sort(), Object.keys(DEFAULT_SERVER_OPTIONS).concat('redisPassword').sort(), 'every option has an env var');
+  t.deepEqual(Object.keys(SERVER_ENV_VARS).sort(), Object.keys(serverConfigSchema.shape).sort(), 'every option has an env var');
 });
 
 test('later layers win: file < environment < flags', (t) => {
@@ -40,8 +41,33 @@ test('later layers win: file < environment < flags', (t) => {
 });
 
 test('redaction hides passwords, tokens and URL credentials', (t) => {
-  const config = parseServerConfig({ redisUrl: 'redis://:hunter2@redis:6379', redisPassword: 'hunter2', namespaceTokens: { '0123456789abcdef': ['*'] } });
+  const config = parseServerConfig({ redisUrl: 'redis://:hunter2@redis:6379', namespaceTokens: { '0123456789abcdef': ['*'] } });
   const shown = JSON.stringify(redactServerConfig(config));
   t.false(shown.includes('hunter2'));
   t.false(shown.includes('0123456789abcdef'));
+  const withPassword = JSON.stringify(redactServerConfig(parseServerConfig({ redisUsername: 'sessiond', redisPassword: 'hunter3' })));
+  t.false(withPassword.includes('hunter3'));
+});
+
+test('a credential given both in redisUrl and as its own option is refused, naming the option', (t) => {
+  const error = t.throws(() => parseServerConfig({ redisUrl: 'redis://app:pw@redis:6379', redisUsername: 'app', redisPassword: 'pw' }), { instanceOf: ServerConfigError });
+  t.deepEqual(error!.problems.map((p) => p.option), ['redisUsername', 'redisPassword']);
+});
+
+test('TLS options: cert and key go together, a CA needs them, Redis TLS files need rediss://', (t) => {
+  const problems = (raw: Record<string, unknown>): string[] => (t.throws(() => parseServerConfig(raw), { instanceOf: ServerConfigError })!).problems.map((p) => `${p.option}: ${p.message}`);
+  t.regex(problems({ tlsKeyFile: 'k.pem' })[0]!, /^tlsKeyFile: tlsCertFile and tlsKeyFile go together/);
+  t.regex(problems({ tlsCaFile: 'ca.pem' })[0]!, /^tlsCaFile: client certificates need TLS/);
+  t.regex(problems({ redisTlsCaFile: 'ca.pem' })[0]!, /^redisTlsCaFile: needs a rediss:\/\/ redisUrl/);
+  t.regex(problems({ redisUrl: 'rediss://r:6380', redisTlsCertFile: 'c.pem' })[0]!, /^redisTlsCertFile: redisTlsCertFile and redisTlsKeyFile go together/);
+  const config = parseServerConfig({ tlsCertFile: 'c.pem', tlsKeyFile: 'k.pem', tlsCaFile: 'ca.pem', redisUrl: 'rediss://r:6380', redisTlsCaFile: 'ca.pem' });
+  t.is(config.tlsCaFile, 'ca.pem');
+});
+
+test('ports above 65535 are refused with the value shown', (t) => {
+  const error = t.throws(() => parseServerConfig({ listen: '127.0.0.1:99999', metricsListen: '[::1]:70000' }), { instanceOf: ServerConfigError });
+  t.deepEqual(error!.problems, [
+    { option: 'listen', message: 'expected host:port with a port from 0 to 65535, got "127.0.0.1:99999"' },
+    { option: 'metricsListen', message: 'expected host:port with a port from 0 to 65535, got "[::1]:70000"' },
+  ]);
 });
