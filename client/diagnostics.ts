@@ -10,7 +10,11 @@ export interface RetryMessage {
   method: string;
   /** The attempt that failed (1 for the first). */
   attempt: number;
-  /** Why it failed; always `SESS_ERR_STORE_UNAVAILABLE` today. */
+  /**
+   * Why it failed: `SESS_ERR_SERVICE_UNAVAILABLE`, `SESS_ERR_STORE_UNAVAILABLE` or
+   * `SESS_ERR_NOT_ENOUGH_REPLICAS` (nothing applied), or, for calls safe to repeat,
+   * `SESS_ERR_OUTCOME_UNKNOWN` or `SESS_ERR_REPLICA_ACK_TIMEOUT`.
+   */
   code: SessionErrorCode;
   /** The jittered backoff before the next attempt. */
   delayMs: number;

@@ -3,10 +3,17 @@ import * as grpc from '@grpc/grpc-js';
 import { SessionError } from '../proto/errors.ts';
 
 /**
- * How unary calls are retried. Only failures with `SESS_ERR_STORE_UNAVAILABLE` (gRPC `UNAVAILABLE`:
- * the server, or the store behind it, could not be reached) are retried, and only for calls that are
- * safe to repeat: reads, `touch`, `delete`, and mutations that carry an idempotency key (see
- * {@link SessionClientOptions.autoIdempotencyKeys}). Retries never outlive the call's deadline.
+ * How unary calls are retried (the policy is `shouldRetry` in client/retry.ts):
+ * - failures after which nothing was applied are retried for every call, keyless mutations included:
+ *   `SESS_ERR_SERVICE_UNAVAILABLE` (sessiond unreachable), `SESS_ERR_STORE_UNAVAILABLE` (sessiond
+ *   could not reach Redis) and `SESS_ERR_NOT_ENOUGH_REPLICAS` (too few replicas for replicaAcks);
+ * - failures after which a mutation may have been applied, `SESS_ERR_OUTCOME_UNKNOWN` and
+ *   `SESS_ERR_REPLICA_ACK_TIMEOUT`, are retried only for calls that are safe to repeat: reads,
+ *   `touch`, `delete`, `revokeByOwner`, and mutations that carry an idempotency key (see
+ *   {@link SessionClientOptions.autoIdempotencyKeys}: on by default), whose retry is replayed if the
+ *   first attempt was applied;
+ * - nothing else is retried (`SESS_ERR_DEADLINE_EXCEEDED` included: the deadline is spent).
+ * Retries never outlive the call's deadline.
  */
 export interface RetryOptions {
   /** Attempts in total, the first one included. `1` disables retries. Default 4. */
@@ -41,15 +48,15 @@ export interface SessionClientOptions {
    * for one call. `watch()` streams have no deadline. Default 2000.
    */
   deadlineMs: number;
-  /** Retry policy for `UNAVAILABLE`; see {@link RetryOptions}. Fields not given keep their default. */
+  /** Retry policy; see {@link RetryOptions} for what is retried. Fields not given keep their default. */
   retry: RetryOptions;
   /**
    * When true (default), every mutation called without an `idempotencyKey` gets a fresh random one
    * (`crypto.randomUUID()`), reused by that call's retries. The server then applies the mutation at
    * most once even when an answer was lost and the call was sent again, so `create`, `put`, `patch`,
-   * `regenerate` and `revokeByOwner` are retried like reads. When false, only mutations given an
-   * explicit key are retried; the others fail on the first `UNAVAILABLE`, because the server may
-   * have applied them before the connection broke.
+   * `regenerate` and `revokeByOwner` are retried like reads. When false, mutations without an
+   * explicit key are retried only after failures that applied nothing; on `SESS_ERR_OUTCOME_UNKNOWN`
+   * they fail at once, because the server may have applied them before the answer was lost.
    */
   autoIdempotencyKeys: boolean;
   /**

@@ -1,7 +1,26 @@
-// Retry as a wrapper around one call, not a feature of the client class: the client decides what is
-// retryable, this decides when to try again.
+// Retry as a wrapper around one call, not a feature of the client class: `isRetryable` says what may
+// be tried again (the client's policy is `shouldRetry` below), this decides when.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SessionError, type SessionErrorCode } from '../proto/errors.ts';
 import type { RetryOptions } from './options.ts';
+
+/** Failures after which nothing was applied: every call is retried, keyless mutations included. */
+export const NOT_APPLIED_CODES: ReadonlySet<SessionErrorCode> = new Set([
+  'SESS_ERR_SERVICE_UNAVAILABLE', 'SESS_ERR_STORE_UNAVAILABLE', 'SESS_ERR_NOT_ENOUGH_REPLICAS',
+]);
+
+/**
+ * Failures after which a mutation may have been applied: retried only when repeating the call is
+ * safe (reads, touch, delete, revokeByOwner, and mutations with an idempotency key, whose retry
+ * either replays the first outcome or applies once).
+ */
+export const MAYBE_APPLIED_CODES: ReadonlySet<SessionErrorCode> = new Set(['SESS_ERR_OUTCOME_UNKNOWN', 'SESS_ERR_REPLICA_ACK_TIMEOUT']);
+
+/** The client's retry policy: `safe` is true for calls that may be repeated (see MAYBE_APPLIED_CODES). */
+export function shouldRetry(error: unknown, safe: boolean): boolean {
+  if (!(error instanceof SessionError)) return false;
+  return NOT_APPLIED_CODES.has(error.code) || (safe && MAYBE_APPLIED_CODES.has(error.code));
+}
 
 export interface RetryPolicy extends RetryOptions {
   /** Epoch ms after which no new attempt starts (the logical call's deadline). */

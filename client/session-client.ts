@@ -1,5 +1,6 @@
-// SessionClient: the typed promise API over the generated stub. Deadlines on every call, retries on
-// UNAVAILABLE for calls that are safe to repeat, errors rehydrated as SessionError.
+// SessionClient: the typed promise API over the generated stub. Deadlines on every call, retries of
+// failures that applied nothing (and of outcome-unknown ones for calls safe to repeat), errors
+// rehydrated as SessionError.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
@@ -14,7 +15,7 @@ import { conflictChannel, debug, retryChannel, type ConflictMessage, type RetryM
 import { fromGrpcError, toSessionError } from './errors.ts';
 import { resolveClientOptions, type SessionClientInit, type SessionClientOptions } from './options.ts';
 import { toFieldOp, type PatchOp } from './patch-op.ts';
-import { backoffMs, withRetry } from './retry.ts';
+import { backoffMs, shouldRetry, withRetry } from './retry.ts';
 import {
   toSnapshot, toSummary, type SessionMutationResult, type SessionSnapshot, type SessionSummary, type TouchResult,
 } from './session-snapshot.ts';
@@ -86,8 +87,8 @@ export class SessionClient {
   }
 
   /**
-   * Deletes a session; false when there was nothing to delete. Retried on UNAVAILABLE, so a delete
-   * whose first answer was lost may report false although it deleted the session.
+   * Deletes a session; false when there was nothing to delete. Retried even when its outcome is
+   * unknown, so a delete whose first answer was lost may report false although it deleted the session.
    */
   async delete(id: string, options: DeleteOptions = {}): Promise<boolean> {
     const request = { namespace: this.options.namespace, id, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) };
@@ -205,8 +206,11 @@ export class SessionClient {
     };
   }
 
-  /** One logical unary call: deadline, retries when `retryable`, SessionError on failure. */
-  #unary<Res>(method: UnaryMethod, request: object, options: CallOptions, retryable: boolean): Promise<Res> {
+  /**
+   * One logical unary call: deadline, retries (client/retry.ts `shouldRetry`: not-applied failures
+   * always, maybe-applied ones only when `safe` to repeat), SessionError on failure.
+   */
+  #unary<Res>(method: UnaryMethod, request: object, options: CallOptions, safe: boolean): Promise<Res> {
     this.#assertOpen();
     const deadlineMs = options.deadlineMs ?? this.options.deadlineMs;
     if (!Number.isSafeInteger(deadlineMs) || deadlineMs <= 0) {
@@ -219,13 +223,13 @@ export class SessionClient {
       try {
         const call: grpc.ClientUnaryCall = fn.call(this.#stub, request, this.#metadata.clone(), { deadline }, (error, reply) => {
           this.#calls.delete(call);
-          if (error) reject(fromGrpcError(error));
+          if (error) reject(fromGrpcError(error, address));
           else resolve(reply as Res);
         });
         this.#calls.add(call);
       } catch (error) {
         // grpc-js throws synchronously for a request it cannot serialize or a channel already shut down.
-        reject(toSessionError(error));
+        reject(toSessionError(error, address));
       }
     });
     const onRetry = (n: number, error: unknown, delayMs: number): void => {
@@ -233,7 +237,7 @@ export class SessionClient {
       debug('%s: attempt %d failed with %s, retrying in %d ms', method, n, code, delayMs);
       if (retryChannel.hasSubscribers) retryChannel.publish({ method, attempt: n, code, delayMs, namespace, address } satisfies RetryMessage);
     };
-    const isRetryable = (error: unknown): boolean => retryable && (error as SessionError).code === 'SESS_ERR_STORE_UNAVAILABLE';
+    const isRetryable = (error: unknown): boolean => shouldRetry(error, safe);
     const pending = withRetry(attempt, { ...retry, deadline, signal: this.#lifecycle.signal, onRetry }, isRetryable);
     this.#inFlight.add(pending);
     const forget = (): void => void this.#inFlight.delete(pending);

@@ -1,10 +1,12 @@
-// What the client does when things go wrong: deadlines against a server that never answers, retries
-// only on UNAVAILABLE and only when safe, errors rehydrated with their stable codes, tokens, close.
+// What the client does when things go wrong: deadlines against a server that never answers; sessiond
+// unreachable told from store unreachable; retries of failures that applied nothing always, of
+// outcome-unknown ones only when safe; errors rehydrated with their stable codes, tokens, close.
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttp2Server, type Http2Session } from 'node:http2';
 import { createServer, type Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { CLIENT_CHANNELS, SessionError, type RetryMessage, type SessionClientInit } from '../../client/index.ts';
-import { freePort, startRedis, type RedisHandle } from '../helpers/redis.ts';
+import { freePort, startOwnRedis, startRedis, type RedisHandle } from '../helpers/redis.ts';
 import { startSessiond, waitFor } from '../helpers/servers.ts';
 import { connect, namespace, record, setup as setupWith } from './client-harness.ts';
 
@@ -61,29 +63,101 @@ test('a call to a server that accepts TCP but never answers rejects once its dea
   const client = connect(t, { address: await silentServer(t), namespace: namespace(), deadlineMs: 300 });
   for (const call of [() => client.get(unknownId()), () => client.create({ a: 1 }), () => client.patch(unknownId(), [{ increment: 'n' }], { deadlineMs: 200 })]) {
     const error = await t.throwsAsync(call(), { instanceOf: SessionError });
-    t.true(['SESS_ERR_DEADLINE_EXCEEDED', 'SESS_ERR_STORE_UNAVAILABLE'].includes(error.code), error.code);
+    t.true(['SESS_ERR_DEADLINE_EXCEEDED', 'SESS_ERR_SERVICE_UNAVAILABLE'].includes(error.code), error.code);
   }
 });
 
-test('a mutation without idempotency key is not retried on UNAVAILABLE', async (t) => {
-  const { client, retries } = await deadClient(t, { autoIdempotencyKeys: false });
-  const error = await t.throwsAsync(client.create({ a: 1 }), { instanceOf: SessionError });
-  t.is(error.code, 'SESS_ERR_STORE_UNAVAILABLE');
-  await t.throwsAsync(client.patch(unknownId(), [{ increment: 'n' }]), { instanceOf: SessionError });
-  t.deepEqual(retries, []);
+test('a client whose sessiond is not running gets SESS_ERR_SERVICE_UNAVAILABLE in our words, not a store code', async (t) => {
+  const { client } = await deadClient(t, { retry: { maxAttempts: 1 } });
+  const error = await t.throwsAsync(client.get(unknownId()), { instanceOf: SessionError });
+  t.is(error.code, 'SESS_ERR_SERVICE_UNAVAILABLE');
+  t.regex(error.message, new RegExp(`^sessiond at ${client.options.address.replace(/\./g, '\\.')} is unreachable \\(connection refused\\); nothing was sent$`));
+  t.notRegex(error.message, /No connection established|Last error|ECONNREFUSED/, 'grpc-js wording stays in the cause');
+  t.is((error.cause as { code: number }).code, 14, 'the grpc ServiceError (UNAVAILABLE) is the cause');
 });
 
-test('reads, and mutations with an idempotency key (explicit or automatic), are retried on UNAVAILABLE', async (t) => {
+test('sessiond unreachable applied nothing: every call is retried, mutations without an idempotency key included', async (t) => {
   const { client, retries } = await deadClient(t, { autoIdempotencyKeys: false });
-  const error = await t.throwsAsync(client.get(unknownId()), { instanceOf: SessionError });
-  t.is(error.code, 'SESS_ERR_STORE_UNAVAILABLE');
-  t.deepEqual(retries.map((r) => [r.method, r.attempt, r.code]), [['get', 1, 'SESS_ERR_STORE_UNAVAILABLE'], ['get', 2, 'SESS_ERR_STORE_UNAVAILABLE']]);
-  await t.throwsAsync(client.patch(unknownId(), [{ increment: 'n' }], { idempotencyKey: 'k-1' }));
-  t.is(retries.filter((r) => r.method === 'patch').length, 2);
+  const error = await t.throwsAsync(client.create({ a: 1 }), { instanceOf: SessionError });
+  t.is(error.code, 'SESS_ERR_SERVICE_UNAVAILABLE');
+  await t.throwsAsync(client.patch(unknownId(), [{ increment: 'n' }]), { instanceOf: SessionError });
+  await t.throwsAsync(client.get(unknownId()), { instanceOf: SessionError });
+  t.deepEqual(retries.map((r) => [r.method, r.attempt, r.code]), [
+    ['create', 1, 'SESS_ERR_SERVICE_UNAVAILABLE'], ['create', 2, 'SESS_ERR_SERVICE_UNAVAILABLE'],
+    ['patch', 1, 'SESS_ERR_SERVICE_UNAVAILABLE'], ['patch', 2, 'SESS_ERR_SERVICE_UNAVAILABLE'],
+    ['get', 1, 'SESS_ERR_SERVICE_UNAVAILABLE'], ['get', 2, 'SESS_ERR_SERVICE_UNAVAILABLE'],
+  ]);
+});
 
-  const auto = await deadClient(t);
-  await t.throwsAsync(auto.client.create({ a: 1 }));
-  t.is(auto.retries.filter((r) => r.method === 'create').length, 2);
+test('sessiond up, Redis down: SESS_ERR_STORE_UNAVAILABLE (not the service code), retried even without a key', async (t) => {
+  const own = await startOwnRedis();
+  t.teardown(() => own.stop());
+  const sessiond = await startSessiond(t, { redis: own, config: { commandTimeoutMs: 300, connectTimeoutMs: 300 } });
+  const ns = namespace();
+  const retries = record<RetryMessage>(t, CLIENT_CHANNELS.retry, ns);
+  const client = connect(t, { address: sessiond.address, namespace: ns, autoIdempotencyKeys: false, retry: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 } });
+  await own.kill();
+  const error = await waitFor(async () => {
+    const failure = await client.create({ a: 1 }).then(() => undefined, (e: unknown) => e as SessionError);
+    return failure?.code === 'SESS_ERR_STORE_UNAVAILABLE' ? failure : undefined;
+  }, 20_000, 'STORE_UNAVAILABLE');
+  t.regex(error.message, new RegExp(`^Redis at 127\\.0\\.0\\.1:${own.port} is unreachable \\(.+\\); nothing was applied$`));
+  t.notRegex(error.message, /enableOfflineQueue|Stream isn't writeable/);
+  t.true(retries.some((r) => r.method === 'create' && r.code === 'SESS_ERR_STORE_UNAVAILABLE'), 'a keyless create that applied nothing is retried');
+});
+
+test('outcome unknown (Redis frozen): a keyless mutation is not retried; one with an idempotency key is, and applies once', async (t) => {
+  const own = await startOwnRedis();
+  t.teardown(() => own.stop());
+  if (!own.pause) return t.fail('this test needs a redis-server process it can freeze');
+  t.teardown(() => own.pause?.(false));
+  const sessiond = await startSessiond(t, { redis: own, config: { commandTimeoutMs: 200 } });
+  const ns = namespace();
+  const retries = record<RetryMessage>(t, CLIENT_CHANNELS.retry, ns);
+  const client = connect(t, {
+    address: sessiond.address, namespace: ns, autoIdempotencyKeys: false, deadlineMs: 20_000,
+    retry: { maxAttempts: 1000, initialBackoffMs: 50, maxBackoffMs: 200 },
+  });
+  const { id } = await client.create({ n: 0 });
+  await client.patch(id, [{ increment: 'n' }]);
+
+  own.pause(true);
+  const keyless = await t.throwsAsync(client.patch(id, [{ increment: 'n' }]), { instanceOf: SessionError });
+  t.is(keyless.code, 'SESS_ERR_OUTCOME_UNKNOWN');
+  t.regex(keyless.message, /did not answer within 200 ms: the write may or may not have been applied/);
+  t.deepEqual(retries, [], 'a keyless mutation that may have applied is not sent again');
+
+  const keyed = client.patch(id, [{ increment: 'n' }], { idempotencyKey: 'frozen-key' });
+  await waitFor(() => retries.some((r) => r.code === 'SESS_ERR_OUTCOME_UNKNOWN'), 20_000, 'a retry of the keyed patch');
+  own.pause(false);
+  const result = await keyed;
+  t.true(retries.every((r) => r.method === 'patch'));
+  // 1 (first patch) + 1 (keyless, applied when Redis woke up) + 1 (keyed, applied once however often sent).
+  t.is((await client.get(id))!.fields.n, 3);
+  t.is(result.version, 4);
+});
+
+test('a connection to sessiond dropped during a call is SESS_ERR_OUTCOME_UNKNOWN, not retried without a key', async (t) => {
+  const sessions = new Set<Http2Session>();
+  const server = createHttp2Server();
+  server.on('session', (session) => sessions.add(session));
+  // Takes the call, then drops the whole connection without an answer.
+  server.on('stream', (stream) => stream.session?.socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const session of sessions) session.destroy();
+    server.close();
+  });
+  const address = server.address();
+  const ns = namespace();
+  const retries = record<RetryMessage>(t, CLIENT_CHANNELS.retry, ns);
+  const client = connect(t, {
+    address: `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, namespace: ns, autoIdempotencyKeys: false,
+  });
+  const error = await t.throwsAsync(client.create({ a: 1 }), { instanceOf: SessionError });
+  t.is(error.code, 'SESS_ERR_OUTCOME_UNKNOWN', error.message);
+  t.regex(error.message, /dropped before the answer came: a mutation may or may not have been applied/);
+  t.deepEqual(retries, []);
 });
 
 test('a get is retried until the server comes up, then succeeds', async (t) => {
@@ -103,7 +177,7 @@ test('a get is retried until the server comes up, then succeeds', async (t) => {
   await startSessiond(t, { redis, config: { listen: `127.0.0.1:${port}` } });
   t.is(await pending, undefined);
   t.true(retries.length >= 2);
-  t.true(retries.every((r) => r.method === 'get' && r.code === 'SESS_ERR_STORE_UNAVAILABLE'));
+  t.true(retries.every((r) => r.method === 'get' && r.code === 'SESS_ERR_SERVICE_UNAVAILABLE'));
   const created = await client.create({ up: true });
   t.deepEqual((await client.get(created.id))!.fields, { up: true });
 });
