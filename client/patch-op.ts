@@ -25,7 +25,7 @@ export function toFieldOp(op: PatchOp, index: number): FieldOp {
   const where = `ops[${index}]`;
   if (typeof op !== 'object' || op === null) throw invalid(`${where}: expected an operation object`);
   if ('set' in op) return { field: op.set, set: encodeValue(op.value, `${where}.value`) };
-  if ('delete' in op) return { field: op.delete, delete: true };
+  if ('delete' in op) return { field: op.delete, delete: {} };
   if ('append' in op) return { field: op.append, append: encodeValue(op.value, `${where}.value`) };
   if ('increment' in op) {
     const by = op.by ?? 1;

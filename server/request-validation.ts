@@ -111,6 +111,10 @@ export function parseOps(ops: FieldOp__Output[], limits: RequestLimits): FieldOp
         return { kind: 'set', field, value: requireValue(op.set ?? Buffer.alloc(0), `${where}.set`, limits) };
       case 'delete':
         return { kind: 'delete', field };
+      case 'legacyDelete':
+        // The bool of earlier clients (same field number): only `true` meant it; `false` deleted too.
+        if (op.legacyDelete !== true) throw invalid(`${where}.legacy_delete: false deletes nothing; send delete {} to remove the field`);
+        return { kind: 'delete', field };
       case 'incrementInt': {
         const by = op.incrementInt ?? 0;
         if (!Number.isSafeInteger(by)) throw invalid(`${where}.increment_int: outside +/-(2^53 - 1)`);

@@ -80,7 +80,7 @@ test('Patch applies set, delete, increments and append atomically, and a failing
   const patched = await call<object, SessionResponse__Output>(stub, 'Patch', {
     namespace: NS, id: session.id,
     ops: [
-      { field: 'name', set: enc('y') }, { field: 'gone', delete: true }, { field: 'n', incrementInt: 5 },
+      { field: 'name', set: enc('y') }, { field: 'gone', delete: {} }, { field: 'n', incrementInt: 5 },
       { field: 'n', incrementInt: -2 }, { field: 'score', incrementFloat: 0.25 }, { field: 'cart', append: enc({ sku: 1 }) },
       { field: 'cart', append: enc('sku-2') },
     ],
@@ -169,7 +169,7 @@ test('a session expires after its TTL; Get with slide and Touch push the expiry 
   const { stub } = await setup(t);
   const short = await create(stub, {}, { ttlMs: 300 });
   await waitFor(async () => !(await call<object, GetResponse__Output>(stub, 'Get', { namespace: NS, id: short.id })).found, 5000, 'expiry');
-  await rejects(t, call(stub, 'Patch', { namespace: NS, id: short.id, ops: [{ field: 'a', delete: true }] }), grpc.status.NOT_FOUND, 'SESS_ERR_NOT_FOUND');
+  await rejects(t, call(stub, 'Patch', { namespace: NS, id: short.id, ops: [{ field: 'a', delete: {} }] }), grpc.status.NOT_FOUND, 'SESS_ERR_NOT_FOUND');
 
   const sliding = await create(stub, {}, { ttlMs: 10_000 });
   const touched = await call<object, TouchResponse__Output>(stub, 'Touch', { namespace: NS, id: sliding.id, ttlMs: 40_000 });
@@ -214,7 +214,7 @@ test('Regenerate moves the data to a new id and the old id is NOT_FOUND', async 
   t.is(moved.session!.owner, 'ada');
   t.deepEqual(dec(moved.session!.fields.cart), ['a']);
   t.false((await call<object, GetResponse__Output>(stub, 'Get', { namespace: NS, id: session.id })).found);
-  await rejects(t, call(stub, 'Patch', { namespace: NS, id: session.id, ops: [{ field: 'x', delete: true }] }), grpc.status.NOT_FOUND, 'SESS_ERR_NOT_FOUND');
+  await rejects(t, call(stub, 'Patch', { namespace: NS, id: session.id, ops: [{ field: 'x', delete: {} }] }), grpc.status.NOT_FOUND, 'SESS_ERR_NOT_FOUND');
   await rejects(t, call(stub, 'Regenerate', { namespace: NS, id: session.id }), grpc.status.NOT_FOUND, 'SESS_ERR_NOT_FOUND');
 });
 

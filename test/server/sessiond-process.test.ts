@@ -51,7 +51,7 @@ test('flags override the environment, which overrides the config file', async (t
   await listening(sessiond);
   const stub = rawStub(t, `127.0.0.1:${port}`);
   const created = await call<object, SessionResponse__Output>(stub, 'Create', { namespace: 'ns' });
-  const ops = Array.from({ length: 6 }, (_, i) => ({ field: `f${i}`, delete: true }));
+  const ops = Array.from({ length: 6 }, (_, i) => ({ field: `f${i}`, delete: {} }));
   const error = (await t.throwsAsync(call(stub, 'Patch', { namespace: 'ns', id: created.session!.id, ops }))) as unknown as grpc.ServiceError;
   t.regex(error.details, /maxPatchOps \(5\)/, 'the flag wins over env (4) and file (3)');
   const fields = { a: Buffer.from([1]), b: Buffer.from([2]), c: Buffer.from([3]) };

@@ -41,7 +41,7 @@ test('a watch whose subscription is cut still reaches the current version and ne
   t.log(versions.length === 2 ? 'events were missed: the resync jumped from 1 to 3' : 'the patches landed after the resubscription');
 
   // The stream still works normally afterwards.
-  await call(stub, 'Patch', { namespace: 'ns', id, ops: [{ field: 'a', delete: true }] });
+  await call(stub, 'Patch', { namespace: 'ns', id, ops: [{ field: 'a', delete: {} }] });
   await waitFor(() => events.at(-1)?.version === 4, 10_000, 'version 4');
   t.deepEqual(events.at(-1)!.fields, ['a']);
   t.is(events.at(-1)!.kind, 'UPDATED');

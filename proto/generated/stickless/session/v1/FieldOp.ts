@@ -2,22 +2,30 @@
 
 import type { Long } from '@grpc/proto-loader';
 
+export interface _stickless_session_v1_FieldOp_Delete {
+}
+
+export interface _stickless_session_v1_FieldOp_Delete__Output {
+}
+
 export interface FieldOp {
   'field'?: (string);
   'set'?: (Buffer | Uint8Array | string);
-  'delete'?: (boolean);
+  'legacyDelete'?: (boolean);
   'incrementInt'?: (number | string | Long);
   'incrementFloat'?: (number | string);
   'append'?: (Buffer | Uint8Array | string);
-  'op'?: "set"|"delete"|"incrementInt"|"incrementFloat"|"append";
+  'delete'?: (_stickless_session_v1_FieldOp_Delete | null);
+  'op'?: "set"|"delete"|"legacyDelete"|"incrementInt"|"incrementFloat"|"append";
 }
 
 export interface FieldOp__Output {
   'field': (string);
   'set'?: (Buffer);
-  'delete'?: (boolean);
+  'legacyDelete'?: (boolean);
   'incrementInt'?: (number);
   'incrementFloat'?: (number);
   'append'?: (Buffer);
-  'op'?: "set"|"delete"|"incrementInt"|"incrementFloat"|"append";
+  'delete'?: (_stickless_session_v1_FieldOp_Delete__Output | null);
+  'op'?: "set"|"delete"|"legacyDelete"|"incrementInt"|"incrementFloat"|"append";
 }
