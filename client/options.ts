@@ -15,6 +15,24 @@ import { SessionError } from '../proto/errors.ts';
  * - nothing else is retried (`SESS_ERR_DEADLINE_EXCEEDED` included: the deadline is spent).
  * Retries never outlive the call's deadline.
  */
+/**
+ * TLS towards sessiond (see docs/security.md). PEM contents, not file paths: read the files yourself,
+ * so that a rotated client certificate is picked up by the next client you build.
+ */
+export interface ClientTlsOptions {
+  /** CA certificate(s) that signed sessiond's certificate. Default: the system's root CAs. */
+  ca?: string | Buffer | undefined;
+  /** Client certificate chain, for a sessiond that requires one (mTLS). Goes with `key`. */
+  cert?: string | Buffer | undefined;
+  /** Private key of `cert`. Sensitive. */
+  key?: string | Buffer | undefined;
+  /**
+   * Name to check in sessiond's certificate when the address's host is not in it (e.g. dialing
+   * `10.0.0.5:50051` whose certificate names `sessiond.internal`). Default: the address's host.
+   */
+  serverName?: string | undefined;
+}
+
 export interface RetryOptions {
   /** Attempts in total, the first one included. `1` disables retries. Default 4. */
   maxAttempts: number;
@@ -64,7 +82,15 @@ export interface SessionClientOptions {
    * `SESS_ERR_VERSION_CONFLICT`. Each round is one get and one conditional put. Default 16.
    */
   maxUpdateAttempts: number;
-  /** Transport security. Default `grpc.credentials.createInsecure()` (plaintext, trusted network). */
+  /**
+   * TLS (and mTLS) towards sessiond, made into `credentials`; see {@link ClientTlsOptions}. Give
+   * either `tls` or `credentials`. Default: none (plaintext).
+   */
+  tls?: ClientTlsOptions | undefined;
+  /**
+   * Transport security as grpc-js credentials, for what `tls` does not cover. Default
+   * `grpc.credentials.createInsecure()` (plaintext, trusted network).
+   */
   credentials?: grpc.ChannelCredentials | undefined;
   /**
    * Raw grpc-js channel options, passed through unchanged, for example
@@ -81,7 +107,7 @@ export type SessionClientInit =
   & { retry?: Partial<RetryOptions> | undefined };
 
 /** Defaults of every optional option. */
-export const DEFAULT_CLIENT_OPTIONS: Readonly<Omit<SessionClientOptions, 'address' | 'namespace' | 'token' | 'credentials'>> = Object.freeze({
+export const DEFAULT_CLIENT_OPTIONS: Readonly<Omit<SessionClientOptions, 'address' | 'namespace' | 'token' | 'credentials' | 'tls'>> = Object.freeze({
   deadlineMs: 2000,
   retry: Object.freeze({ maxAttempts: 4, initialBackoffMs: 50, maxBackoffMs: 1000 }),
   autoIdempotencyKeys: true,
@@ -118,12 +144,42 @@ export function resolveClientOptions(init: SessionClientInit): Readonly<SessionC
   check(isInt(maxUpdateAttempts, 1), 'maxUpdateAttempts', 'an integer >= 1', maxUpdateAttempts);
   check(options.credentials === undefined || options.credentials instanceof grpc.ChannelCredentials, 'credentials', 'grpc.ChannelCredentials', options.credentials);
   check(typeof options.channelOptions === 'object' && options.channelOptions !== null, 'channelOptions', 'an object', options.channelOptions);
+  if (options.tls !== undefined) applyTls(options, problems);
   if (problems.length > 0) {
     throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `invalid SessionClient options: ${problems.join('; ')}`);
   }
   Object.freeze(options.retry);
   Object.freeze(options.channelOptions);
   return Object.freeze(options);
+}
+
+/** Checks `tls` and turns it into `credentials` (and a target name override). */
+function applyTls(options: SessionClientOptions, problems: string[]): void {
+  const { tls } = options;
+  if (typeof tls !== 'object' || tls === null) {
+    problems.push(`tls: expected an object, got ${describe(tls)}`);
+    return;
+  }
+  if (options.credentials !== undefined) problems.push('tls: give either tls or credentials, not both');
+  const pem = (name: 'ca' | 'cert' | 'key'): Buffer | null => {
+    const value = tls[name];
+    if (value === undefined) return null;
+    if (typeof value === 'string' || Buffer.isBuffer(value)) return Buffer.from(value);
+    problems.push(`tls.${name}: expected PEM as a string or Buffer, got ${describe(name === 'key' ? '<redacted>' : value)}`);
+    return null;
+  };
+  const [ca, cert, key] = [pem('ca'), pem('cert'), pem('key')];
+  if ((cert === null) !== (key === null)) problems.push('tls: cert and key go together: give both or neither');
+  if (tls.serverName !== undefined && (typeof tls.serverName !== 'string' || tls.serverName === '')) problems.push(`tls.serverName: expected a host name, got ${describe(tls.serverName)}`);
+  if (problems.length > 0) return;
+  try {
+    options.credentials = grpc.credentials.createSsl(ca, key, cert);
+  } catch (error) {
+    problems.push(`tls: ${(error as Error).message}`);
+    return;
+  }
+  if (tls.serverName) options.channelOptions = { ...options.channelOptions, 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName };
+  options.tls = Object.freeze({ ...tls });
 }
 
 function isInt(value: unknown, min: number): boolean {
