@@ -149,3 +149,15 @@ test('the Dockerfile builds on node:24-slim, installs production dependencies on
     for (const source of match[1]!.split(' ')) t.true(existsSync(join(ROOT, source)), `COPY source ${source} exists`);
   }
 });
+
+test('the Dockerfile copies what npm ci runs (the Node version guard of preinstall) before npm ci', (t) => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const beforeInstall = dockerfile.slice(0, dockerfile.search(/^RUN npm ci/m));
+  const copied = [...beforeInstall.matchAll(/^COPY (.+)$/gm)].flatMap((m) => m[1]!.split(/\s+/).slice(0, -1));
+  for (const hook of ['preinstall', 'install', 'postinstall']) {
+    for (const file of scripts[hook]?.match(/[\w./-]+\.c?js\b/g) ?? []) {
+      t.true(copied.some((source) => file === source || file.startsWith(`${source.replace(/\/?$/, '/')}`)), `scripts.${hook} runs ${file}: COPY it before RUN npm ci`);
+    }
+  }
+});
