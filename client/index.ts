@@ -1,7 +1,7 @@
 // Public surface of the stickless client. Everything else in client/ is internal and may change.
 export { SessionClient } from './session-client.ts';
 export {
-  DEFAULT_CLIENT_OPTIONS, resolveClientOptions, type RetryOptions, type SessionClientInit, type SessionClientOptions,
+  DEFAULT_CLIENT_OPTIONS, resolveClientOptions, type ClientTlsOptions, type RetryOptions, type SessionClientInit, type SessionClientOptions,
 } from './options.ts';
 export type {
   CallOptions, CreateOptions, DeleteOptions, GetOptions, IdempotentCallOptions, MutationCallOptions, RegenerateOptions,

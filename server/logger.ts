@@ -5,6 +5,7 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 export const REDACTED_PATHS = [
   'id', 'newId', 'sessionId', '*.id', '*.sessionId', 'token', '*.token',
   'authorization', '*.authorization', 'metadata.authorization', 'redisPassword', '*.redisPassword',
+  'password', '*.password', 'namespaceTokens', '*.namespaceTokens',
 ];
 
 export function createLogger(level: LoggerOptions['level'], destination?: pino.DestinationStream): Logger {
