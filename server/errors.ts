@@ -37,7 +37,8 @@ export interface GrpcStatusError {
 export function toGrpcStatus(error: unknown): GrpcStatusError {
   const sessionError = error instanceof SessionError
     ? error
-    : new SessionError('SESS_ERR_INTERNAL', `internal error: ${error instanceof Error ? error.message : String(error)}`);
+    // Never a dependency's wording: the thrown value is in sessiond's log (session-service.ts logs it).
+    : new SessionError('SESS_ERR_INTERNAL', 'internal error in sessiond; its log has the details');
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_METADATA_KEY, sessionError.code);
   if (sessionError.currentVersion !== undefined) metadata.set(CURRENT_VERSION_METADATA_KEY, String(sessionError.currentVersion));
