@@ -156,7 +156,8 @@ function createAuthorizer(tokens: Readonly<Record<string, readonly string[]>>): 
   const grants = new Map(Object.entries(tokens).map(([token, namespaces]) => [token, new Set(namespaces)]));
   return (namespace, metadata) => {
     const header = metadata.get('authorization')[0];
-    const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+    // The scheme is case-insensitive and followed by one or more spaces (RFC 9110 §11.1, §11.4).
+    const token = typeof header === 'string' ? /^bearer +(.+)$/i.exec(header)?.[1] : undefined;
     const granted = token === undefined ? undefined : grants.get(token);
     if (!token) throw new SessionError('SESS_ERR_UNAUTHENTICATED', 'authorization: expected "Bearer <namespace token>"');
     if (!granted || !(granted.has('*') || granted.has(namespace))) {
