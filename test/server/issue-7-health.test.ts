@@ -14,7 +14,7 @@ import { createSessionServer } from '../../server/session-server.ts';
 import { call, dec, enc, errorCode, rawStub } from '../helpers/grpc.ts';
 import { checkHealth, healthClient } from '../helpers/health.ts';
 import { freePort, startOwnRedis, startRedisProcess, uniquePrefix, type RedisHandle } from '../helpers/redis.ts';
-import { startSessiond, waitFor } from '../helpers/servers.ts';
+import { spawnSessiond, startSessiond, waitFor } from '../helpers/servers.ts';
 
 const IOREDIS_WORDING = /enableOfflineQueue|Stream isn't writeable|maxRetriesPerRequest|Command timed out|Connection is closed/;
 
@@ -140,4 +140,13 @@ test('sessiond logs an unreachable Redis at warn with its address and reason, at
   await waitFor(() => warnings().length === 2, 20_000, 'a warning about the Redis that went away');
   t.regex(warnings()[1]!.msg, new RegExp(`^Redis at 127\\.0\\.0\\.1:${port} unreachable \\(connection (closed|reset|refused)\\): NOT_SERVING$`));
   for (const line of lines) t.notRegex(line.msg, IOREDIS_WORDING);
+});
+
+test('sessiond started with a Redis that is not running logs a warn line naming the address and the reason', async (t) => {
+  const port = await freePort();
+  const sessiond = spawnSessiond(t, ['--listen', '127.0.0.1:0', '--redis-url', `redis://127.0.0.1:${port}`]);
+  const warnings = (): LogLine[] => sessiond.stdout().split('\n').filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LogLine).filter((line) => line.level === 40);
+  await waitFor(() => warnings().length > 0, 20_000, 'the warn line');
+  t.like(warnings()[0], { redis: `127.0.0.1:${port}`, reason: 'connection refused', msg: `Redis at 127.0.0.1:${port} unreachable (connection refused): NOT_SERVING` });
 });
