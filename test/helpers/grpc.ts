@@ -14,7 +14,11 @@ export function rawStub(t: ExecutionContext, address: string): RawStub {
   return stub;
 }
 
-/** Calls a unary method with a deadline; resolves the reply or rejects with the ServiceError. */
+/**
+ * Calls a unary method with a deadline; resolves the reply or rejects with the ServiceError. The
+ * default deadline is generous (a busy machine answers late, and a test about deadlines passes
+ * its own); it stays well inside ava's 60 s timeout.
+ */
 export function call<Req, Res>(
   stub: RawStub,
   method: keyof RawStub,
@@ -25,7 +29,7 @@ export function call<Req, Res>(
     req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void,
   ) => void;
   return new Promise((resolve, reject) => {
-    fn.call(stub, request, options.metadata ?? new grpc.Metadata(), { deadline: Date.now() + (options.deadlineMs ?? 5000) }, (error, reply) =>
+    fn.call(stub, request, options.metadata ?? new grpc.Metadata(), { deadline: Date.now() + (options.deadlineMs ?? 20_000) }, (error, reply) =>
       error ? reject(error) : resolve(reply as Res),
     );
   });

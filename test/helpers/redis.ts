@@ -37,7 +37,7 @@ function hasRedisServer(): boolean {
 }
 
 /** Waits until PING answers, for at most `timeoutMs`. */
-export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<void> {
+export async function waitForRedis(url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });

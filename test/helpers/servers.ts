@@ -29,6 +29,13 @@ export interface StartSessiondOptions {
   config?: Partial<ServerConfig>;
 }
 
+/**
+ * Redis timeouts of a test sessiond unless the test sets its own: the production defaults (1 s per
+ * command, 2 s to connect) are answers a busy machine (two suites at once on 2 cores) can miss, and
+ * a test about timeouts sets small ones itself (test/server/redis-failure.test.ts).
+ */
+const TEST_REDIS_TIMEOUTS: Partial<ServerConfig> = { commandTimeoutMs: 15_000, connectTimeoutMs: 15_000 };
+
 /** Starts sessiond in this process with a real gRPC server on 127.0.0.1:0. */
 export async function startSessiond(t: ExecutionContext, options: StartSessiondOptions = {}): Promise<StartedSessiond> {
   const store = options.store ?? 'redis';
@@ -44,12 +51,13 @@ export async function startSessiond(t: ExecutionContext, options: StartSessiondO
     store,
     keyPrefix,
     logLevel: 'silent',
+    ...TEST_REDIS_TIMEOUTS,
     ...(redis ? { redisUrl: redis.url } : {}),
     ...options.config,
   });
   const server = await createSessionServer(config, { logger: pino({ level: 'silent' }) });
   if (server.store && 'waitUntilReady' in server.store) {
-    await (server.store as { waitUntilReady(ms: number): Promise<boolean> }).waitUntilReady(5000);
+    await (server.store as { waitUntilReady(ms: number): Promise<boolean> }).waitUntilReady(30_000);
   }
   const stop = async (): Promise<void> => {
     await server.destroy();
@@ -87,8 +95,8 @@ export function spawnSessiond(t: ExecutionContext, args: string[], env: Record<s
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-/** Polls `check` until it returns a truthy value, at most `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+/** Polls `check` until it returns a truthy value, at most `timeoutMs` (generous: the machine may be busy). */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 30_000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
