@@ -1,7 +1,7 @@
 // Decoding of what Redis answers RedisSessionStore: script replies (see the reply formats in
 // redis-scripts.ts), plain HGETALL/HMGET reads, and pub/sub change messages.
 import { SessionError } from '../proto/errors.ts';
-import { limitError } from './field-ops.ts';
+import { alreadyExistsError, limitError, notFoundError, rangeError, versionConflictError, wrongTypeError, type ReadingOp } from './field-ops.ts';
 import type { SessionChange, SessionRecord } from './session-store.ts';
 
 export type Reply = Array<Buffer | number | null>;
@@ -26,19 +26,18 @@ export function scriptError(reply: Reply): SessionError {
   const kind = text(reply[1]);
   switch (kind) {
     case 'NOT_FOUND':
-      return new SessionError('SESS_ERR_NOT_FOUND', 'session not found');
+      return notFoundError();
     case 'EXISTS':
-      return new SessionError('SESS_ERR_ALREADY_EXISTS', 'a live session already has this id');
-    case 'CONFLICT': {
-      const current = num(reply[2]);
-      return new SessionError('SESS_ERR_VERSION_CONFLICT', `version conflict: the session is at version ${current}`, { currentVersion: current });
-    }
+      return alreadyExistsError();
+    case 'CONFLICT':
+      return versionConflictError(num(reply[2]));
     case 'LIMIT':
       return limitError(text(reply[2]) as Parameters<typeof limitError>[0], num(reply[3]), num(reply[4]), reply[5] == null ? undefined : text(reply[5]));
+    // The wording of these is field-ops.ts's, so both stores give the same message (issue 7).
     case 'WRONG_TYPE':
-      return new SessionError('SESS_ERR_WRONG_TYPE', `field "${text(reply[2])}" does not hold a value of the type the operation needs`);
+      return wrongTypeError(text(reply[3]) as ReadingOp, text(reply[2]));
     case 'RANGE':
-      return new SessionError('SESS_ERR_INVALID_ARGUMENT', `increment of field "${text(reply[2])}" leaves the safe integer range (+/-${Number.MAX_SAFE_INTEGER})`);
+      return rangeError(text(reply[3]) as 'incrementInt' | 'incrementFloat', text(reply[2]), text(reply[4]) === 'stored' ? 'stored' : 'result');
     default:
       return new SessionError('SESS_ERR_INTERNAL', `unexpected script reply ${kind}`);
   }

@@ -24,7 +24,8 @@
 // Replies: {'OK', version, created, updated, expires, ttl, owner, name1, value1, ...} for a record,
 // {'REPLAY', [sealed id,] <the session now, as an OK reply...>} for an idempotent repeat, and
 // {'ERR', kind, ...} for failures:
-//   NOT_FOUND | EXISTS | CONFLICT <current> | LIMIT <limit> <size> <max> | WRONG_TYPE <field> | RANGE <field>
+//   NOT_FOUND | EXISTS | CONFLICT <current> | LIMIT <limit> <size> <max> [<field>] | WRONG_TYPE <field> <op>
+//   | RANGE <field> <op> stored|result. field-ops.ts words them, the same for both stores.
 
 import { LUA_MSGPACK } from './redis-lua-codec.ts';
 
@@ -298,6 +299,7 @@ ${MUTATION_TAIL}`;
  */
 const PATCH = `${PRELUDE}${LUA_MSGPACK}
 ${MUTATION_HEAD}
+local OP_NAMES = { i = 'incrementInt', f = 'incrementFloat', a = 'append' }
 local cur, orig, changed = {}, {}, {}
 for i = 11, #ARGV, 3 do
   local op, f, arg = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -314,18 +316,18 @@ for i = 11, #ARGV, 3 do
   elseif op == 'i' or op == 'f' then
     local kind, n = 'int', 0
     if value then kind, n = decode_number(value) end
-    if kind == 'range' then return { 'ERR', 'RANGE', f } end
-    if kind == 'nan' or (op == 'i' and kind ~= 'int') then return { 'ERR', 'WRONG_TYPE', f } end
+    if kind == 'range' then return { 'ERR', 'RANGE', f, OP_NAMES[op], 'stored' } end
+    if kind == 'nan' or (op == 'i' and kind ~= 'int') then return { 'ERR', 'WRONG_TYPE', f, OP_NAMES[op] } end
     local sum = n + tonumber(arg)
     if op == 'i' then
-      if sum > MAX_SAFE or sum < -MAX_SAFE then return { 'ERR', 'RANGE', f } end
+      if sum > MAX_SAFE or sum < -MAX_SAFE then return { 'ERR', 'RANGE', f, OP_NAMES[op], 'result' } end
       value = encode_int(sum)
     else
       value = '\\203' .. struct.pack('>d', sum)
     end
   elseif op == 'a' then
     value = append_array(value or nil, arg)
-    if not value then return { 'ERR', 'WRONG_TYPE', f } end
+    if not value then return { 'ERR', 'WRONG_TYPE', f, OP_NAMES[op] } end
   end
   cur[f] = value
 end

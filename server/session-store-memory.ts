@@ -2,7 +2,9 @@
 // the interface honest. Every method runs to completion without awaiting, so each mutation is atomic
 // the way a Redis script is. Semantics follow session-store.ts and test/contract/session-store.ts.
 import { SessionError } from '../proto/errors.ts';
-import { applyFieldOp, checkFieldLimits } from './field-ops.ts';
+import {
+  alreadyExistsError, applyFieldOp, checkFieldLimits, checkPatchLimits, checkStoreArguments, notFoundError, versionConflictError,
+} from './field-ops.ts';
 import { sessionHandle } from './session-id.ts';
 import type {
   CreateInput,
@@ -87,12 +89,12 @@ export class MemorySessionStore implements SessionStore {
   async create(input: CreateInput): Promise<MutationResult> {
     this.#assertOpen();
     const { namespace, id, ttlMs, owner, idempotencyKey } = input;
+    checkStoreArguments({ createTtlMs: ttlMs });
     const rememberKey = idempotencyKey ? `create\n${namespace}\n${idempotencyKey}` : undefined;
     const replay = this.#replay(rememberKey);
     if (replay) return replay;
-    if (!(ttlMs > 0)) throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `ttlMs must be > 0, got ${ttlMs}`);
     const key = keyOf(namespace, id);
-    if (this.#live(key)) throw new SessionError('SESS_ERR_ALREADY_EXISTS', 'a session with this id already exists');
+    if (this.#live(key)) throw alreadyExistsError();
     const fields = copyFields(input.fields);
     this.#checkLimits(fields);
     const now = this.#now();
@@ -122,6 +124,7 @@ export class MemorySessionStore implements SessionStore {
 
   async put(namespace: string, id: string, fields: Map<string, Uint8Array>, options: MutationOptions = {}): Promise<MutationResult> {
     this.#assertOpen();
+    checkStoreArguments({ ttlMs: options.ttlMs });
     const rememberKey = mutationKey(namespace, id, options.idempotencyKey);
     const replay = this.#replay(rememberKey);
     if (replay) return replay;
@@ -138,13 +141,14 @@ export class MemorySessionStore implements SessionStore {
 
   async patch(namespace: string, id: string, ops: readonly FieldOp[], options: MutationOptions = {}): Promise<MutationResult> {
     this.#assertOpen();
+    checkStoreArguments({ ttlMs: options.ttlMs, ops });
     const rememberKey = mutationKey(namespace, id, options.idempotencyKey);
     const replay = this.#replay(rememberKey);
     if (replay) return replay;
     const entry = this.#existing(namespace, id, options.expectedVersion);
     const next = new Map(entry.fields);
     for (const op of ops) applyFieldOp(next, op);
-    this.#checkLimits(next);
+    checkPatchLimits(next, ops, this.#limits);
     entry.fields = next;
     this.#bump(entry, options.ttlMs);
     const changed = [...new Set(ops.map((op) => op.field))];
@@ -164,6 +168,7 @@ export class MemorySessionStore implements SessionStore {
 
   async touch(namespace: string, id: string, ttlMs: number): Promise<TouchResult | undefined> {
     this.#assertOpen();
+    checkStoreArguments({ ttlMs });
     const entry = this.#live(keyOf(namespace, id));
     if (!entry) return undefined;
     this.#rearm(entry, ttlMs);
@@ -172,12 +177,13 @@ export class MemorySessionStore implements SessionStore {
 
   async regenerate(namespace: string, id: string, newId: string, options: RegenerateOptions = {}): Promise<MutationResult> {
     this.#assertOpen();
+    checkStoreArguments({ ttlMs: options.ttlMs });
     const rememberKey = mutationKey(namespace, id, options.idempotencyKey);
     const replay = this.#replay(rememberKey);
     if (replay) return replay;
     const entry = this.#existing(namespace, id, options.expectedVersion);
     const newKey = keyOf(namespace, newId);
-    if (this.#live(newKey)) throw new SessionError('SESS_ERR_ALREADY_EXISTS', 'a session with the new id already exists');
+    if (this.#live(newKey)) throw alreadyExistsError();
     this.#remove(namespace, id, entry);
     // The new id's own tombstone only exists for caller-chosen ids; honour it so versions never repeat.
     const moved: Entry = { ...entry, version: Math.max(entry.version, this.#tombstone(newKey) ?? 0), owner: options.owner || entry.owner };
@@ -258,7 +264,7 @@ export class MemorySessionStore implements SessionStore {
 
   #existing(namespace: string, id: string, expectedVersion: number | undefined): Entry {
     const entry = this.#live(keyOf(namespace, id));
-    if (!entry) throw new SessionError('SESS_ERR_NOT_FOUND', 'session not found');
+    if (!entry) throw notFoundError();
     checkVersion(entry, expectedVersion);
     return entry;
   }
@@ -392,13 +398,7 @@ function mutationKey(namespace: string, id: string, idempotencyKey: string | und
 }
 
 function checkVersion(entry: Entry, expectedVersion: number | undefined): void {
-  if (expectedVersion !== undefined && expectedVersion !== entry.version) {
-    throw new SessionError(
-      'SESS_ERR_VERSION_CONFLICT',
-      `expected version ${expectedVersion}, but the session is at version ${entry.version}`,
-      { currentVersion: entry.version },
-    );
-  }
+  if (expectedVersion !== undefined && expectedVersion !== entry.version) throw versionConflictError(entry.version);
 }
 
 function copyFields(fields: Map<string, Uint8Array>, only?: readonly string[]): Map<string, Uint8Array> {

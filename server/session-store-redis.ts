@@ -7,6 +7,7 @@ import { fromHgetall, fromHmget, isError, isReplay, num, parseChange, parseRecor
 import { createRedisConnection, type RedisConnectionOptions } from './redis-connection.ts';
 import { describeRedisAddress, toStoreError } from './redis-failures.ts';
 import { missingReplicas, RedisHeartbeat, type RedisStatus, type RedisStatusSource } from './redis-heartbeat.ts';
+import { checkStoreArguments } from './field-ops.ts';
 import { openSessionId, sealSessionId } from './idempotent-id.ts';
 import { SESSION_SCRIPTS, type SessionScriptName } from './redis-scripts.ts';
 import { RedisSubscriber } from './redis-subscriber.ts';
@@ -126,6 +127,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   }
 
   async create(input: CreateInput): Promise<MutationResult> {
+    checkStoreArguments({ createTtlMs: input.ttlMs });
     const handle = sessionHandle(input.namespace, input.id);
     const idemKey = input.idempotencyKey
       ? `${this.#prefix}c:${hashText(`${input.namespace}\n${input.idempotencyKey}`)}`
@@ -161,10 +163,12 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   }
 
   async put(namespace: string, id: string, fields: Map<string, Uint8Array>, options: MutationOptions = {}): Promise<MutationResult> {
+    checkStoreArguments({ ttlMs: options.ttlMs });
     return this.#mutate('stkPut', namespace, id, options, flattenFields(fields));
   }
 
   async patch(namespace: string, id: string, ops: readonly FieldOp[], options: MutationOptions = {}): Promise<MutationResult> {
+    checkStoreArguments({ ttlMs: options.ttlMs, ops });
     const args: Array<string | Buffer> = [];
     for (const op of ops) {
       const arg = op.kind === 'set' || op.kind === 'append' ? Buffer.from(op.value) : op.kind === 'delete' ? '' : String(op.by);
@@ -182,12 +186,14 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   }
 
   async touch(namespace: string, id: string, ttlMs: number): Promise<TouchResult | undefined> {
+    checkStoreArguments({ ttlMs });
     const handle = sessionHandle(namespace, id);
     const reply = await this.#call('stkTouch', [this.#key(handle), ttlMs, this.#limits.maxLifetimeMs, handle]);
     return isError(reply) ? undefined : { version: num(reply[1]), expiresAtMs: num(reply[2]) };
   }
 
   async regenerate(namespace: string, id: string, newId: string, options: RegenerateOptions = {}): Promise<MutationResult> {
+    checkStoreArguments({ ttlMs: options.ttlMs });
     const oldHandle = sessionHandle(namespace, id);
     const newHandle = sessionHandle(namespace, newId);
     const old = this.#key(oldHandle);

@@ -132,7 +132,9 @@ export interface StoreLimits {
  * Errors (as SessionError codes): SESS_ERR_NOT_FOUND for mutations of a missing session,
  * SESS_ERR_VERSION_CONFLICT, SESS_ERR_ALREADY_EXISTS, SESS_ERR_LIMIT_EXCEEDED (message names the
  * limit, e.g. "maxSessionBytes"), SESS_ERR_WRONG_TYPE, SESS_ERR_STORE_UNAVAILABLE, and
- * SESS_ERR_INVALID_ARGUMENT for an integer increment leaving +/-(2^53 - 1).
+ * SESS_ERR_INVALID_ARGUMENT for an increment that cannot be exact within +/-(2^53 - 1) (the result,
+ * or an int64/uint64 already stored) and for arguments the service should have refused (TTL, `by`).
+ * Both stores give the same code AND message for each case (field-ops.ts words them all).
  */
 export interface SessionStore {
   /** Creates a session; SESS_ERR_ALREADY_EXISTS when the id is live. */

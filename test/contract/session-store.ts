@@ -10,6 +10,7 @@ import type { FieldOp, SessionChange, SessionRecord, StoreLimits } from '../../s
 import {
   decodeFields, hex, hexFields, limitExceeded, meta, near, rejects, setupStore, summary, until, watch, type MakeStore,
 } from './helpers.ts';
+import { runEdgeCaseContract } from './session-store-edge-cases.ts';
 import { runIdempotencyContract } from './session-store-idempotency.ts';
 
 export { DEFAULT_TEST_LIMITS, type MakeStore } from './helpers.ts';
@@ -707,4 +708,5 @@ export function runSessionStoreContract(test: TestFn, makeStore: MakeStore): voi
   });
 
   runIdempotencyContract(test, makeStore);
+  runEdgeCaseContract(test, makeStore);
 }
