@@ -1,7 +1,10 @@
 // parseServerConfig: defaults, layering, every problem named at once, and a frozen result.
 import test from 'ava';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SessionError } from '../../proto/errors.ts';
-import { DEFAULT_SERVER_OPTIONS, parseServerConfig, redactServerConfig, SERVER_ENV_VARS, serverConfigSchema, ServerConfigError } from '../../server/config.ts';
+import { DEFAULT_SERVER_OPTIONS, parseServerConfig, redactServerConfig, SERVER_ENV_VARS, SERVER_OPTIONS, serverConfigSchema, ServerConfigError } from '../../server/config.ts';
 import { readServerEnv } from '../../server/config-sources.ts';
 
 test('defaults apply when nothing is set, and the result is deeply frozen', (t) => {
@@ -70,4 +73,23 @@ test('ports above 65535 are refused with the value shown', (t) => {
     { option: 'listen', message: 'expected host:port with a port from 0 to 65535, got "127.0.0.1:99999"' },
     { option: 'metricsListen', message: 'expected host:port with a port from 0 to 65535, got "[::1]:70000"' },
   ]);
+});
+
+test('docs/configuration.md has a row for every option, with its environment variable', (t) => {
+  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  for (const [option, info] of Object.entries(SERVER_OPTIONS)) {
+    const row = doc.split('\n').find((line) => line.startsWith(`| \`${option}\` |`));
+    t.truthy(row, `${option} documented`);
+    t.true(row?.includes(`\`${info.env}\``), `${option} row names ${info.env}`);
+    if (info.sensitive) t.true(row?.includes(`\`${info.env}_FILE\``), `${option} row names ${info.env}_FILE`);
+  }
+});
+
+test('a secret comes from <VAR>_FILE (one trailing newline dropped); the variable and its _FILE twin together are refused', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sessiond-config-'));
+  writeFileSync(join(dir, 'password'), 's3cret-from-file\n');
+  t.is(parseServerConfig(readServerEnv({ STICKLESS_REDIS_PASSWORD_FILE: join(dir, 'password') })).redisPassword, 's3cret-from-file');
+  const error = t.throws(() => readServerEnv({ STICKLESS_REDIS_PASSWORD: 'x', STICKLESS_REDIS_PASSWORD_FILE: join(dir, 'password') }), { instanceOf: ServerConfigError });
+  t.deepEqual(error!.problems, [{ option: 'STICKLESS_REDIS_PASSWORD_FILE', message: 'set either STICKLESS_REDIS_PASSWORD or STICKLESS_REDIS_PASSWORD_FILE, not both' }]);
+  t.false(error!.message.includes('s3cret'));
 });
