@@ -21,6 +21,6 @@ export function healthClient(t: ExecutionContext, address: string): HealthClient
 /** The status of `service` ('' for the whole server), e.g. 'SERVING' or 'NOT_SERVING'. */
 export function checkHealth(client: HealthClient, service: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    client.Check({ service }, { deadline: Date.now() + 2000 }, (error, reply) => (error ? reject(error) : resolve(reply!.status)));
+    client.Check({ service }, { deadline: Date.now() + 10_000 }, (error, reply) => (error ? reject(error) : resolve(reply!.status)));
   });
 }

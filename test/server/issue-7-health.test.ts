@@ -37,7 +37,7 @@ async function frozenRedis(t: ExecutionContext): Promise<RedisHandle & { pause(p
 
 test('a frozen Redis (SIGSTOP) turns health NOT_SERVING, and SERVING again once it answers (SIGCONT)', async (t) => {
   const redis = await frozenRedis(t);
-  const sessiond = await startSessiond(t, { redis, config: { commandTimeoutMs: 300 } });
+  const sessiond = await startSessiond(t, { redis, config: { commandTimeoutMs: 1000 } });
   const health = healthClient(t, sessiond.address);
   t.is(await checkHealth(health, ''), 'SERVING');
 
@@ -52,7 +52,8 @@ test('a frozen Redis (SIGSTOP) turns health NOT_SERVING, and SERVING again once 
 
 test('a write to a frozen Redis is OUTCOME_UNKNOWN; retried with its idempotency key after SIGCONT it is replayed, applied once', async (t) => {
   const redis = await frozenRedis(t);
-  const sessiond = await startSessiond(t, { redis, config: { commandTimeoutMs: 300 } });
+  // Long enough that a busy machine never times out a call that should succeed.
+  const sessiond = await startSessiond(t, { redis, config: { commandTimeoutMs: 1000 } });
   const stub = rawStub(t, sessiond.address);
   const created = await call<object, SessionResponse__Output>(stub, 'Create', { namespace: 'ns', fields: { n: enc(0) } });
   const id = created.session!.id;
@@ -64,7 +65,7 @@ test('a write to a frozen Redis is OUTCOME_UNKNOWN; retried with its idempotency
   const unknown = await serviceError(call(stub, 'Patch', patch, { deadlineMs: 10_000 }));
   t.is(errorCode(unknown), 'SESS_ERR_OUTCOME_UNKNOWN', unknown.details);
   t.is(unknown.code, grpc.status.DEADLINE_EXCEEDED);
-  t.regex(unknown.details, new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} did not answer within 300 ms: the write may or may not have been applied`));
+  t.regex(unknown.details, new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} did not answer within 1000 ms: the write may or may not have been applied`));
   t.notRegex(unknown.details, IOREDIS_WORDING);
   redis.pause(false);
 
@@ -85,7 +86,7 @@ test('a write to a frozen Redis is OUTCOME_UNKNOWN; retried with its idempotency
 test('with Redis killed, writes are STORE_UNAVAILABLE (not applied) with the address and reason in our words', async (t) => {
   const redis = await startOwnRedis();
   t.teardown(() => redis.stop());
-  const sessiond = await startSessiond(t, { redis, config: { commandTimeoutMs: 500, connectTimeoutMs: 500 } });
+  const sessiond = await startSessiond(t, { redis, config: { commandTimeoutMs: 1000, connectTimeoutMs: 1000 } });
   const stub = rawStub(t, sessiond.address);
   const health = healthClient(t, sessiond.address);
   const created = await call<object, SessionResponse__Output>(stub, 'Create', { namespace: 'ns', fields: { n: enc(1) } });
@@ -118,7 +119,7 @@ test('sessiond logs an unreachable Redis at warn with its address and reason, at
   const keyPrefix = uniquePrefix();
   const config = parseServerConfig({
     listen: '127.0.0.1:0', store: 'redis', keyPrefix, logLevel: 'info',
-    redisUrl: `redis://127.0.0.1:${port}`, commandTimeoutMs: 300, connectTimeoutMs: 300,
+    redisUrl: `redis://127.0.0.1:${port}`, commandTimeoutMs: 1000, connectTimeoutMs: 1000,
   });
   const server = await createSessionServer(config, { logger });
   t.teardown(() => server.destroy());

@@ -35,7 +35,7 @@ test('replicaAcks=1 with one replica: frozen replica → REPLICA_ACK_TIMEOUT (ap
 
   const sessiond = await startSessiond(t, {
     redis: primary,
-    config: { replicaAcks: 1, replicaAckTimeoutMs: 300, commandTimeoutMs: 2000, metricsListen: '127.0.0.1:0' },
+    config: { replicaAcks: 1, replicaAckTimeoutMs: 1000, commandTimeoutMs: 3000, metricsListen: '127.0.0.1:0' },
   });
   const stub = rawStub(t, sessiond.address);
   const health = healthClient(t, sessiond.address);
@@ -53,7 +53,7 @@ test('replicaAcks=1 with one replica: frozen replica → REPLICA_ACK_TIMEOUT (ap
   const unconfirmed = await failure(call(stub, 'Patch', patch, { deadlineMs: 10_000 }));
   t.is(errorCode(unconfirmed), 'SESS_ERR_REPLICA_ACK_TIMEOUT', unconfirmed?.details);
   t.is(unconfirmed!.code, grpc.status.DEADLINE_EXCEEDED);
-  t.regex(unconfirmed!.details, /applied on the Redis primary but confirmed by 0 of replicaAcks \(1\) replicas within 300 ms/);
+  t.regex(unconfirmed!.details, /applied on the Redis primary but confirmed by 0 of replicaAcks \(1\) replicas within 1000 ms/);
   t.is(dec((await read()).session!.fields.n), 1, 'the unconfirmed write is applied on the primary');
   replica.pause!(false);
   const confirmed = await waitFor(async () => {
