@@ -13,13 +13,9 @@
 //                          Members stay under 64 bytes, so the zset stays a compact listpack.
 //   {prefix}o:{<owner>}    zset: handle -> expires_at_ms of the owner's sessions, PEXPIREAT max score
 //   {prefix}w:{H}          pub/sub channel of change events (JSON {k, v, e, f})
+// What a record holds and how the index removes it: redis-lua-records.ts.
 // Every key a script writes gets an expiry in the same script. Time is Redis TIME, one clock for
 // every sessiond instance.
-//
-// A record is 'version|created|session key|sealed id': the version the call produced and the created
-// time of its session (so a record never answers for another incarnation of the id), and for create
-// and regenerate the key of the session they produced and its id sealed by the caller (TypeScript,
-// idempotent-id.ts): no record holds a field value or a raw session id.
 //
 // Replies: {'OK', version, created, updated, expires, ttl, owner, name1, value1, ...} for a record,
 // {'REPLAY', [sealed id,] <the session now, as an OK reply...>} for an idempotent repeat, and
@@ -28,6 +24,7 @@
 //   | RANGE <field> <op> stored|result. field-ops.ts words them, the same for both stores.
 
 import { LUA_MSGPACK } from './redis-lua-codec.ts';
+import { LUA_RECORDS } from './redis-lua-records.ts';
 
 /** Number of meta fields in a session hash; HLEN minus this is the user field count. */
 export const META_FIELD_COUNT = 8;
@@ -81,61 +78,7 @@ local function record_reply(key, meta, names)
   return out
 end
 
--- The answer to a repeat of a remembered call: {'REPLAY', [sealed id,] the session as it is now}, or
--- nil when there is no record or the session it produced is gone or is another incarnation (then the
--- record goes too and the call runs as a new one).
-local function replay(ikey, session_key)
-  local stored = redis.call('GET', ikey)
-  if not stored then return nil end
-  local v, c, target, sealed = string.match(stored, '^(%d+)|(%d+)|([^|]*)|([^|]*)$')
-  if target and target ~= '' then session_key = target end
-  local meta = v and load_meta(session_key)
-  if not meta or meta.c ~= tonumber(c) or meta.v < tonumber(v) then
-    redis.call('DEL', ikey)
-    return nil
-  end
-  local out = { 'REPLAY' }
-  if sealed ~= '' then out[2] = sealed end
-  local now = record_reply(session_key, meta, nil)
-  for i = 1, #now do out[#out + 1] = now[i] end
-  return out
-end
-
--- A record key as its session's index lists it: 'i:<k>' below the session key, else the key without
--- the key prefix ('c:<k>', 'g:<k>'); and back.
-local function key_prefix(session_key)
-  return string.match(session_key, '^(.*)s:{[^}]*}$')
-end
-
-local function index_member(session_key, ikey)
-  if string.sub(ikey, 1, #session_key + 1) == session_key .. ':' then return string.sub(ikey, #session_key + 2) end
-  return string.sub(ikey, #key_prefix(session_key) + 1)
-end
-
-local function record_key(session_key, member)
-  if string.sub(member, 1, 2) == 'i:' then return session_key .. ':' .. member end
-  return key_prefix(session_key) .. member
-end
-
--- Records a successful call for the window and lists it in the index of the session it produced.
-local function remember(ikey, session_key, meta, window, now, target, sealed)
-  local index = session_key .. ':r'
-  redis.call('SET', ikey, string.format('%d|%d|%s|%s', meta.v, meta.c, target or '', sealed or ''), 'PX', window)
-  redis.call('ZADD', index, now + window, index_member(session_key, ikey))
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
-  local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', index, tonumber(last[2]))
-end
-
--- Removes every idempotency record of a session: delete, revoke, regenerate's old id, and a new
--- session under an id whose earlier incarnation expired.
-local function forget(session_key)
-  local index = session_key .. ':r'
-  local members = redis.call('ZRANGE', index, 0, -1)
-  for i = 1, #members do redis.call('DEL', record_key(session_key, members[i])) end
-  redis.call('DEL', index)
-end
-
+${LUA_RECORDS}
 -- Bumps the version, re-arms the expiry (capped at created + max lifetime), writes meta, indexes
 -- the owner and publishes the change: the tail of every mutation, so no TTL needs a second trip.
 local function commit(key, meta, now, ttl, maxlife, handle, channel, changed)
