@@ -83,7 +83,7 @@ export function runIdempotencyContract(test: TestFn, makeStore: MakeStore): void
   test('issue 7: once a session expired its records answer no more', async (t) => {
     const { store, ns, create } = await setupStore(t, makeStore);
     const id = generateSessionId();
-    await create({ id, ttlMs: 1500, idempotencyKey: 'create-1' });
+    await create({ id, ttlMs: 3000, idempotencyKey: 'create-1' });
     await store.patch(ns, id, add, { idempotencyKey: 'p1' });
     await until(t, async () => (await store.get(ns, id)) === undefined, 'the session expires');
     await rejects(t, store.patch(ns, id, add, { idempotencyKey: 'p1' }), 'SESS_ERR_NOT_FOUND');
