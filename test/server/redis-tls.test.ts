@@ -47,7 +47,7 @@ test('sessiond reaches Redis over rediss:// as an ACL user, password and tokens 
     STICKLESS_REDIS_USERNAME: 'sessiond', STICKLESS_REDIS_PASSWORD_FILE: passwordFile, STICKLESS_REDIS_TLS_CA_FILE: pki.caFile,
     STICKLESS_NAMESPACE_TOKENS_FILE: tokensFile,
   });
-  await waitFor(() => sessiond.stdout().includes('sessiond listening') || sessiond.child.exitCode !== null, 20_000, 'sessiond to listen');
+  await waitFor(() => sessiond.stdout().includes('sessiond listening') || sessiond.child.exitCode !== null, 30_000, 'sessiond to listen');
   t.is(sessiond.child.exitCode, null, sessiond.stderr());
 
   const stub = rawStub(t, `127.0.0.1:${port}`);

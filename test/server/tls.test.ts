@@ -93,7 +93,7 @@ test('SIGHUP reloads the certificate: new connections get the new one on the sam
   const sessiond = spawnSessiond(t, [], {
     STICKLESS_LISTEN: address, STICKLESS_STORE: 'memory', STICKLESS_TLS_CERT_FILE: certFile, STICKLESS_TLS_KEY_FILE: keyFile,
   });
-  await waitFor(() => sessiond.stdout().includes('sessiond listening') || sessiond.child.exitCode !== null, 20_000, 'sessiond to listen');
+  await waitFor(() => sessiond.stdout().includes('sessiond listening') || sessiond.child.exitCode !== null, 30_000, 'sessiond to listen');
   t.is(sessiond.child.exitCode, null, sessiond.stderr());
 
   const seenBefore: string[] = [];
