@@ -16,8 +16,18 @@ export const DEFAULT_PROXY_OPTIONS = {
     trustForwardedHeaders: false,
     /** Idle time, ms, after which a client keep-alive connection is closed. */
     keepAliveTimeoutMs: 65_000,
-    /** Time, ms, a client has to send complete request headers. */
+    /** Time, ms, a client has to send complete request headers (→ 408); checked every second. */
     requestHeadersTimeoutMs: 30_000,
+    /** Time, ms, a client has to send a whole request, headers and body (→ 408); 0 disables. */
+    requestTimeoutMs: 300_000,
+    /** Max gap, ms, between two request body chunks from the client (→ 408); 0 disables. */
+    requestBodyIdleTimeoutMs: 30_000,
+    /**
+     * Bytes. A body whose Content-Length is at most this is read whole before a backend connection
+     * is taken, so a slow client holds no upstream connection. Larger and chunked bodies stream as
+     * they arrive and count against the pool's maxUploadConnections until they end.
+     */
+    requestBodyBufferBytes: 64 * 1024,
   },
   admin: {
     /** Admin listener address: loopback unless an operator opts out. */
@@ -30,6 +40,12 @@ export const DEFAULT_PROXY_OPTIONS = {
   pool: {
     /** Max connections per backend (undici Pool `connections`). */
     connections: 256,
+    /**
+     * Max connections per backend held by request bodies still streaming from their client
+     * (chunked, or over listen.requestBodyBufferBytes); more get 503 PRX_ERR_TOO_MANY_UPLOADS.
+     * Absent: half of `connections`, so slow uploads never take every connection.
+     */
+    maxUploadConnections: undefined as number | undefined,
     /** Time, ms, to establish a TCP connection to a backend. */
     connectTimeoutMs: 2_000,
     /** Idle time, ms, after which an unused upstream keep-alive connection is closed. */
@@ -81,6 +97,8 @@ export const DEFAULT_PROXY_OPTIONS = {
       headersMs: 30_000,
       /** Max gap, ms, between two response body chunks. */
       bodyIdleMs: 60_000,
+      /** A WebSocket (upgrade) tunnel with no byte in either direction for this long is closed, ms; 0 disables. */
+      tunnelIdleMs: 300_000,
     },
     retry: {
       /** Total tries of one request, first included; only idempotent, bodiless-or-unread requests on none/soft routes. */
@@ -171,6 +189,7 @@ export const poolSchema = z
       })
       .prefault({}),
     connections: z.number().int().min(1).default(D.pool.connections),
+    maxUploadConnections: z.number().int().min(1).optional(),
     connectTimeoutMs: ms(1).default(D.pool.connectTimeoutMs),
     keepAliveTimeoutMs: ms(1).default(D.pool.keepAliveTimeoutMs),
     drainTimeoutMs: ms(0).default(D.pool.drainTimeoutMs),
@@ -220,6 +239,7 @@ export const routeSchema = z.strictObject({
     .strictObject({
       headersMs: ms(1).default(D.route.timeouts.headersMs),
       bodyIdleMs: ms(0).default(D.route.timeouts.bodyIdleMs),
+      tunnelIdleMs: ms(0).default(D.route.timeouts.tunnelIdleMs),
     })
     .prefault({}),
   retry: z
@@ -251,6 +271,15 @@ export const proxyConfigSchema = z.strictObject({
       trustForwardedHeaders: z.boolean().default(D.listen.trustForwardedHeaders),
       keepAliveTimeoutMs: ms(1).default(D.listen.keepAliveTimeoutMs),
       requestHeadersTimeoutMs: ms(1).default(D.listen.requestHeadersTimeoutMs),
+      requestTimeoutMs: ms(0).default(D.listen.requestTimeoutMs),
+      requestBodyIdleTimeoutMs: ms(0).default(D.listen.requestBodyIdleTimeoutMs),
+      requestBodyBufferBytes: z.number().int().min(0).max(16 * 1024 * 1024).default(D.listen.requestBodyBufferBytes),
+    })
+    .superRefine((listen, ctx) => {
+      // Node refuses a headers timeout longer than the whole-request timeout.
+      if (listen.requestTimeoutMs > 0 && listen.requestTimeoutMs < listen.requestHeadersTimeoutMs) {
+        ctx.addIssue({ code: 'custom', path: ['requestTimeoutMs'], message: `expected 0 or at least requestHeadersTimeoutMs (${listen.requestHeadersTimeoutMs})` });
+      }
     })
     .prefault({}),
   /** Absent: no admin listener. */

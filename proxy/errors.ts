@@ -14,6 +14,10 @@ export const PROXY_ERROR_STATUS = {
   PRX_ERR_BAD_REQUEST: 400,
   /** The request headers exceed the server's header size limit. */
   PRX_ERR_HEADERS_TOO_LARGE: 431,
+  /** The client did not send its headers, its whole request, or the next body chunk in time. Never forwarded whole; the connection is closed. */
+  PRX_ERR_REQUEST_TIMEOUT: 408,
+  /** The backend already has its limit of connections held by request bodies still arriving (pool maxUploadConnections). */
+  PRX_ERR_TOO_MANY_UPLOADS: 503,
   /** No route matches the request's host and path. */
   PRX_ERR_NO_ROUTE: 404,
   /** The route's pool has no backend that is up and not draining. */
@@ -50,6 +54,8 @@ const PUBLIC_MESSAGES: Record<ProxyErrorCode, string> = {
   PRX_ERR_CONFIG_INVALID: 'proxy configuration is invalid',
   PRX_ERR_BAD_REQUEST: 'malformed or ambiguous request',
   PRX_ERR_HEADERS_TOO_LARGE: 'request headers too large',
+  PRX_ERR_REQUEST_TIMEOUT: 'the request did not arrive in time',
+  PRX_ERR_TOO_MANY_UPLOADS: 'too many uploads in progress; retry later',
   PRX_ERR_NO_ROUTE: 'no route matches this request',
   PRX_ERR_NO_HEALTHY_UPSTREAM: 'no healthy backend is available',
   PRX_ERR_PINNED_UPSTREAM_DOWN: 'the pinned backend is down; retry later',
@@ -146,6 +152,7 @@ function statusText(status: number): string {
     case 400: return 'Bad Request';
     case 401: return 'Unauthorized';
     case 404: return 'Not Found';
+    case 408: return 'Request Timeout';
     case 409: return 'Conflict';
     case 431: return 'Request Header Fields Too Large';
     case 502: return 'Bad Gateway';

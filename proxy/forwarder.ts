@@ -8,14 +8,17 @@
 //     another backend only for idempotent methods on none/soft routes and only while no body byte
 //     has been read from the client; otherwise 502 (hard pin: 503 PRX_ERR_PINNED_UPSTREAM_DOWN).
 //     On hard routes such a close is retried once more on the same backend (stale keep-alive);
-//   - after the response started, an upstream error can only cut the client connection.
+//   - after the response started, an upstream error can only cut the client connection;
+//   - a body still arriving from its client (larger than listen.requestBodyBufferBytes) counts
+//     against the pool's maxUploadConnections per backend: over it, 503 PRX_ERR_TOO_MANY_UPLOADS;
+//     a client that stalls its body longer than requestBodyIdleTimeoutMs gets 408.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
 import { sendError, type ProxyErrorCode } from './errors.ts';
 import { clientResponseHeaders, hasBody } from './http-headers.ts';
-import { RequestBody } from './request-body.ts';
+import { RequestBody, type BodyPrefix } from './request-body.ts';
 import type { RouteEntry } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -31,6 +34,10 @@ export interface ForwardRequest {
   readonly route: RouteEntry;
   /** Upstream request headers, prepared once for all attempts. */
   readonly headers: Record<string, string | string[]>;
+  /** What readBodyPrefix() read, or null when the request has no body. */
+  readonly body: BodyPrefix | null;
+  /** listen.requestBodyIdleTimeoutMs. */
+  readonly bodyIdleTimeoutMs: number;
   readonly observer: ForwardObserver;
 }
 
@@ -59,6 +66,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #status = 0;
   #done = false;
   #clientGone = false;
+  #uploading = false;
 
   constructor(
     request: ForwardRequest,
@@ -81,12 +89,19 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
-    const { req, res, route, headers } = this.#request;
+    const { req, res, route, headers, body } = this.#request;
     const upstream = this.#upstream;
+    if (body !== null && !body.complete && !req.readableEnded) {
+      const limit = route.pool.config.maxUploadConnections ?? Math.max(1, Math.floor(route.pool.config.connections / 2));
+      if (upstream.uploads >= limit) return this.#refuseUpload();
+      this.#uploading = true;
+      upstream.uploads++;
+      req.once('end', this.#uploadDone);
+    }
     upstream.inFlight++;
     upstream.requests++;
     res.on('close', this.#onClientClose);
-    this.#body = hasBody(req) ? new RequestBody(req) : null;
+    this.#body = body === null || !hasBody(req) ? null : new RequestBody(req, body, this.#request.bodyIdleTimeoutMs);
     try {
       upstream.dispatcher.dispatch(
         {
@@ -148,9 +163,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const kind = classify(error, this.#clientGone);
     this.#end(kind !== 'client');
     if (kind === 'client') {
-      // The client left (or sent a malformed body); nobody to answer, or a 400 if it still listens.
-      if (!this.#clientGone && !this.#responseStarted) sendError(res, 'PRX_ERR_BAD_REQUEST', this.#stickless());
-      else if (!res.writableFinished) res.destroy();
+      // The client left, stalled its body or sent a malformed one; nobody to answer, or a 408/400
+      // (and a close: the rest of its body is unread) if it still listens.
+      const timedOut = (error as NodeJS.ErrnoException).code === 'PRX_CLIENT_BODY_TIMEOUT';
+      if (!this.#clientGone && !this.#responseStarted) {
+        res.setHeader('connection', 'close');
+        sendError(res, timedOut ? 'PRX_ERR_REQUEST_TIMEOUT' : 'PRX_ERR_BAD_REQUEST', this.#stickless());
+      } else if (!res.writableFinished) res.destroy();
+      if (timedOut) observer.finished(route, this.#affinity, this.#outcome, 'PRX_ERR_REQUEST_TIMEOUT', this.#upstream, error);
       return;
     }
     if (this.#responseStarted) {
@@ -205,9 +225,25 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   #end(failed: boolean): void {
     this.#done = true;
+    this.#uploadDone();
     this.#upstream.inFlight--;
     this.#request.res.off('close', this.#onClientClose);
     if (!this.#clientGone) this.#request.route.pool.record(this.#upstream, failed);
+  }
+
+  #uploadDone = (): void => {
+    if (!this.#uploading) return;
+    this.#uploading = false;
+    this.#upstream.uploads--;
+    this.#request.req.off('end', this.#uploadDone);
+  };
+
+  #refuseUpload(): void {
+    const { res, route, observer } = this.#request;
+    this.#done = true;
+    res.setHeader('connection', 'close');
+    sendError(res, 'PRX_ERR_TOO_MANY_UPLOADS', this.#stickless(), { message: 'too many uploads in progress; retry later', retryAfterSeconds: 1 });
+    observer.finished(route, this.#affinity, this.#outcome, 'PRX_ERR_TOO_MANY_UPLOADS', this.#upstream);
   }
 
   #onClientClose = (): void => {
@@ -229,7 +265,7 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
 
 function classify(error: Error, clientGone: boolean): FailureKind {
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  if (clientGone || code === 'PRX_CLIENT_ABORTED' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') return 'client';
+  if (clientGone || code === 'PRX_CLIENT_ABORTED' || code === 'PRX_CLIENT_BODY_TIMEOUT' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') return 'client';
   if (CONNECT_CODES.has(code)) return 'connect';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
   if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'PRX_UPSTREAM_PROTOCOL') return 'protocol';

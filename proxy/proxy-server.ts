@@ -34,6 +34,8 @@ export interface ProxyAddresses {
 }
 
 const SHUTDOWN_POLL_MS = 25;
+/** Upper bound on how late Node notices a header or request timeout, ms. */
+const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 
 export class ProxyServer implements AdminTarget, StatsSource {
   #config: Readonly<ProxyConfig>;
@@ -53,12 +55,14 @@ export class ProxyServer implements AdminTarget, StatsSource {
     this.#resolver = options.resolver ?? systemResolver;
     this.#log = options.logger ?? createLogger(options.config.log.level);
     for (const [name, pool] of Object.entries(this.#config.pools)) this.#pools.set(name, this.#createPool(name, pool));
-    this.#handler = new RequestHandler(buildRouteTable(this.#config, this.#pools, this.#counters), this.#config.listen.trustForwardedHeaders, this.#log);
+    this.#handler = new RequestHandler(buildRouteTable(this.#config, this.#pools, this.#counters), this.#config.listen, this.#log);
     this.#server = createServer({
       keepAliveTimeout: this.#config.listen.keepAliveTimeoutMs,
       headersTimeout: this.#config.listen.requestHeadersTimeoutMs,
-      // Streaming uploads and downloads may be long; per-route timeouts govern the upstream side.
-      requestTimeout: 0,
+      requestTimeout: this.#config.listen.requestTimeoutMs,
+      // Node checks both timeouts only at this interval (default 30 s, which made a 5 s header
+      // timeout act as 30 s): check every second at most, so they hold within about a second.
+      connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, this.#config.listen.requestHeadersTimeoutMs),
     });
     this.#server.on('request', this.#handler.onRequest);
     this.#server.on('upgrade', this.#handler.onUpgrade);
@@ -98,8 +102,9 @@ export class ProxyServer implements AdminTarget, StatsSource {
   reload(config: Readonly<ProxyConfig>): void {
     if (this.#closing || this.#destroying) throw new ProxyError('PRX_ERR_SHUTTING_DOWN', 'cannot reload a proxy that is shutting down');
     const previous = this.#config;
-    if (JSON.stringify(previous.listen) !== JSON.stringify(config.listen) || previous.admin?.port !== config.admin?.port || previous.admin?.host !== config.admin?.host) {
-      this.#log.warn('listen/admin address changes need a restart; keeping the current listeners');
+    const bound = (listen: ProxyConfig['listen']) => [listen.host, listen.port, listen.keepAliveTimeoutMs, listen.requestHeadersTimeoutMs, listen.requestTimeoutMs].join();
+    if (bound(previous.listen) !== bound(config.listen) || previous.admin?.port !== config.admin?.port || previous.admin?.host !== config.admin?.host) {
+      this.#log.warn('listen/admin address and listener timeout changes need a restart; keeping the current listeners');
     }
     for (const [name, poolConfig] of Object.entries(config.pools)) {
       const pool = this.#pools.get(name);
@@ -119,7 +124,7 @@ export class ProxyServer implements AdminTarget, StatsSource {
     for (const name of [...this.#counters.keys()]) if (!config.routes.some((r) => r.name === name)) this.#counters.delete(name);
     this.#config = config;
     this.#log.level = config.log.level;
-    this.#handler.trustForwardedHeaders = config.listen.trustForwardedHeaders;
+    this.#handler.listen = config.listen;
     this.#handler.table = buildRouteTable(config, this.#pools, this.#counters);
     this.#log.info({ routes: config.routes.length, pools: this.#pools.size }, 'configuration reloaded');
   }

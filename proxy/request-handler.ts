@@ -7,28 +7,33 @@ import type { Logger } from 'pino';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
 import { rawErrorResponse, sendError, type ProxyErrorCode } from './errors.ts';
 import { forward, type ForwardObserver } from './forwarder.ts';
-import { framingProblem, removeDotSegments, upstreamRequestHeaders } from './http-headers.ts';
+import type { ProxyConfig } from './config-schema.ts';
+import { framingProblem, hasBody, removeDotSegments, upstreamRequestHeaders } from './http-headers.ts';
+import { readBodyPrefix, type BodyPrefix } from './request-body.ts';
 import type { RouteDecision, RouteEntry, RouteTable } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
 import { proxyUpgrade } from './websocket.ts';
 
 const NO_BACKEND = { 'x-stickless-backend': '', 'x-stickless-affinity': 'none' } as const;
+/** A body streamed from the client as it arrives (chunked, or longer than requestBodyBufferBytes). */
+const STREAMED_BODY: BodyPrefix = { chunks: [], complete: false };
 /** Connections whose request we refused: the parser may still choke on the rest of their bytes. */
 const refused = new WeakSet<object>();
 
 export class RequestHandler implements ForwardObserver {
   /** Replaced on reload and runtime mode changes; read once per request. */
   table: RouteTable;
-  trustForwardedHeaders: boolean;
+  /** Replaced on reload: trustForwardedHeaders and the request body settings apply at once. */
+  listen: ProxyConfig['listen'];
   /** Set by close(): responses ask clients to close their connection. */
   closing = false;
   /** Error responses by code (metrics). */
   readonly errors = new Map<string, number>();
   readonly #log: Logger;
 
-  constructor(table: RouteTable, trustForwardedHeaders: boolean, logger: Logger) {
+  constructor(table: RouteTable, listen: ProxyConfig['listen'], logger: Logger) {
     this.table = table;
-    this.trustForwardedHeaders = trustForwardedHeaders;
+    this.listen = listen;
     this.#log = logger;
   }
 
@@ -43,17 +48,36 @@ export class RequestHandler implements ForwardObserver {
       return sendError(res, 'PRX_ERR_NO_ROUTE', NO_BACKEND);
     }
     route.counters.requests++;
+    if (!hasBody(req)) return this.#forward(req, res, route, null);
+    // A small body arrives whole before a backend connection is taken; others stream as uploads.
+    const { requestBodyBufferBytes, requestBodyIdleTimeoutMs } = this.listen;
+    const length = req.headers['content-length'];
+    if (length === undefined || Number(length) > requestBodyBufferBytes) return this.#forward(req, res, route, STREAMED_BODY);
+    readBodyPrefix(req, requestBodyBufferBytes, requestBodyIdleTimeoutMs).then(
+      (body) => this.#forward(req, res, route, body),
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'PRX_CLIENT_BODY_TIMEOUT') return void res.destroy();
+        this.#countError('PRX_ERR_REQUEST_TIMEOUT');
+        refused.add(req.socket);
+        res.setHeader('connection', 'close');
+        sendError(res, 'PRX_ERR_REQUEST_TIMEOUT', NO_BACKEND);
+      },
+    );
+  };
+
+  #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, body: BodyPrefix | null): void {
+    if (res.destroyed) return;
     const decision = route.decide(req.headers, Date.now());
     if (decision.kind === 'unavailable') return this.#unavailable(route, decision, res);
     forward(
-      { req, res, route, headers: upstreamRequestHeaders(req, this.trustForwardedHeaders), observer: this },
+      { req, res, route, headers: upstreamRequestHeaders(req, this.listen.trustForwardedHeaders), body, bodyIdleTimeoutMs: this.listen.requestBodyIdleTimeoutMs, observer: this },
       decision.upstream,
       decision.affinity,
       decision.outcome,
       decision.setCookie,
       decision.keyHash,
     );
-  };
+  }
 
   onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
@@ -72,7 +96,7 @@ export class RequestHandler implements ForwardObserver {
       return fail(decision.code, { 'x-stickless-backend': decision.upstream?.id ?? '', 'x-stickless-affinity': decision.affinity }, decision.retryAfterSeconds);
     }
     proxyUpgrade(
-      { req, client: socket, head, route, headers: upstreamRequestHeaders(req, this.trustForwardedHeaders, true), observer: this },
+      { req, client: socket, head, route, headers: upstreamRequestHeaders(req, this.listen.trustForwardedHeaders, true), observer: this },
       decision.upstream,
       decision.affinity,
       decision.outcome,
@@ -90,6 +114,13 @@ export class RequestHandler implements ForwardObserver {
     }
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
+      return;
+    }
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // Headers (requestHeadersTimeoutMs) or the whole request (requestTimeoutMs) took too long.
+      if ((socket as { _httpMessage?: ServerResponse })._httpMessage?.headersSent) return void socket.destroy();
+      this.#countError('PRX_ERR_REQUEST_TIMEOUT');
+      socket.end(rawErrorResponse('PRX_ERR_REQUEST_TIMEOUT', NO_BACKEND));
       return;
     }
     const code: ProxyErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'PRX_ERR_HEADERS_TOO_LARGE' : 'PRX_ERR_BAD_REQUEST';

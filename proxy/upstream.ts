@@ -44,6 +44,8 @@ export class Upstream implements RendezvousMember {
 
   /** Requests and open WebSockets currently on this backend. Read by the balancer on every pick. */
   inFlight = 0;
+  /** Of inFlight: requests whose body is still streaming from the client (capped by the pool's maxUploadConnections). */
+  uploads = 0;
   /** Requests sent (attempts, retries included). */
   requests = 0;
   /** Attempts that ended in a connect error, reset, timeout or 5xx. */

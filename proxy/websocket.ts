@@ -115,6 +115,9 @@ class WebSocketTunnel implements Tunnel {
     if (rest.length > 0) client.write(rest);
     if (head.length > 0) socket.write(head);
     this.#phase = 'open';
+    // Every byte passes through the backend socket, so its idle timer covers both directions.
+    const idleMs = route.config.timeouts.tunnelIdleMs;
+    if (idleMs > 0) socket.setTimeout(idleMs, () => this.destroy());
     socket.pipe(client);
     client.pipe(socket);
     client.resume();

@@ -90,3 +90,12 @@ test('the CLI refuses an invalid file and prints every problem by path', async (
   t.true(stderr.includes('PRX_ERR_CONFIG_INVALID'));
   t.true(stderr.includes('routes[2].affinity: expected none | soft | hard'), stderr);
 });
+
+test('slow-client limits: defaults applied, and a whole-request timeout shorter than the header timeout refused', (t) => {
+  const config = parseProxyConfig(minimal);
+  t.like(config.listen, { requestHeadersTimeoutMs: 30_000, requestTimeoutMs: 300_000, requestBodyIdleTimeoutMs: 30_000, requestBodyBufferBytes: 65_536 });
+  t.is(config.pools['app']!.maxUploadConnections, undefined, 'absent: half of connections');
+  t.is(config.routes[0]!.timeouts.tunnelIdleMs, 300_000);
+  t.deepEqual(issuesOf({ ...minimal, listen: { requestHeadersTimeoutMs: 5_000, requestTimeoutMs: 1_000 } }), ['listen.requestTimeoutMs: expected 0 or at least requestHeadersTimeoutMs (5000)']);
+  t.deepEqual(issuesOf({ ...minimal, listen: { requestHeadersTimeoutMs: 5_000, requestTimeoutMs: 0 } }), []);
+});
