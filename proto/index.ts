@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ProtoGrpcType } from './generated/session.ts';
 
 export * from './errors.ts';
+export { checkMsgpackValue, MAX_VALUE_DEPTH, TIMESTAMP_EXTENSION_TYPE } from './msgpack-value.ts';
 export type * from './generated/stickless/session/v1/SessionService.ts';
 export type { Session, Session__Output } from './generated/stickless/session/v1/Session.ts';
 export type { FieldOp, FieldOp__Output } from './generated/stickless/session/v1/FieldOp.ts';

@@ -85,7 +85,7 @@ export function checkMsgpackValue(bytes: Uint8Array, maxDepth: number = MAX_VALU
       }
     }
     if (pos + skip > bytes.length) return 'truncated';
-    if (text && !isUtf8(bytes.subarray(pos, pos + skip))) return `a string that is not valid UTF-8 at byte ${pos}`;
+    if (text && !isAscii(bytes, pos, pos + skip) && !isUtf8(bytes.subarray(pos, pos + skip))) return `a string that is not valid UTF-8 at byte ${pos}`;
     pos += skip;
     if (children >= 0) {
       if (remaining.length + 1 > maxDepth) return `nesting deeper than ${maxDepth} levels`;
@@ -106,6 +106,12 @@ export function checkMsgpackValue(bytes: Uint8Array, maxDepth: number = MAX_VALU
 const HEADER_BYTES = [1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4];
 // Data bytes of fixext 1, 2, 4, 8, 16 (0xd4..0xd8).
 const FIXEXT_BYTES = [1, 2, 4, 8, 16];
+
+/** Most strings are short and ASCII: checked in place, without a subarray and a native call. */
+function isAscii(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if ((bytes[i] as number) >= 0x80) return false;
+  return true;
+}
 
 /** An extension whose type byte is at `at` and whose `size` data bytes follow it. */
 function checkExtension(bytes: Uint8Array, view: DataView, at: number, size: number): string | undefined {
