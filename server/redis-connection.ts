@@ -21,7 +21,10 @@ export interface RedisConnectionOptions {
    * `rediss://` URLs. Sentinel: used for the sentinels and for the servers behind them.
    */
   tls?: TlsOptions | undefined;
-  /** A command that got no answer within this many ms fails with SESS_ERR_STORE_UNAVAILABLE. */
+  /**
+   * A command that got no answer within this many ms fails: SESS_ERR_OUTCOME_UNKNOWN for a mutation,
+   * SESS_ERR_STORE_UNAVAILABLE for a read (redis-failures.ts). Also the heartbeat's timeout.
+   */
   commandTimeoutMs: number;
   /** TCP connect timeout in ms. */
   connectTimeoutMs: number;
