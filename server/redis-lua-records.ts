@@ -1,8 +1,8 @@
 // The idempotency records of the Redis scripts (redis-scripts.ts), in Lua: replay, remember, forget.
-// A record is 'version|created|session key|sealed id': the version the call produced and the created
-// time of its session (so a record never answers for another incarnation of the id), and for create
-// and regenerate the key of the session they produced and its id sealed by the caller (TypeScript,
-// idempotent-id.ts): no record holds a field value or a raw session id.
+// A record is 'version|created|sealed id|session key': the version the call produced and the
+// created time of its session (so a record never answers for another life of the id), and for create
+// and regenerate the id they produced, sealed by the caller (TypeScript, idempotent-id.ts), and the
+// key of that session (last, as a key prefix may hold '|'). No record holds a field value or a raw id.
 //
 // Each session lists the records that produced it in its index {prefix}s:{H}:r (zset member ->
 // expires_at_ms), and every removal of the session (delete, revoke, regenerate's old id, a new life
@@ -17,7 +17,7 @@ export const LUA_RECORDS = `
 local function replay(ikey, session_key)
   local stored = redis.call('GET', ikey)
   if not stored then return nil end
-  local v, c, target, sealed = string.match(stored, '^(%d+)|(%d+)|([^|]*)|([^|]*)$')
+  local v, c, sealed, target = string.match(stored, '^(%d+)|(%d+)|([^|]*)|(.*)$')
   if target and target ~= '' then session_key = target end
   local meta = v and load_meta(session_key)
   if not meta or meta.c ~= tonumber(c) or meta.v < tonumber(v) then
@@ -50,7 +50,7 @@ end
 -- Records a successful call for the window and lists it in the index of the session it produced.
 local function remember(ikey, session_key, meta, window, now, target, sealed)
   local index = session_key .. ':r'
-  redis.call('SET', ikey, string.format('%d|%d|%s|%s', meta.v, meta.c, target or '', sealed or ''), 'PX', window)
+  redis.call('SET', ikey, string.format('%d|%d|%s|%s', meta.v, meta.c, sealed or '', target or ''), 'PX', window)
   redis.call('ZADD', index, now + window, index_member(session_key, ikey))
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
   local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')

@@ -18,8 +18,7 @@ test.after.always(async () => {
   await redis?.stop();
 });
 
-async function setup(t: ExecutionContext, limits: Partial<StoreLimits> = {}) {
-  const keyPrefix = uniquePrefix();
+async function setup(t: ExecutionContext, limits: Partial<StoreLimits> = {}, keyPrefix = uniquePrefix()) {
   const store = new RedisSessionStore({
     connection: { url: redis.url, sentinels: [], sentinelName: 'mymaster', commandTimeoutMs: 5000, connectTimeoutMs: 5000 },
     keyPrefix,
@@ -139,4 +138,16 @@ test('issue 7: Delete, RevokeByOwner and Regenerate leave no idempotency record 
   t.true(left.includes(`${keyPrefix}s:{${sessionHandle('ns', newId)}}:r`), 'listed in the new session\'s index');
   t.true(await store.delete('ns', newId));
   t.deepEqual(await records(), []);
+});
+
+test('issue 7: records replay under a key prefix that holds the record separator', async (t) => {
+  const { store } = await setup(t, {}, `${uniquePrefix()}a|b}s:{c|`);
+  const first = await store.create({ namespace: 'ns', id: generateSessionId(), fields: new Map(), ttlMs: 60_000, owner: '', idempotencyKey: 'create-1' });
+  await store.patch('ns', first.record.id, [{ kind: 'incrementInt', field: 'n', by: 1 }], { idempotencyKey: 'p' });
+  const repeat = await store.create({ namespace: 'ns', id: generateSessionId(), fields: new Map(), ttlMs: 60_000, owner: '', idempotencyKey: 'create-1' });
+  t.true(repeat.replayed);
+  t.is(repeat.record.id, first.record.id);
+  t.is(repeat.record.version, 2);
+  t.true(await store.delete('ns', first.record.id));
+  t.false((await store.create({ namespace: 'ns', id: generateSessionId(), fields: new Map(), ttlMs: 60_000, owner: '', idempotencyKey: 'create-1' })).replayed);
 });
