@@ -131,6 +131,11 @@ export class RedisHeartbeat implements RedisStatusSource {
     } catch (error) {
       // Not sent: the connection went down meanwhile, and its events say so.
       if (isNotSent(error) || !this.#connected) return;
+      // An ACL user without INFO still talks to a live Redis: answering, replica count unknown (WAIT decides).
+      if (error instanceof Error && error.name === 'ReplyError' && error.message.startsWith('NOPERM')) {
+        this.#set({ state: 'answering', reason: '', replicas: undefined });
+        return;
+      }
       this.#set({ state: 'unreachable', reason: describeRedisError(error, this.#options.commandTimeoutMs) });
     }
   }

@@ -102,3 +102,21 @@ test('replicaAcks=1 with one replica: frozen replica → REPLICA_ACK_TIMEOUT (ap
   t.is(dec(written.session!.fields.back), true);
   t.is(await metric('stickless_sessiond_redis_replicas_missing'), 0);
 });
+
+test('an ACL user without INFO: the heartbeat still sees Redis answering (SERVING); replicas unknown, so WAIT decides', async (t) => {
+  const primary = await startRedisProcess();
+  t.teardown(() => primary.stop());
+  const admin = new Redis(primary.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  admin.on('error', () => {});
+  t.teardown(() => admin.disconnect());
+  await admin.call('ACL', 'SETUSER', 'no-info', 'on', '>no-info-pw', '~*', '&*', '+@all', '-info');
+  const sessiond = await startSessiond(t, {
+    redis: primary,
+    config: { redisUrl: `redis://no-info:no-info-pw@127.0.0.1:${primary.port}`, replicaAcks: 1, replicaAckTimeoutMs: 300, commandTimeoutMs: 3000 },
+  });
+  const health = healthClient(t, sessiond.address);
+  await waitFor(async () => (await checkHealth(health, '')) === 'SERVING', 20_000, 'SERVING');
+  const stub = rawStub(t, sessiond.address);
+  const error = await failure(call(stub, 'Create', { namespace: 'ns' }, { deadlineMs: 10_000 }));
+  t.is(errorCode(error), 'SESS_ERR_REPLICA_ACK_TIMEOUT', error?.details);
+});
