@@ -270,7 +270,9 @@ test('Watch sends a snapshot, then every change in version order, and ends with 
 
 test('Watch reports EXPIRED when the session times out, and DELETED at once for an unknown id', async (t) => {
   const { stub } = await setup(t);
-  const session = await create(stub, {}, { ttlMs: 400 });
+  // 3 s, not less: on a busy machine a shorter-lived session can expire before the watch starts
+  // (then the first event is DELETED, correctly, and the test would prove nothing about EXPIRED).
+  const session = await create(stub, {}, { ttlMs: 3000 });
   const watch = collectWatch(t, stub, session.id);
   await watch.ended;
   t.deepEqual(watch.events.map((e) => e.kind), ['SNAPSHOT', 'EXPIRED']);
