@@ -26,3 +26,12 @@ export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> 
     socket.once('error', () => done(false));
   });
 }
+
+/** Why nothing can listen on `host:port` ('EADDRINUSE', 'EACCES', ...), or undefined when it can. */
+export function listenProblem(port: number, host = '127.0.0.1'): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { createDashboardServer, type StackControl } from './dashboard/server.ts';
 import { ManagedProcess } from './managed-process.ts';
-import { freePort, portAnswers } from './ports.ts';
+import { freePort, listenProblem } from './ports.ts';
 
 export interface LocalStackOptions {
   /** Public port of the proxy (the one URL users open). 0 picks a free one. */
@@ -23,6 +23,8 @@ export interface LocalStackOptions {
   adminPort: number;
   /** sessiond gRPC port (127.0.0.1). 0 picks a free one. */
   sessiondPort: number;
+  /** How the user set each port (a flag or an environment variable), for error messages. */
+  portNames: { proxyPort: string; adminPort: string; sessiondPort: string };
   /** Replicas per session mode. */
   replicasPerMode: number;
   /** `auto`: Redis if REDIS_URL or redis-server is available, else memory. */
@@ -39,6 +41,7 @@ export const DEFAULT_STACK_OPTIONS: Readonly<LocalStackOptions> = Object.freeze(
   proxyPort: 8080,
   adminPort: 9901,
   sessiondPort: 50051,
+  portNames: Object.freeze({ proxyPort: '--port', adminPort: '--admin-port', sessiondPort: '--sessiond-port' }),
   replicasPerMode: 3,
   store: 'auto',
   healthIntervalMs: 1000,
@@ -74,10 +77,44 @@ export class StackError extends Error {
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-async function claimPort(port: number, what: string, flag: string): Promise<number> {
-  if (port === 0) return freePort();
-  if (await portAnswers(port)) throw new StackError(`port ${port} (${what}) is in use: pass ${flag} <port>, or 0 for any free port`);
-  return port;
+const PORT_ROLES = { proxyPort: 'proxy', adminPort: 'proxy admin API', sessiondPort: 'sessiond' } as const;
+type PortOption = keyof typeof PORT_ROLES;
+
+const instead = (name: string): string => (name.startsWith('-') ? `pass ${name} <port>` : `set ${name}=<port>`);
+
+function portInUse(option: PortOption, port: number, names: LocalStackOptions['portNames']): StackError {
+  return new StackError(`port ${port} (${PORT_ROLES[option]}) is in use: ${instead(names[option])}, or 0 for any free port`);
+}
+
+/** The three ports to use: each given one checked by binding it, each 0 replaced by a free one. */
+async function claimPorts(options: LocalStackOptions): Promise<Record<PortOption, number>> {
+  const names = options.portNames;
+  const claimed = {} as Record<PortOption, number>;
+  for (const option of Object.keys(PORT_ROLES) as PortOption[]) {
+    const port = options[option];
+    const twin = (Object.keys(claimed) as PortOption[]).find((other) => port !== 0 && options[other] === port);
+    if (twin) throw new StackError(`${names[option]} ${port} is also ${names[twin]}: give each its own port, or 0 for any free port`);
+    if (port === 0) {
+      claimed[option] = await freePort();
+      continue;
+    }
+    const problem = await listenProblem(port);
+    if (problem === 'EADDRINUSE') throw portInUse(option, port, names);
+    if (problem) throw new StackError(`port ${port} (${PORT_ROLES[option]}) cannot be listened on (${problem}): ${instead(names[option])}, or 0 for any free port`);
+    claimed[option] = port;
+  }
+  return claimed;
+}
+
+/** Starts a child that listens on one of the three ports; if that port was taken meanwhile, says so. */
+async function startOnClaimedPort(child: ManagedProcess, ports: Record<PortOption, number>, names: LocalStackOptions['portNames']): Promise<void> {
+  try {
+    await child.start();
+  } catch (error) {
+    const busy = /EADDRINUSE[^\n]*?:(\d+)/.exec(child.tail);
+    const option = (Object.keys(ports) as PortOption[]).find((o) => busy && ports[o] === Number(busy[1]));
+    throw option ? portInUse(option, ports[option], names) : error;
+  }
 }
 
 function hasRedisServer(): boolean {
@@ -91,9 +128,8 @@ function hasRedisServer(): boolean {
 
 export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}): Promise<LocalStack> {
   const options = { ...DEFAULT_STACK_OPTIONS, ...overrides };
-  const proxyPort = await claimPort(options.proxyPort, 'proxy', '--port');
-  const adminPort = await claimPort(options.adminPort, 'proxy admin API', '--admin-port');
-  const sessiondPort = await claimPort(options.sessiondPort, 'sessiond', '--sessiond-port');
+  const ports = await claimPorts(options);
+  const { proxyPort, adminPort, sessiondPort } = ports;
   const started: ManagedProcess[] = [];
   const node = (script: string): { command: string; args: string[] } => ({ command: process.execPath, args: [join(ROOT, script)] });
   const dir = mkdtempSync(join(tmpdir(), 'stickless-stack-'));
@@ -136,7 +172,7 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
     // 2. sessiond.
     const sessiond = new ManagedProcess({ name: 'sessiond', ...node('server/main.ts'), port: sessiondPort, env: sessiondEnv, onOutput: options.onOutput });
     started.push(sessiond);
-    await sessiond.start();
+    await startOnClaimedPort(sessiond, ports, options.portNames);
     options.log(`sessiond on 127.0.0.1:${sessiondPort}`);
 
     // 3. Replicas: local mode behind /sticky/, central mode behind /shop/.
@@ -163,7 +199,7 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
         method,
         headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(3000),
+        signal: AbortSignal.timeout(10_000),
       });
       const text = await response.text();
       const parsed: unknown = text ? JSON.parse(text) : null;
@@ -184,7 +220,7 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
     writeFileSync(configPath, toYaml(proxyConfig({ proxyPort, adminPort, adminToken, replicas, dashboardPort, healthIntervalMs: options.healthIntervalMs })));
     const proxy = new ManagedProcess({ name: 'proxy', ...node('proxy/main.ts'), args: [join(ROOT, 'proxy/main.ts'), '--config', configPath], port: proxyPort, onOutput: options.onOutput });
     started.push(proxy);
-    await proxy.start();
+    await startOnClaimedPort(proxy, ports, options.portNames);
     await waitForBackendsUp(admin, replicas.length + 1);
     options.log(`proxy on http://127.0.0.1:${proxyPort} (admin API on 127.0.0.1:${adminPort})`);
 
@@ -212,11 +248,12 @@ function findReplica(replicas: ReplicaInfo[], id: string): ReplicaInfo {
 }
 
 async function waitForBackendsUp(admin: LocalStack['admin'], count: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  // Generous: on a busy machine the health checks of freshly started replicas can take a while.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const reply = (await admin('GET', '/backends').catch(() => ({ backends: [] }))) as { backends: Array<{ state: string }> };
     if (reply.backends.filter((b) => b.state === 'up').length >= count) return;
-    if (Date.now() > deadline) throw new StackError(`the proxy did not see ${count} healthy backends within 20 s`);
+    if (Date.now() > deadline) throw new Error(`the proxy did not see ${count} healthy backends within 60 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

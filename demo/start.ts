@@ -1,45 +1,25 @@
-// `npm start`: the whole stack on this machine (see demo/stack.ts), until Ctrl-C.
-import { parseArgs } from 'node:util';
-import { DEFAULT_STACK_OPTIONS, StackError, startLocalStack } from './stack.ts';
-
-const USAGE = `Usage: npm start -- [--port 8080] [--admin-port 9901] [--sessiond-port 50051] [--memory] [--verbose]
-  --port           public port of the proxy (PORT)         0 picks a free port
-  --admin-port     proxy admin API port (ADMIN_PORT)
-  --sessiond-port  sessiond gRPC port (SESSIOND_PORT)
-  --memory         use sessiond's embedded memory store even when Redis is available
-  --verbose        print the output of every process
-`;
-
-function port(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) {
-    process.stderr.write(`stickless: ${name} must be a port number (0-65535), not "${value}"\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return parsed;
-}
-
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' }, 'admin-port': { type: 'string' }, 'sessiond-port': { type: 'string' },
-    memory: { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean' },
-  },
-});
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+// `npm start`: the whole stack on this machine (see demo/stack.ts), until Ctrl-C. A mistake in the
+// flags, the port variables or a port in use is one line naming the flag or variable, exit 2; any
+// other failure to start is a message without a stack trace, exit 1.
+import { StackError, startLocalStack } from './stack.ts';
+import { USAGE, UsageError, parseStartOptions } from './start-options.ts';
 
 const log = (message: string): void => void process.stdout.write(`[stickless] ${message}\n`);
+
 try {
+  const options = parseStartOptions(process.argv.slice(2), process.env);
+  if (options.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
   const stack = await startLocalStack({
-    proxyPort: port(values.port ?? process.env.PORT, DEFAULT_STACK_OPTIONS.proxyPort, '--port'),
-    adminPort: port(values['admin-port'] ?? process.env.ADMIN_PORT, DEFAULT_STACK_OPTIONS.adminPort, '--admin-port'),
-    sessiondPort: port(values['sessiond-port'] ?? process.env.SESSIOND_PORT, DEFAULT_STACK_OPTIONS.sessiondPort, '--sessiond-port'),
-    store: values.memory ? 'memory' : 'auto',
+    proxyPort: options.proxyPort,
+    adminPort: options.adminPort,
+    sessiondPort: options.sessiondPort,
+    portNames: options.portNames,
+    store: options.store,
     log,
-    onOutput: values.verbose ? (name, line) => void process.stdout.write(`[${name}] ${line}\n`) : undefined,
+    onOutput: options.verbose ? (name, line) => void process.stdout.write(`[${name}] ${line}\n`) : undefined,
   });
   log('ready:');
   log(`  dashboard      ${stack.urls.dashboard}`);
@@ -58,9 +38,11 @@ try {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (error) {
-  if (error instanceof StackError) {
+  if (error instanceof UsageError || error instanceof StackError) {
     process.stderr.write(`stickless: ${error.message}\n`);
     process.exit(2);
   }
-  throw error;
+  // Not the user's input: the message (with a child's last output lines) says more than a stack.
+  process.stderr.write(`stickless: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
 }

@@ -1,13 +1,78 @@
-// `npm start` refuses a port that is in use with a message naming the flag that changes it, before
-// starting anything.
+// `npm start`: every bad flag, port variable or busy port is one line naming it as written, exit 2,
+// no stack trace, before anything starts; --help lists every flag; the stack serves and Ctrl-C stops it.
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { promisify } from 'node:util';
 import test from 'ava';
 
 const run = promisify(execFile);
+// Serial: each test starts node processes (a whole stack for the last two), and a dozen at once on
+// a busy 2-core machine is what makes them slow, not what they test.
+const ROOT = new URL('../../', import.meta.url).pathname;
 
-test('a port in use stops npm start with a clear message and exit status 2', async (t) => {
+/** Runs `node demo/start.ts ...args` expecting it to stop at once; resolves its exit code and output. */
+async function startFails(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['demo/start.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    return error as { code: number; stdout: string; stderr: string };
+  }
+}
+
+async function listening(host: string): Promise<{ server: Server; port: number }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+const FREE = ['--port', '0', '--admin-port', '0', '--sessiond-port', '0'];
+const BAD_INPUT: Array<[title: string, args: string[], env: Record<string, string>, line: RegExp]> = [
+  ['an unknown flag', ['--bogus'], {}, /^stickless: unknown option --bogus \(npm start -- --help lists the options\)$/],
+  ['a misspelt flag with a value', ['--prot', '8081'], {}, /^stickless: unknown option --prot /],
+  ['a single-dash word', ['-port', '8081'], {}, /^stickless: unknown option -port /],
+  ['a stray argument', ['8081'], {}, /^stickless: unexpected argument "8081" /],
+  ['a value for a switch', ['--memory=yes'], {}, /^stickless: --memory takes no value, not "yes"$/],
+  ['a port flag without a value', ['--admin-port'], {}, /^stickless: --admin-port needs a value: a port number 0-65535$/],
+  ['a port that is not a number', ['--port', 'http'], {}, /^stickless: --port must be a port number 0-65535, not "http"$/],
+  ['a port above 65535', ['--sessiond-port=70000'], {}, /^stickless: --sessiond-port must be a port number 0-65535, not "70000"$/],
+  ['a negative port', ['--port', '-1'], {}, /^stickless: --port must be a port number 0-65535, not "-1"$/],
+  ['a bad PORT variable', [], { PORT: '80x' }, /^stickless: PORT must be a port number 0-65535, not "80x"$/],
+  ['a bad SESSIOND_PORT variable', ['--port', '0'], { SESSIOND_PORT: '1.5' }, /^stickless: SESSIOND_PORT must be a port number 0-65535, not "1.5"$/],
+  ['one port for two roles', ['--port', '40999', '--admin-port', '40999'], {}, /^stickless: --admin-port 40999 is also --port: give each its own port, or 0 for any free port$/],
+];
+
+for (const [title, args, env, line] of BAD_INPUT) {
+  test.serial(`${title} stops npm start with one line naming it, exit status 2, no stack trace`, async (t) => {
+    const result = await startFails(args, env);
+    t.is(result.code, 2, result.stderr);
+    t.is(result.stdout, '');
+    t.deepEqual(result.stderr.split('\n').slice(1), [''], `one line:\n${result.stderr}`);
+    t.regex(result.stderr.trimEnd(), line);
+  });
+}
+
+test.serial('a busy admin port set by ADMIN_PORT is named as the variable; one held on 0.0.0.0 counts as busy', async (t) => {
+  const { server, port } = await listening('0.0.0.0');
+  t.teardown(() => server.close());
+  const result = await startFails(['--port', '0', '--sessiond-port', '0'], { ADMIN_PORT: String(port) });
+  t.is(result.code, 2, result.stderr);
+  t.is(result.stderr, `stickless: port ${port} (proxy admin API) is in use: set ADMIN_PORT=<port>, or 0 for any free port\n`);
+});
+
+test.serial('--help lists every flag with its meaning and default, and every flag it lists is accepted', async (t) => {
+  const { stdout } = await run(process.execPath, ['demo/start.ts', '--help'], { cwd: ROOT, timeout: 30_000 });
+  for (const [flag, fallback] of [['--port <port>', '8080'], ['--admin-port <port>', '9901'], ['--sessiond-port <port>', '50051'], ['--memory', 'off'], ['--verbose', 'off']] as const) {
+    t.regex(stdout, new RegExp(`^  ${flag.replace(/[<>]/g, '.')}\\s+\\S.*\\n\\s+default: ${fallback}`, 'm'), `${flag}: meaning and default ${fallback}`);
+  }
+  t.regex(stdout, /^  -h, --help\s+print this help and exit$/m);
+  const listed = [...stdout.matchAll(/^  (?:-h, )?(--[a-z-]+)/gm)].map((m) => m[1]!);
+  t.deepEqual(listed, ['--port', '--admin-port', '--sessiond-port', '--memory', '--verbose', '--help']);
+  const { stdout: short } = await run(process.execPath, ['demo/start.ts', '-h', '--verbose', '--memory', ...FREE], { cwd: ROOT, timeout: 30_000 });
+  t.is(short, stdout, 'every listed flag parses (with -h the stack is not started)');
+});
+
+test.serial('a port in use stops npm start with a clear message and exit status 2', async (t) => {
   const busy = createServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
   t.teardown(() => busy.close());
@@ -21,7 +86,7 @@ test('a port in use stops npm start with a clear message and exit status 2', asy
 });
 
 for (const [label, extra, store] of [['Redis', [], /Redis/], ['the memory store', ['--memory'], /embedded memory store \(asked for with --memory\)/]] as const) {
-  test(`npm start on ${label} prints the URLs, serves the shops through the proxy, and Ctrl-C stops every process it started`, async (t) => {
+  test.serial(`npm start on ${label} prints the URLs, serves the shops through the proxy, and Ctrl-C stops every process it started`, async (t) => {
     const { spawn } = await import('node:child_process');
     const { connect } = await import('node:net');
     const child = spawn(process.execPath, ['demo/start.ts', '--port', '0', '--admin-port', '0', '--sessiond-port', '0', ...extra], {
