@@ -43,8 +43,11 @@ export class ManagedProcess {
     return this.#tail.join('\n');
   }
 
-  /** Starts the process and waits until its port accepts connections (or it exits). */
-  async start(timeoutMs = 20_000): Promise<void> {
+  /**
+   * Starts the process and waits until its port accepts connections (or it exits). The bound is for
+   * a process that never listens, not a speed limit: a busy machine can take many seconds.
+   */
+  async start(timeoutMs = 60_000): Promise<void> {
     if (this.alive) return;
     this.#stopped = false;
     const child = spawn(this.#options.command, this.#options.args, {
