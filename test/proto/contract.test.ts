@@ -42,7 +42,7 @@ function rawLegacyPatch(address: string, id: string, field: string, value: boole
   const request = Buffer.concat([bytesField(1, NS), bytesField(2, id), bytesField(3, op)]);
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise<Buffer>((resolve, reject) => {
-    client.makeUnaryRequest('/stickless.session.v1.SessionService/Patch', (b: Buffer) => b, (b: Buffer) => b, request, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (error, reply) => {
+    client.makeUnaryRequest('/stickless.session.v1.SessionService/Patch', (b: Buffer) => b, (b: Buffer) => b, request, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (error, reply) => {
       client.close();
       if (error) reject(error);
       else resolve(reply!);
@@ -102,7 +102,7 @@ function reflect(address: string, request: Record<string, string>): Promise<Refl
   const client = new ServerReflection(address, grpc.credentials.createInsecure());
   return new Promise<ReflectionResponse>((resolve, reject) => {
     const stream = (client as unknown as { serverReflectionInfo(md: grpc.Metadata, o: grpc.CallOptions): grpc.ClientDuplexStream<object, ReflectionResponse> })
-      .serverReflectionInfo(new grpc.Metadata(), { deadline: Date.now() + 5000 });
+      .serverReflectionInfo(new grpc.Metadata(), { deadline: Date.now() + 20_000 });
     stream.on('data', (reply: ReflectionResponse) => {
       resolve(reply);
       stream.end();
