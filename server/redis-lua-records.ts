@@ -15,8 +15,12 @@ export const LUA_RECORDS = `
 -- nil when there is no record or the session it produced is gone or is another incarnation (then the
 -- record goes too and the call runs as a new one).
 local function replay(ikey, session_key)
-  local stored = redis.call('GET', ikey)
-  if not stored then return nil end
+  -- pcall: a record of an earlier sessiond (a list holding the whole reply) is dropped, not an error.
+  local stored = redis.pcall('GET', ikey)
+  if type(stored) ~= 'string' then
+    if type(stored) == 'table' then redis.call('DEL', ikey) end
+    return nil
+  end
   local v, c, sealed, target = string.match(stored, '^(%d+)|(%d+)|([^|]*)|(.*)$')
   if target and target ~= '' then session_key = target end
   local meta = v and load_meta(session_key)

@@ -1,6 +1,7 @@
 // Issue 7: what idempotency records cost and hold in Redis. A record holds the version and times a
 // replay needs, never the fields (under 1 KiB per keyed mutation, whatever the session's size), never
 // a raw session id, and goes with its session.
+import { createHash } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
 import { pack } from 'msgpackr';
@@ -150,4 +151,17 @@ test('issue 7: records replay under a key prefix that holds the record separator
   t.is(repeat.record.version, 2);
   t.true(await store.delete('ns', first.record.id));
   t.false((await store.create({ namespace: 'ns', id: generateSessionId(), fields: new Map(), ttlMs: 60_000, owner: '', idempotencyKey: 'create-1' })).replayed);
+});
+
+test('issue 7: a record left by an earlier sessiond (a list) is dropped and the call runs', async (t) => {
+  const { store, keyPrefix, client } = await setup(t);
+  const id = generateSessionId();
+  await store.create({ namespace: 'ns', id, fields: new Map(), ttlMs: 60_000, owner: '' });
+  const old = `${keyPrefix}s:{${sessionHandle('ns', id)}}:i:${createHash('sha256').update('p').digest('base64url')}`;
+  await client.rpush(old, 'OK', '1');
+  await client.pexpire(old, 60_000);
+  const patched = await store.patch('ns', id, [{ kind: 'incrementInt', field: 'n', by: 1 }], { idempotencyKey: 'p' });
+  t.false(patched.replayed);
+  t.is(patched.record.version, 2);
+  t.is(await client.type(old), 'string');
 });
