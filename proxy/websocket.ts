@@ -22,6 +22,8 @@ import type { ForwardObserver } from './forwarder.ts';
 
 /** Largest backend response head accepted before the tunnel is refused, bytes. */
 const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+/** After relaying a refused upgrade, time the client gets to close its side, ms. */
+const REFUSED_LINGER_MS = 2_000;
 
 export interface UpgradeRequest {
   readonly req: IncomingMessage;
@@ -152,6 +154,10 @@ class WebSocketTunnel implements Tunnel {
     res.on('end', () => {
       socket.destroy();
       client.end();
+      // Unread client bytes stay unread; a client that never closes its side is cut after a linger
+      // (not at once: a reset could discard the answer before the client has read it).
+      const linger = setTimeout(() => client.destroy(), REFUSED_LINGER_MS).unref();
+      client.once('close', () => clearTimeout(linger));
     });
     res.on('error', () => client.destroy());
     client.once('close', () => socket.destroy());

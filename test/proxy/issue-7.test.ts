@@ -107,3 +107,26 @@ test('a request sent after a refused upgrade\'s answer never reaches the backend
   t.deepEqual(parseResponses(text).map((r) => r.status), [200]);
   t.deepEqual(backend.seen.map((r) => r.url), ['/app']);
 });
+
+test('after a refused upgrade, a client that never closes its side is cut, not kept half-open', async (t) => {
+  const backend = await startRecordingBackend(t, 'a');
+  const running = await startProxy(t, testConfig([backend]));
+  const socket = await rawConnect(portOf(running.url));
+  t.teardown(() => socket.destroy());
+  // allowHalfOpen: the client keeps its side open after the proxy's FIN, as a hostile client would.
+  (socket as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const ended = new Promise<void>((resolve) => socket.on('end', () => resolve()));
+  socket.write(`GET /app HTTP/1.1\r\nHost: shop.example\r\n${UPGRADES['websocket']}\r\n${SMUGGLED}`);
+  await ended;
+  // Once the proxy has let go of its socket, the next byte is answered with a reset.
+  const probe = setInterval(() => socket.writable && socket.write('x'), 200);
+  t.teardown(() => clearInterval(probe));
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the proxy kept the connection after 15 s')), 15_000))]);
+  t.deepEqual(parseResponses(text).map((r) => r.status), [200]);
+  t.deepEqual(backend.seen.map((r) => r.url), ['/app']);
+});
