@@ -21,6 +21,8 @@ import type { SessionServiceClient as _stickless_session_v1_SessionServiceClient
 import type { SessionSummary as _stickless_session_v1_SessionSummary, SessionSummary__Output as _stickless_session_v1_SessionSummary__Output } from './stickless/session/v1/SessionSummary.ts';
 import type { TouchRequest as _stickless_session_v1_TouchRequest, TouchRequest__Output as _stickless_session_v1_TouchRequest__Output } from './stickless/session/v1/TouchRequest.ts';
 import type { TouchResponse as _stickless_session_v1_TouchResponse, TouchResponse__Output as _stickless_session_v1_TouchResponse__Output } from './stickless/session/v1/TouchResponse.ts';
+import type { TrackEvent as _stickless_session_v1_TrackEvent, TrackEvent__Output as _stickless_session_v1_TrackEvent__Output } from './stickless/session/v1/TrackEvent.ts';
+import type { TrackRequest as _stickless_session_v1_TrackRequest, TrackRequest__Output as _stickless_session_v1_TrackRequest__Output } from './stickless/session/v1/TrackRequest.ts';
 import type { WatchEvent as _stickless_session_v1_WatchEvent, WatchEvent__Output as _stickless_session_v1_WatchEvent__Output } from './stickless/session/v1/WatchEvent.ts';
 import type { WatchRequest as _stickless_session_v1_WatchRequest, WatchRequest__Output as _stickless_session_v1_WatchRequest__Output } from './stickless/session/v1/WatchRequest.ts';
 
@@ -52,6 +54,8 @@ export interface ProtoGrpcType {
         SessionSummary: MessageTypeDefinition<_stickless_session_v1_SessionSummary, _stickless_session_v1_SessionSummary__Output>
         TouchRequest: MessageTypeDefinition<_stickless_session_v1_TouchRequest, _stickless_session_v1_TouchRequest__Output>
         TouchResponse: MessageTypeDefinition<_stickless_session_v1_TouchResponse, _stickless_session_v1_TouchResponse__Output>
+        TrackEvent: MessageTypeDefinition<_stickless_session_v1_TrackEvent, _stickless_session_v1_TrackEvent__Output>
+        TrackRequest: MessageTypeDefinition<_stickless_session_v1_TrackRequest, _stickless_session_v1_TrackRequest__Output>
         WatchEvent: MessageTypeDefinition<_stickless_session_v1_WatchEvent, _stickless_session_v1_WatchEvent__Output>
         WatchRequest: MessageTypeDefinition<_stickless_session_v1_WatchRequest, _stickless_session_v1_WatchRequest__Output>
       }

@@ -17,6 +17,8 @@ import type { RevokeByOwnerResponse as _stickless_session_v1_RevokeByOwnerRespon
 import type { SessionResponse as _stickless_session_v1_SessionResponse, SessionResponse__Output as _stickless_session_v1_SessionResponse__Output } from '../../../stickless/session/v1/SessionResponse.ts';
 import type { TouchRequest as _stickless_session_v1_TouchRequest, TouchRequest__Output as _stickless_session_v1_TouchRequest__Output } from '../../../stickless/session/v1/TouchRequest.ts';
 import type { TouchResponse as _stickless_session_v1_TouchResponse, TouchResponse__Output as _stickless_session_v1_TouchResponse__Output } from '../../../stickless/session/v1/TouchResponse.ts';
+import type { TrackEvent as _stickless_session_v1_TrackEvent, TrackEvent__Output as _stickless_session_v1_TrackEvent__Output } from '../../../stickless/session/v1/TrackEvent.ts';
+import type { TrackRequest as _stickless_session_v1_TrackRequest, TrackRequest__Output as _stickless_session_v1_TrackRequest__Output } from '../../../stickless/session/v1/TrackRequest.ts';
 import type { WatchEvent as _stickless_session_v1_WatchEvent, WatchEvent__Output as _stickless_session_v1_WatchEvent__Output } from '../../../stickless/session/v1/WatchEvent.ts';
 import type { WatchRequest as _stickless_session_v1_WatchRequest, WatchRequest__Output as _stickless_session_v1_WatchRequest__Output } from '../../../stickless/session/v1/WatchRequest.ts';
 
@@ -102,6 +104,11 @@ export interface SessionServiceClient extends grpc.Client {
   touch(argument: _stickless_session_v1_TouchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_stickless_session_v1_TouchResponse__Output>): grpc.ClientUnaryCall;
   touch(argument: _stickless_session_v1_TouchRequest, callback: grpc.requestCallback<_stickless_session_v1_TouchResponse__Output>): grpc.ClientUnaryCall;
   
+  Track(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_stickless_session_v1_TrackRequest, _stickless_session_v1_TrackEvent__Output>;
+  Track(options?: grpc.CallOptions): grpc.ClientDuplexStream<_stickless_session_v1_TrackRequest, _stickless_session_v1_TrackEvent__Output>;
+  track(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_stickless_session_v1_TrackRequest, _stickless_session_v1_TrackEvent__Output>;
+  track(options?: grpc.CallOptions): grpc.ClientDuplexStream<_stickless_session_v1_TrackRequest, _stickless_session_v1_TrackEvent__Output>;
+  
   Watch(argument: _stickless_session_v1_WatchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_stickless_session_v1_WatchEvent__Output>;
   Watch(argument: _stickless_session_v1_WatchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_stickless_session_v1_WatchEvent__Output>;
   watch(argument: _stickless_session_v1_WatchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_stickless_session_v1_WatchEvent__Output>;
@@ -128,6 +135,8 @@ export interface SessionServiceHandlers extends grpc.UntypedServiceImplementatio
   
   Touch: grpc.handleUnaryCall<_stickless_session_v1_TouchRequest__Output, _stickless_session_v1_TouchResponse>;
   
+  Track: grpc.handleBidiStreamingCall<_stickless_session_v1_TrackRequest__Output, _stickless_session_v1_TrackEvent>;
+  
   Watch: grpc.handleServerStreamingCall<_stickless_session_v1_WatchRequest__Output, _stickless_session_v1_WatchEvent>;
   
 }
@@ -142,5 +151,6 @@ export interface SessionServiceDefinition extends grpc.ServiceDefinition {
   Regenerate: MethodDefinition<_stickless_session_v1_RegenerateRequest, _stickless_session_v1_SessionResponse, _stickless_session_v1_RegenerateRequest__Output, _stickless_session_v1_SessionResponse__Output>
   RevokeByOwner: MethodDefinition<_stickless_session_v1_RevokeByOwnerRequest, _stickless_session_v1_RevokeByOwnerResponse, _stickless_session_v1_RevokeByOwnerRequest__Output, _stickless_session_v1_RevokeByOwnerResponse__Output>
   Touch: MethodDefinition<_stickless_session_v1_TouchRequest, _stickless_session_v1_TouchResponse, _stickless_session_v1_TouchRequest__Output, _stickless_session_v1_TouchResponse__Output>
+  Track: MethodDefinition<_stickless_session_v1_TrackRequest, _stickless_session_v1_TrackEvent, _stickless_session_v1_TrackRequest__Output, _stickless_session_v1_TrackEvent__Output>
   Watch: MethodDefinition<_stickless_session_v1_WatchRequest, _stickless_session_v1_WatchEvent, _stickless_session_v1_WatchRequest__Output, _stickless_session_v1_WatchEvent__Output>
 }
