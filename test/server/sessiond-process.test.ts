@@ -20,7 +20,7 @@ test.after.always(async () => {
 });
 
 async function listening(process: ReturnType<typeof spawnSessiond>): Promise<void> {
-  await waitFor(() => process.stdout().includes('sessiond listening') || process.child.exitCode !== null, 30_000, 'sessiond to listen');
+  await waitFor(() => process.stdout().includes('sessiond listening') || process.child.exitCode !== null, 60_000, 'sessiond to listen');
   if (process.child.exitCode !== null) throw new Error(`sessiond exited: ${process.stderr()}`);
 }
 

@@ -56,32 +56,40 @@ test('a bad environment variable is reported by its STICKLESS_* name, not the op
 });
 
 test('an unknown flag, a flag without its value and a stray argument are each one line', async (t) => {
-  await refusesWith(t, ['--max-feilds', '3'], memory, '--max-feilds', /unknown option/);
-  await refusesWith(t, ['--listen'], memory, '--listen', /expects a value/);
-  await refusesWith(t, ['serve'], memory, 'serve', /unexpected argument/);
+  await Promise.all([
+    refusesWith(t, ['--max-feilds', '3'], memory, '--max-feilds', /unknown option/),
+    refusesWith(t, ['--listen'], memory, '--listen', /expects a value/),
+    refusesWith(t, ['serve'], memory, 'serve', /unexpected argument/),
+  ]);
 });
 
 test('a bad config file value is reported by its key and file; an unreadable file by --config', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sessiond-startup-'));
   const file = join(dir, 'sessiond.yaml');
   writeFileSync(file, 'maxPatchOps: 0\n');
-  await refusesWith(t, ['--config', file], memory, `maxPatchOps (in ${file})`, /above 0, got 0/);
-  await refusesWith(t, ['--config', join(dir, 'missing.yaml')], memory, '--config', /no such file/);
   writeFileSync(join(dir, 'typo.yaml'), 'maxFeilds: 3\n');
-  await refusesWith(t, [], { ...memory, STICKLESS_CONFIG: join(dir, 'typo.yaml') }, `maxFeilds (in ${join(dir, 'typo.yaml')})`, /unknown option/);
+  await Promise.all([
+    refusesWith(t, ['--config', file], memory, `maxPatchOps (in ${file})`, /above 0, got 0/),
+    refusesWith(t, ['--config', join(dir, 'missing.yaml')], memory, '--config', /no such file/),
+    refusesWith(t, [], { ...memory, STICKLESS_CONFIG: join(dir, 'typo.yaml') }, `maxFeilds (in ${join(dir, 'typo.yaml')})`, /unknown option/),
+  ]);
 });
 
 test('a bad secret is named without showing it', async (t) => {
-  const line = await refusesWith(t, [], { ...memory, STICKLESS_NAMESPACE_TOKENS: '{"shortsecret":["shop"]}' }, 'STICKLESS_NAMESPACE_TOKENS', /at least 16 characters/);
+  const [line] = await Promise.all([
+    refusesWith(t, [], { ...memory, STICKLESS_NAMESPACE_TOKENS: '{"shortsecret":["shop"]}' }, 'STICKLESS_NAMESPACE_TOKENS', /at least 16 characters/),
+    refusesWith(t, [], { ...memory, STICKLESS_REDIS_PASSWORD_FILE: '/nonexistent/secret' }, 'STICKLESS_REDIS_PASSWORD_FILE', /cannot read \/nonexistent\/secret: no such file/),
+  ]);
   t.false(line.includes('shortsecret'));
-  await refusesWith(t, [], { ...memory, STICKLESS_REDIS_PASSWORD_FILE: '/nonexistent/secret' }, 'STICKLESS_REDIS_PASSWORD_FILE', /cannot read \/nonexistent\/secret: no such file/);
 });
 
 test('TLS files that cannot be read are named by flag, and half a key pair by the missing half', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sessiond-startup-'));
   writeFileSync(join(dir, 'key.pem'), 'not a key\n');
-  await refusesWith(t, ['--tls-cert-file', '/nonexistent/cert.pem', '--tls-key-file', join(dir, 'key.pem')], memory, '--tls-cert-file', /cannot read \/nonexistent\/cert\.pem: no such file/);
-  await refusesWith(t, [], { ...memory, STICKLESS_TLS_CERT_FILE: join(dir, 'key.pem') }, 'STICKLESS_TLS_CERT_FILE', /tlsCertFile and tlsKeyFile go together/);
+  await Promise.all([
+    refusesWith(t, ['--tls-cert-file', '/nonexistent/cert.pem', '--tls-key-file', join(dir, 'key.pem')], memory, '--tls-cert-file', /cannot read \/nonexistent\/cert\.pem: no such file/),
+    refusesWith(t, [], { ...memory, STICKLESS_TLS_CERT_FILE: join(dir, 'key.pem') }, 'STICKLESS_TLS_CERT_FILE', /tlsCertFile and tlsKeyFile go together/),
+  ]);
 });
 
 test('--help lists every option with its flag, variable, meaning and default', async (t) => {

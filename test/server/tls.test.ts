@@ -16,8 +16,11 @@ import { freePort } from '../helpers/redis.ts';
 import { spawnSessiond, startSessiond, waitFor } from '../helpers/servers.ts';
 import { createTestPki, type TestPki } from '../helpers/tls.ts';
 
+/** Deadline of raw calls: generous, for a loaded machine. */
+const SLOW = { deadlineMs: 30_000 };
+
 function client(t: ExecutionContext, address: string, tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer }): SessionClient {
-  const sessions = new SessionClient({ address, namespace: 'ns', tls, deadlineMs: 20_000, retry: { maxAttempts: 1 } });
+  const sessions = new SessionClient({ address, namespace: 'ns', tls, deadlineMs: 30_000, retry: { maxAttempts: 1 } });
   t.teardown(() => sessions.destroy());
   return sessions;
 }
@@ -93,31 +96,31 @@ test('SIGHUP reloads the certificate: new connections get the new one on the sam
   const sessiond = spawnSessiond(t, [], {
     STICKLESS_LISTEN: address, STICKLESS_STORE: 'memory', STICKLESS_TLS_CERT_FILE: certFile, STICKLESS_TLS_KEY_FILE: keyFile,
   });
-  await waitFor(() => sessiond.stdout().includes('sessiond listening') || sessiond.child.exitCode !== null, 30_000, 'sessiond to listen');
+  await waitFor(() => sessiond.stdout().includes('sessiond listening') || sessiond.child.exitCode !== null, 60_000, 'sessiond to listen');
   t.is(sessiond.child.exitCode, null, sessiond.stderr());
 
   const seenBefore: string[] = [];
   const before = watchingStub(t, address, pki, seenBefore);
-  const created = await call<object, SessionResponse__Output>(before, 'Create', { namespace: 'ns' });
+  const created = await call<object, SessionResponse__Output>(before, 'Create', { namespace: 'ns' }, SLOW);
   t.deepEqual(seenBefore, ['sessiond-1']);
 
   copyFileSync(second.certFile, certFile);
   copyFileSync(second.keyFile, keyFile);
   sessiond.child.kill('SIGHUP');
-  await waitFor(() => sessiond.stdout().includes('TLS certificate, key and CA reloaded'), 20_000, 'the reload to be logged');
+  await waitFor(() => sessiond.stdout().includes('TLS certificate, key and CA reloaded'), 60_000, 'the reload to be logged');
 
   const seenAfter: string[] = [];
-  await call(watchingStub(t, address, pki, seenAfter), 'Get', { namespace: 'ns', id: created.session!.id });
+  await call(watchingStub(t, address, pki, seenAfter), 'Get', { namespace: 'ns', id: created.session!.id }, SLOW);
   t.deepEqual(seenAfter, ['sessiond-2'], 'a new connection sees the new certificate');
-  await call(before, 'Get', { namespace: 'ns', id: created.session!.id });
+  await call(before, 'Get', { namespace: 'ns', id: created.session!.id }, SLOW);
   t.deepEqual(seenBefore, ['sessiond-1'], 'the open connection carried on without a new handshake');
 
   writeFileSync(keyFile, 'not a key\n');
   sessiond.child.kill('SIGHUP');
-  await waitFor(() => sessiond.stdout().includes('TLS reload failed'), 20_000, 'the failed reload to be logged');
+  await waitFor(() => sessiond.stdout().includes('TLS reload failed'), 60_000, 'the failed reload to be logged');
   t.regex(sessiond.stdout(), /STICKLESS_TLS_KEY_FILE: .*not a PEM private key/);
   const seenLast: string[] = [];
-  await call(watchingStub(t, address, pki, seenLast), 'Get', { namespace: 'ns', id: created.session!.id });
+  await call(watchingStub(t, address, pki, seenLast), 'Get', { namespace: 'ns', id: created.session!.id }, SLOW);
   t.deepEqual(seenLast, ['sessiond-2'], 'after a bad reload the previous certificate still serves');
   t.is(sessiond.child.exitCode, null);
 });
@@ -125,7 +128,7 @@ test('SIGHUP reloads the certificate: new connections get the new one on the sam
 const HEALTHCHECK = fileURLToPath(new URL('../../server/healthcheck.ts', import.meta.url));
 
 function probe(args: string[]): Promise<{ status: number | null; stdout: string }> {
-  const child = spawn(process.execPath, [HEALTHCHECK, ...args], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [HEALTHCHECK, '--timeout-ms', '30000', ...args], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout })));
