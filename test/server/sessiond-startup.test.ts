@@ -1,6 +1,7 @@
 // issue 7, point 6: every bad flag, variable, file value or port stops sessiond with exit status 2
 // and one line per problem that names the option as the user wrote it, never a stack trace; --help
-// lists every option with its meaning and default.
+// lists every option with its meaning and default. Serial: each test spawns node, and a busy machine
+// finishes one at a time sooner than sixteen at once.
 import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -32,30 +33,30 @@ async function busyPort(t: ExecutionContext): Promise<number> {
   return (holder.address() as { port: number }).port;
 }
 
-test('--listen with a port above 65535 is refused by flag name', async (t) => {
+test.serial('--listen with a port above 65535 is refused by flag name', async (t) => {
   await refusesWith(t, ['--listen', '127.0.0.1:99999'], memory, '--listen', /port from 0 to 65535, got "127\.0\.0\.1:99999"/);
 });
 
-test('a busy --listen port is refused by flag name, after the configuration was accepted', async (t) => {
+test.serial('a busy --listen port is refused by flag name, after the configuration was accepted', async (t) => {
   const port = await busyPort(t);
   await refusesWith(t, ['--listen', `127.0.0.1:${port}`], memory, '--listen', new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));
 });
 
-test('a busy port given in STICKLESS_LISTEN is refused by the variable name', async (t) => {
+test.serial('a busy port given in STICKLESS_LISTEN is refused by the variable name', async (t) => {
   const port = await busyPort(t);
   await refusesWith(t, [], { ...memory, STICKLESS_LISTEN: `127.0.0.1:${port}` }, 'STICKLESS_LISTEN', /address already in use/);
 });
 
-test('a busy metrics port is refused by its name', async (t) => {
+test.serial('a busy metrics port is refused by its name', async (t) => {
   const port = await busyPort(t);
   await refusesWith(t, ['--listen', '127.0.0.1:0'], { ...memory, STICKLESS_METRICS_LISTEN: `127.0.0.1:${port}` }, 'STICKLESS_METRICS_LISTEN', /address already in use/);
 });
 
-test('a bad environment variable is reported by its STICKLESS_* name, not the option name', async (t) => {
+test.serial('a bad environment variable is reported by its STICKLESS_* name, not the option name', async (t) => {
   await refusesWith(t, [], { ...memory, STICKLESS_MAX_FIELDS: 'many' }, 'STICKLESS_MAX_FIELDS', /whole number above 0, got "many"/);
 });
 
-test('an unknown flag, a flag without its value and a stray argument are each one line', async (t) => {
+test.serial('an unknown flag, a flag without its value and a stray argument are each one line', async (t) => {
   await Promise.all([
     refusesWith(t, ['--max-feilds', '3'], memory, '--max-feilds', /unknown option/),
     refusesWith(t, ['--listen'], memory, '--listen', /expects a value/),
@@ -63,7 +64,7 @@ test('an unknown flag, a flag without its value and a stray argument are each on
   ]);
 });
 
-test('a bad config file value is reported by its key and file; an unreadable file by --config', async (t) => {
+test.serial('a bad config file value is reported by its key and file; an unreadable file by --config', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sessiond-startup-'));
   const file = join(dir, 'sessiond.yaml');
   writeFileSync(file, 'maxPatchOps: 0\n');
@@ -75,7 +76,7 @@ test('a bad config file value is reported by its key and file; an unreadable fil
   ]);
 });
 
-test('a bad secret is named without showing it', async (t) => {
+test.serial('a bad secret is named without showing it', async (t) => {
   const [line] = await Promise.all([
     refusesWith(t, [], { ...memory, STICKLESS_NAMESPACE_TOKENS: '{"shortsecret":["shop"]}' }, 'STICKLESS_NAMESPACE_TOKENS', /at least 16 characters/),
     refusesWith(t, [], { ...memory, STICKLESS_REDIS_PASSWORD_FILE: '/nonexistent/secret' }, 'STICKLESS_REDIS_PASSWORD_FILE', /cannot read \/nonexistent\/secret: no such file/),
@@ -83,7 +84,7 @@ test('a bad secret is named without showing it', async (t) => {
   t.false(line.includes('shortsecret'));
 });
 
-test('TLS files that cannot be read are named by flag, and half a key pair by the missing half', async (t) => {
+test.serial('TLS files that cannot be read are named by flag, and half a key pair by the missing half', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sessiond-startup-'));
   writeFileSync(join(dir, 'key.pem'), 'not a key\n');
   await Promise.all([
@@ -92,7 +93,7 @@ test('TLS files that cannot be read are named by flag, and half a key pair by th
   ]);
 });
 
-test('--help lists every option with its flag, variable, meaning and default', async (t) => {
+test.serial('--help lists every option with its flag, variable, meaning and default', async (t) => {
   const sessiond = spawnSessiond(t, ['--help'], {});
   t.is(await sessiond.exited, 0);
   const help = sessiond.stdout();
