@@ -6,7 +6,8 @@
 //   - no response headers within timeouts.headersMs → 504 PRX_ERR_UPSTREAM_TIMEOUT;
 //   - connect failure (and, with retry.onReset, a close before any response byte) is retried on
 //     another backend only for idempotent methods on none/soft routes and only while no body byte
-//     has been read from the client; otherwise 502 (hard pin: 503 PRX_ERR_PINNED_UPSTREAM_DOWN).
+//     has been streamed from the client (a body read whole beforehand can be sent again);
+//     otherwise 502 (hard pin: 503 PRX_ERR_PINNED_UPSTREAM_DOWN).
 //     On hard routes such a close is retried once more on the same backend (stale keep-alive);
 //   - after the response started, an upstream error can only cut the client connection;
 //   - a body still arriving from its client (larger than listen.requestBodyBufferBytes) counts
@@ -213,7 +214,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     return kind === 'connect' || (kind === 'reset' && route.config.retry.onReset);
   }
 
-  /** Attempts left, an idempotent method, and not one body byte read from the client. */
+  /** Attempts left, an idempotent method, and not one body byte streamed from the client (a buffered body replays). */
   #replayable(): boolean {
     const { req, route } = this.#request;
     return this.#attempt < route.config.retry.attempts && IDEMPOTENT.has(req.method!) && this.#body?.started !== true;

@@ -62,7 +62,7 @@ export class ProxyServer implements AdminTarget, StatsSource {
       requestTimeout: this.#config.listen.requestTimeoutMs,
       // Node checks both timeouts only at this interval (default 30 s, which made a 5 s header
       // timeout act as 30 s): check every second at most, so they hold within about a second.
-      connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, this.#config.listen.requestHeadersTimeoutMs),
+      connectionsCheckingInterval: Math.max(100, Math.min(CONNECTIONS_CHECK_INTERVAL_MS, this.#config.listen.requestHeadersTimeoutMs)),
     });
     this.#server.on('request', this.#handler.onRequest);
     this.#server.on('upgrade', this.#handler.onUpgrade);
