@@ -129,3 +129,16 @@ export async function backendState(running: RunningProxy, id: string): Promise<{
   const reply = await admin(running, 'GET', `/backends/${encodeURIComponent(id)}`);
   return reply.json();
 }
+
+/** Resolves with `promise`, or rejects once `timeoutMs` passed first (naming `what`); the timer never outlives the race. */
+export async function within<T>(what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

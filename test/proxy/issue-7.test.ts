@@ -2,7 +2,7 @@
 // would make the proxy and the backend disagree (Connection naming Host or framing fields, a second
 // Host, dot-segments) and request smuggling through the upgrade path.
 import test from 'ava';
-import { startProxy, testConfig, waitFor } from '../helpers/proxy-harness.ts';
+import { startProxy, testConfig, waitFor, within } from '../helpers/proxy-harness.ts';
 import { parseResponses, rawConnect, rawExchange } from '../helpers/proxy-raw.ts';
 import { startRecordingBackend } from '../helpers/upstream.ts';
 
@@ -80,7 +80,7 @@ for (const [protocol, upgradeHeaders] of Object.entries(UPGRADES)) {
   test(`${protocol}: a backend that answers the upgrade with 200 gets no tunnel, and a pipelined request never reaches it`, async (t) => {
     const backend = await startRecordingBackend(t, 'a');
     const running = await startProxy(t, testConfig([backend]));
-    const answer = await rawExchange(portOf(running.url), `GET /app HTTP/1.1\r\nHost: shop.example\r\n${upgradeHeaders}\r\n${SMUGGLED}`, 10_000);
+    const answer = await rawExchange(portOf(running.url), `GET /app HTTP/1.1\r\nHost: shop.example\r\n${upgradeHeaders}\r\n${SMUGGLED}`);
     t.true(answer.closedByPeer, 'the proxy closed the client connection after the answer');
     t.deepEqual(answer.responses.map((r) => r.status), [200], 'exactly one answer: the 200, relayed');
     t.like(JSON.parse(answer.responses[0]!.body), { id: 'a', url: '/app', host: 'shop.example' });
@@ -101,9 +101,9 @@ test('a request sent after a refused upgrade\'s answer never reaches the backend
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   socket.write(`GET /app HTTP/1.1\r\nHost: shop.example\r\n${UPGRADES['websocket']}\r\n`);
-  await waitFor('the 200', () => parseResponses(text).length === 1, 10_000);
+  await waitFor('the 200', () => parseResponses(text).length === 1, 20_000);
   if (!socket.destroyed && socket.writable) socket.write(SMUGGLED);
-  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the proxy kept the connection open')), 10_000))]);
+  await within('the proxy closing the connection', closed, 20_000);
   t.deepEqual(parseResponses(text).map((r) => r.status), [200]);
   t.deepEqual(backend.seen.map((r) => r.url), ['/app']);
 });
@@ -126,7 +126,7 @@ test('after a refused upgrade, a client that never closes its side is cut, not k
   // Once the proxy has let go of its socket, the next byte is answered with a reset.
   const probe = setInterval(() => socket.writable && socket.write('x'), 200);
   t.teardown(() => clearInterval(probe));
-  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the proxy kept the connection after 15 s')), 15_000))]);
+  await within('the proxy letting go of the half-open connection', closed, 20_000);
   t.deepEqual(parseResponses(text).map((r) => r.status), [200]);
   t.deepEqual(backend.seen.map((r) => r.url), ['/app']);
 });
