@@ -1,9 +1,13 @@
 // Per-call options of SessionClient methods. Every option is optional; `deadlineMs` everywhere
 // overrides the client's `deadlineMs` for that one call (retries and backoffs included).
 import type { SessionSnapshot } from './session-snapshot.ts';
+import type { TraceCallOptions } from './trace-context.ts';
 
-/** Accepted by every unary method. */
-export interface CallOptions {
+/**
+ * Accepted by every unary method. `traceparent`/`tracestate` (W3C) make the call part of that trace
+ * when the app has no OpenTelemetry SDK (with one, the active context is used); see trace-context.ts.
+ */
+export interface CallOptions extends TraceCallOptions {
   /** Deadline of this call in ms, retries included. Default: the client's `deadlineMs`. */
   deadlineMs?: number | undefined;
 }
@@ -33,8 +37,20 @@ export interface CreateOptions extends IdempotentCallOptions {
 export interface GetOptions extends CallOptions {
   /** Read only these fields (default: all). Requested fields that do not exist are left out. */
   fields?: readonly string[] | undefined;
-  /** Also extend the expiry by the session's own TTL, as `touch` would. Does not change the version. */
+  /**
+   * Also extend the expiry by the session's own TTL, as `touch` would. Does not change the version.
+   * Answered from the near cache, the read sends a `touch` in the background only once more than half
+   * of the TTL has passed since the last extension sessiond confirmed, so expiry still slides.
+   */
   slide?: boolean | undefined;
+  /**
+   * The lowest version accepted (a version token: the highest version this user has seen or written).
+   * The near cache answers only with a copy at least this new; otherwise sessiond is asked, and when
+   * the store itself holds less (a Redis failover lost writes), the read rejects with
+   * `SESS_ERR_VERSION_BEHIND` (`error.currentVersion`: the stored version) instead of returning older
+   * data. A session that does not exist is still `undefined`. Default 0 (any version).
+   */
+  minVersion?: number | undefined;
 }
 
 /** Options of `put` and `patch`. */

@@ -1,7 +1,8 @@
 // Public surface of the stickless client. Everything else in client/ is internal and may change.
 export { SessionClient } from './session-client.ts';
 export {
-  DEFAULT_CLIENT_OPTIONS, resolveClientOptions, type ClientTlsOptions, type RetryOptions, type SessionClientInit, type SessionClientOptions,
+  DEFAULT_CLIENT_OPTIONS, DEFAULT_NEAR_CACHE_OPTIONS, resolveClientOptions, type ClientTlsOptions, type NearCacheOptions, type RetryOptions,
+  type SessionClientInit, type SessionClientOptions,
 } from './options.ts';
 export type {
   CallOptions, CreateOptions, DeleteOptions, GetOptions, IdempotentCallOptions, MutationCallOptions, RegenerateOptions,
@@ -10,7 +11,9 @@ export type {
 export type { PatchOp } from './patch-op.ts';
 export type { SessionMutationResult, SessionSnapshot, SessionSummary, TouchResult } from './session-snapshot.ts';
 export type { WatchEvent, WatchOptions } from './session-watch.ts';
-export { CLIENT_CHANNELS, type ConflictMessage, type RetryMessage } from './diagnostics.ts';
+export {
+  CLIENT_CHANNELS, type ConflictMessage, type InvalidationMessage, type NearCacheStats, type ResyncMessage, type RetryMessage,
+} from './diagnostics.ts';
 export { fromGrpcError } from './errors.ts';
 export { SessionError, SESSION_ERROR_CODES, isSessionErrorCode, type SessionErrorCode } from '../proto/errors.ts';
 export {

@@ -46,6 +46,36 @@ export interface RetryOptions {
   maxBackoffMs: number;
 }
 
+/**
+ * The near cache (client/near-cache.ts): copies of the sessions this client read or wrote, answered
+ * with no network call while sessiond's Track stream vouches for them. What it guarantees
+ * (docs/protocol.md, "Near cache and version tokens"):
+ * - a copy is served only while trusted: from sessiond's TRACKING at the copy's exact version until
+ *   an event says it changed; a RESYNC or a broken stream makes every copy untrusted at once, and
+ *   trust returns per id after the stream is back and the id was confirmed again;
+ * - never below a read's `minVersion` (a version token), so read-your-writes and monotonic reads
+ *   per user hold across app replicas whatever the invalidations' timing;
+ * - never past the session's expiry (computed with a bound on the clock offset to the store);
+ * - for other writers, staleness is bounded by the invalidation lag (see `nearCacheStats().lagMs`).
+ * Hits decode the stored MessagePack bytes again, so callers may mutate what they get.
+ */
+export interface NearCacheOptions {
+  /**
+   * Most copies held; the least recently used goes first. Keep it at or below sessiond's limit of
+   * held ids per Track stream. Default 10 000.
+   */
+  maxEntries: number;
+  /**
+   * Most bytes held, as accounted: each copy's field names and values, its id, and a fixed estimate
+   * of its objects (client/near-cache.ts `sizeOf`; the JS heap a copy costs stays under it). A copy
+   * larger than this on its own is not cached. Default 67 108 864 (64 MiB).
+   */
+  maxBytes: number;
+}
+
+/** Defaults of a near cache turned on with `nearCache: {}` or `nearCache: true`. */
+export const DEFAULT_NEAR_CACHE_OPTIONS: Readonly<NearCacheOptions> = Object.freeze({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 });
+
 /** Options of `new SessionClient(options)`. Only `address` and `namespace` are required. */
 export interface SessionClientOptions {
   /**
@@ -98,13 +128,19 @@ export interface SessionClientOptions {
    * Default `{}`.
    */
   channelOptions: grpc.ChannelOptions;
+  /**
+   * The near cache, off (`false`) by default in the library; `true` or `{}` turns it on with
+   * {@link DEFAULT_NEAR_CACHE_OPTIONS}, and given fields override them. See {@link NearCacheOptions}.
+   * With it on, the client keeps one Track stream open: `close()` or `destroy()` the client to end it.
+   */
+  nearCache: NearCacheOptions | false;
 }
 
 /** What the constructor accepts: the required options, and any subset of the others. */
 export type SessionClientInit =
   & Pick<SessionClientOptions, 'address' | 'namespace'>
-  & Partial<Omit<SessionClientOptions, 'address' | 'namespace' | 'retry'>>
-  & { retry?: Partial<RetryOptions> | undefined };
+  & Partial<Omit<SessionClientOptions, 'address' | 'namespace' | 'retry' | 'nearCache'>>
+  & { retry?: Partial<RetryOptions> | undefined; nearCache?: Partial<NearCacheOptions> | boolean | undefined };
 
 /** Defaults of every optional option. */
 export const DEFAULT_CLIENT_OPTIONS: Readonly<Omit<SessionClientOptions, 'address' | 'namespace' | 'token' | 'credentials' | 'tls'>> = Object.freeze({
@@ -113,6 +149,7 @@ export const DEFAULT_CLIENT_OPTIONS: Readonly<Omit<SessionClientOptions, 'addres
   autoIdempotencyKeys: true,
   maxUpdateAttempts: 16,
   channelOptions: Object.freeze({}),
+  nearCache: false,
 });
 
 /**
@@ -127,6 +164,7 @@ export function resolveClientOptions(init: SessionClientInit): Readonly<SessionC
     namespace: init.namespace,
     retry: { ...DEFAULT_CLIENT_OPTIONS.retry, ...withoutUndefined(init.retry ?? {}) },
     channelOptions: { ...(init.channelOptions ?? DEFAULT_CLIENT_OPTIONS.channelOptions) },
+    nearCache: resolveNearCache(init.nearCache),
   };
   const problems: string[] = [];
   const check = (ok: boolean, name: string, expected: string, value: unknown): void => {
@@ -144,13 +182,28 @@ export function resolveClientOptions(init: SessionClientInit): Readonly<SessionC
   check(isInt(maxUpdateAttempts, 1), 'maxUpdateAttempts', 'an integer >= 1', maxUpdateAttempts);
   check(options.credentials === undefined || options.credentials instanceof grpc.ChannelCredentials, 'credentials', 'grpc.ChannelCredentials', options.credentials);
   check(typeof options.channelOptions === 'object' && options.channelOptions !== null, 'channelOptions', 'an object', options.channelOptions);
+  if (options.nearCache !== false) {
+    const { maxEntries, maxBytes } = options.nearCache;
+    check(isInt(maxEntries, 1), 'nearCache.maxEntries', 'an integer >= 1', maxEntries);
+    check(isInt(maxBytes, 1024), 'nearCache.maxBytes', 'an integer >= 1024 (bytes)', maxBytes);
+  }
   if (options.tls !== undefined) applyTls(options, problems);
   if (problems.length > 0) {
     throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `invalid SessionClient options: ${problems.join('; ')}`);
   }
   Object.freeze(options.retry);
   Object.freeze(options.channelOptions);
+  if (options.nearCache) Object.freeze(options.nearCache);
   return Object.freeze(options);
+}
+
+function resolveNearCache(init: SessionClientInit['nearCache']): NearCacheOptions | false {
+  if (init === undefined || init === false) return false;
+  if (init === true) return { ...DEFAULT_NEAR_CACHE_OPTIONS };
+  if (typeof init !== 'object' || init === null) {
+    throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `invalid SessionClient options: nearCache: expected false, true or { maxEntries, maxBytes }, got ${describe(init)}`);
+  }
+  return { ...DEFAULT_NEAR_CACHE_OPTIONS, ...withoutUndefined(init) };
 }
 
 /** Checks `tls` and turns it into `credentials` (and a target name override). */

@@ -11,14 +11,16 @@ import type {
   RevokeByOwnerOptions, TouchOptions, UpdateFunction, UpdateOptions,
 } from './call-options.ts';
 import { encodeFields } from './codec.ts';
-import { conflictChannel, debug, retryChannel, type ConflictMessage, type RetryMessage } from './diagnostics.ts';
+import { conflictChannel, debug, retryChannel, type ConflictMessage, type NearCacheStats, type RetryMessage } from './diagnostics.ts';
 import { fromGrpcError, toSessionError } from './errors.ts';
 import { resolveClientOptions, type SessionClientInit, type SessionClientOptions } from './options.ts';
 import { toFieldOp, type PatchOp } from './patch-op.ts';
 import { backoffMs, shouldRetry, withRetry } from './retry.ts';
+import { traceCall } from './trace-context.ts';
 import {
-  toSnapshot, toSummary, type SessionMutationResult, type SessionSnapshot, type SessionSummary, type TouchResult,
+  fromCachedEntry, toSnapshot, toSummary, type SessionMutationResult, type SessionSnapshot, type SessionSummary, type TouchResult,
 } from './session-snapshot.ts';
+import { SessionTracker, type NearCacheEntry, type TrackCall } from './session-tracker.ts';
 import { readWatchEvents, type WatchEvent, type WatchOptions } from './session-watch.ts';
 
 type UnaryMethod = 'create' | 'get' | 'put' | 'patch' | 'delete' | 'touch' | 'regenerate' | 'listByOwner' | 'revokeByOwner';
@@ -48,12 +50,19 @@ export class SessionClient {
   #watches = new Set<grpc.ClientReadableStream<unknown>>();
   #lifecycle = new AbortController();
   #closed = false;
+  #tracker: SessionTracker | undefined;
+  #sliding = new Set<string>();
 
   constructor(init: SessionClientInit) {
     this.options = resolveClientOptions(init);
     const { address, credentials, channelOptions, token } = this.options;
     this.#stub = new SessionServiceClientConstructor(address, credentials ?? grpc.credentials.createInsecure(), channelOptions);
     if (token !== undefined) this.#metadata.set('authorization', `Bearer ${token}`);
+    const { nearCache, namespace } = this.options;
+    if (nearCache) {
+      const open = (): TrackCall => this.#stub.track(this.#metadata.clone());
+      this.#tracker = new SessionTracker({ ...nearCache, namespace, address, open });
+    }
     debug('client created for %s namespace %s', address, this.options.namespace);
   }
 
@@ -61,21 +70,50 @@ export class SessionClient {
   async create(fields: Record<string, unknown> = {}, options: CreateOptions = {}): Promise<SessionMutationResult> {
     const idempotencyKey = this.#idempotencyKey(options.idempotencyKey);
     const request = { namespace: this.options.namespace, fields: encodeFields(fields), ttlMs: options.ttlMs ?? 0, owner: options.owner ?? '', id: options.id ?? '', idempotencyKey };
-    return toMutationResult(await this.#unary<SessionReply>('create', request, options, idempotencyKey !== ''));
+    return this.#mutation('create', request, options, idempotencyKey !== '', undefined);
   }
 
-  /** Reads a session; `undefined` when it does not exist or has expired. */
+  /**
+   * Reads a session; `undefined` when it does not exist or has expired. With the near cache on, a
+   * trusted copy at least `minVersion` new answers with no network call. A session older than
+   * `minVersion` rejects with `SESS_ERR_VERSION_BEHIND`, never returns. See {@link GetOptions}.
+   */
   async get(id: string, options: GetOptions = {}): Promise<SessionSnapshot | undefined> {
-    const request = { namespace: this.options.namespace, id, fields: options.fields ?? [], slide: options.slide ?? false };
+    const minVersion = options.minVersion ?? 0;
+    if (!Number.isSafeInteger(minVersion) || minVersion < 0) {
+      throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `minVersion: expected an integer >= 0 (a version), got ${String(minVersion)}`);
+    }
+    const tracker = this.#tracker;
+    if (tracker) {
+      this.#assertOpen();
+      const now = Date.now();
+      const entry = tracker.cache.lookup(id, options.fields, minVersion, now);
+      if (entry) {
+        if (options.slide) this.#slideIfDue(entry, now);
+        return fromCachedEntry(entry, options.fields);
+      }
+    }
+    const fields = options.fields ?? [];
+    const request = { namespace: this.options.namespace, id, fields, slide: options.slide ?? false, minVersion };
+    const sentAtMs = Date.now();
     const reply = await this.#unary<{ found: boolean; session?: SessionReply['session'] }>('get', request, options, true);
-    return reply.found && reply.session ? toSnapshot(reply.session) : undefined;
+    if (!reply.found || !reply.session) {
+      tracker?.drop(id);
+      return undefined;
+    }
+    // A sessiond older than min_version would answer with any version: the guarantee is kept here too.
+    if (reply.session.version < minVersion) {
+      throw new SessionError('SESS_ERR_VERSION_BEHIND', `get: the store holds version ${reply.session.version}, below minVersion ${minVersion} (writes were lost)`, { currentVersion: reply.session.version });
+    }
+    tracker?.remember(reply.session, sentAtMs, false, options.slide ?? false, fields.length > 0 ? new Set(fields) : undefined);
+    return toSnapshot(reply.session);
   }
 
   /** Replaces all fields of an existing session (never creates one): `SESS_ERR_NOT_FOUND` if missing. */
   async put(id: string, fields: Record<string, unknown>, options: MutationCallOptions = {}): Promise<SessionMutationResult> {
     const mutation = this.#mutationOptions(options);
     const request = { namespace: this.options.namespace, id, fields: encodeFields(fields), options: mutation };
-    return toMutationResult(await this.#unary<SessionReply>('put', request, options, mutation.idempotencyKey !== ''));
+    return this.#mutation('put', request, options, mutation.idempotencyKey !== '', id);
   }
 
   /** Applies field operations in order, atomically. See {@link PatchOp}. */
@@ -83,7 +121,7 @@ export class SessionClient {
     if (!Array.isArray(ops)) throw new SessionError('SESS_ERR_INVALID_ARGUMENT', 'ops: expected an array of operations');
     const mutation = this.#mutationOptions(options);
     const request = { namespace: this.options.namespace, id, ops: ops.map(toFieldOp), options: mutation };
-    return toMutationResult(await this.#unary<SessionReply>('patch', request, options, mutation.idempotencyKey !== ''));
+    return this.#mutation('patch', request, options, mutation.idempotencyKey !== '', id);
   }
 
   /**
@@ -92,13 +130,20 @@ export class SessionClient {
    */
   async delete(id: string, options: DeleteOptions = {}): Promise<boolean> {
     const request = { namespace: this.options.namespace, id, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) };
-    return (await this.#unary<{ deleted: boolean }>('delete', request, options, true)).deleted;
+    try {
+      return (await this.#unary<{ deleted: boolean }>('delete', request, options, true)).deleted;
+    } finally {
+      this.#tracker?.drop(id);
+    }
   }
 
   /** Extends a session's expiry without reading or changing it; `undefined` when it does not exist. */
   async touch(id: string, options: TouchOptions = {}): Promise<TouchResult | undefined> {
     const request = { namespace: this.options.namespace, id, ttlMs: options.ttlMs ?? 0 };
+    const sentAtMs = Date.now();
     const reply = await this.#unary<{ found: boolean; version: number; expiresAtMs: number }>('touch', request, options, true);
+    if (!reply.found) this.#tracker?.drop(id);
+    else this.#tracker?.extended(id, reply.expiresAtMs, sentAtMs);
     return reply.found ? { version: reply.version, expiresAtMs: reply.expiresAtMs } : undefined;
   }
 
@@ -109,7 +154,11 @@ export class SessionClient {
   async regenerate(id: string, options: RegenerateOptions = {}): Promise<SessionMutationResult> {
     const mutation = this.#mutationOptions(options);
     const request = { namespace: this.options.namespace, id, options: mutation, owner: options.owner ?? '' };
-    return toMutationResult(await this.#unary<SessionReply>('regenerate', request, options, mutation.idempotencyKey !== ''));
+    try {
+      return await this.#mutation('regenerate', request, options, mutation.idempotencyKey !== '', id);
+    } finally {
+      this.#tracker?.drop(id);
+    }
   }
 
   /** The live sessions of one owner, oldest first: metadata and handles, never ids. */
@@ -152,8 +201,10 @@ export class SessionClient {
    * `SESS_ERR_UNDECODABLE_FIELD` (see `SessionSnapshot.fieldErrors`). Each get and put has its own deadline.
    */
   async update(id: string, fn: UpdateFunction, options: UpdateOptions = {}): Promise<SessionSnapshot> {
+    // After a conflict, read at least the version that won, so a near-cache copy cannot replay the race.
+    let minVersion = 0;
     for (let attempt = 1; ; attempt++) {
-      const current = await this.get(id, { deadlineMs: options.deadlineMs });
+      const current = await this.get(id, { deadlineMs: options.deadlineMs, minVersion });
       if (!current) throw new SessionError('SESS_ERR_NOT_FOUND', 'update: the session does not exist or has expired');
       // Writing back what fn saw would silently drop a field this client cannot decode.
       const undecodable = Object.values(current.fieldErrors)[0];
@@ -169,14 +220,28 @@ export class SessionClient {
           conflictChannel.publish({ method: 'update', attempt, expectedVersion: current.version, currentVersion: error.currentVersion, namespace, address } satisfies ConflictMessage);
         }
         debug('update: conflict at version %d (now %s), round %d', current.version, error.currentVersion, attempt);
+        minVersion = Math.max(current.version + 1, error.currentVersion ?? 0);
         await sleep(backoffMs(attempt, CONFLICT_BACKOFF));
       }
     }
   }
 
+  /**
+   * Counters of the near cache (hits, misses, invalidations, evictions, resyncs, invalidation lag);
+   * `enabled: false` and zeros without one. The same events go to diagnostics_channel
+   * (`CLIENT_CHANNELS.invalidation`, `CLIENT_CHANNELS.resync`).
+   */
+  nearCacheStats(): NearCacheStats {
+    return this.#tracker?.stats() ?? {
+      enabled: false, entries: 0, bytes: 0, trusted: 0, hits: 0, misses: 0, invalidations: 0, evictions: 0, expirations: 0,
+      resyncs: 0, tracking: false, lagMs: { count: 0, p50: 0, p90: 0, p99: 0, max: 0 },
+    };
+  }
+
   /** Graceful stop: new calls reject, calls in flight finish, watches are cancelled, the channel closes. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#tracker?.close();
     for (const call of this.#watches) call.cancel();
     await Promise.allSettled([...this.#inFlight]);
     this.#stub.close();
@@ -185,6 +250,7 @@ export class SessionClient {
   /** Immediate stop: calls in flight and watches are cancelled, backoffs end, the channel closes. Idempotent. */
   async destroy(): Promise<void> {
     this.#closed = true;
+    this.#tracker?.close();
     this.#lifecycle.abort();
     for (const call of [...this.#calls, ...this.#watches]) call.cancel();
     this.#stub.close();
@@ -192,6 +258,35 @@ export class SessionClient {
 
   #assertOpen(): void {
     if (this.#closed) throw new SessionError('SESS_ERR_INTERNAL', 'the SessionClient is closed');
+  }
+
+  /** A mutation whose reply refreshes the near-cache copy; a failure that proves the copy outdated drops it. */
+  async #mutation(method: 'create' | 'put' | 'patch' | 'regenerate', request: object, options: CallOptions, safe: boolean, id: string | undefined): Promise<SessionMutationResult> {
+    const sentAtMs = Date.now();
+    let reply: SessionReply;
+    try {
+      reply = await this.#unary<SessionReply>(method, request, options, safe);
+    } catch (error) {
+      const code = (error as SessionError).code;
+      if (id !== undefined && (code === 'SESS_ERR_NOT_FOUND' || code === 'SESS_ERR_VERSION_CONFLICT')) this.#tracker?.drop(id);
+      throw error;
+    }
+    const result = toMutationResult(reply);
+    if (reply.session) this.#tracker?.remember(reply.session, sentAtMs, !result.replayed, true);
+    return result;
+  }
+
+  /**
+   * A sliding read answered from the cache: the session's expiry still has to move, so a touch goes
+   * out in the background once more than half of the last known TTL has passed since sessiond last
+   * confirmed an extension (never for a copy whose extension time is unknown more than once at a time).
+   */
+  #slideIfDue(entry: NearCacheEntry, now: number): void {
+    const slidAt = entry.slidAtLocalMs;
+    if (slidAt !== undefined && now - slidAt < (entry.expiresAtLocalMs - slidAt) / 2) return;
+    if (this.#sliding.has(entry.id)) return;
+    this.#sliding.add(entry.id);
+    this.touch(entry.id).catch((error: unknown) => debug('sliding touch failed: %s', (error as Error).message)).finally(() => this.#sliding.delete(entry.id));
   }
 
   #idempotencyKey(explicit: string | undefined): string {
@@ -218,10 +313,11 @@ export class SessionClient {
     }
     const deadline = Date.now() + deadlineMs;
     const { namespace, address, retry } = this.options;
+    const metadata = this.#metadata.clone();
     const attempt = (): Promise<Res> => new Promise<Res>((resolve, reject) => {
       const fn = this.#stub[method] as unknown as UnaryFn;
       try {
-        const call: grpc.ClientUnaryCall = fn.call(this.#stub, request, this.#metadata.clone(), { deadline }, (error, reply) => {
+        const call: grpc.ClientUnaryCall = fn.call(this.#stub, request, metadata.clone(), { deadline }, (error, reply) => {
           this.#calls.delete(call);
           if (error) reject(fromGrpcError(error, address));
           else resolve(reply as Res);
@@ -238,7 +334,8 @@ export class SessionClient {
       if (retryChannel.hasSubscribers) retryChannel.publish({ method, attempt: n, code, delayMs, namespace, address } satisfies RetryMessage);
     };
     const isRetryable = (error: unknown): boolean => shouldRetry(error, safe);
-    const pending = withRetry(attempt, { ...retry, deadline, signal: this.#lifecycle.signal, onRetry }, isRetryable);
+    // One CLIENT span per logical call; its traceparent rides in `metadata` (client/trace-context.ts).
+    const pending = traceCall(method, namespace, options, metadata, () => withRetry(attempt, { ...retry, deadline, signal: this.#lifecycle.signal, onRetry }, isRetryable));
     this.#inFlight.add(pending);
     const forget = (): void => void this.#inFlight.delete(pending);
     pending.then(forget, forget);

@@ -2,6 +2,7 @@
 import type { Session__Output, SessionSummary__Output } from '../proto/index.ts';
 import type { SessionError } from '../proto/errors.ts';
 import { decodeFields } from './codec.ts';
+import type { NearCacheEntry } from './near-cache.ts';
 
 /** A session as read or written, with its field values decoded from MessagePack. */
 export interface SessionSnapshot {
@@ -85,4 +86,20 @@ export function toSnapshot(session: Session__Output): SessionSnapshot {
 export function toSummary(summary: SessionSummary__Output): SessionSummary {
   const { handle, version, createdAtMs, updatedAtMs, expiresAtMs } = summary;
   return { handle, version, createdAtMs, updatedAtMs, expiresAtMs };
+}
+
+/**
+ * A snapshot from a near-cache copy, as sessiond would have answered the same read: only the asked
+ * fields that exist when `fields` is given. Values are decoded and bytes copied afresh each time.
+ */
+export function fromCachedEntry(entry: NearCacheEntry, fields: readonly string[] | undefined): SessionSnapshot {
+  const raw: Record<string, Buffer> = {};
+  const names = fields && fields.length > 0 ? fields : Object.keys(entry.raw);
+  for (const name of names) {
+    const bytes = entry.raw[name];
+    if (bytes !== undefined) raw[name] = Buffer.from(bytes);
+  }
+  const decoded = decodeFields(raw);
+  const { namespace, createdAtMs, updatedAtMs, expiresAtMs, owner } = entry.meta;
+  return { id: entry.id, namespace, version: entry.version, fields: decoded.fields, rawFields: raw, fieldErrors: decoded.fieldErrors, createdAtMs, updatedAtMs, expiresAtMs, owner };
 }
