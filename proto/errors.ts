@@ -20,6 +20,11 @@ export const SESSION_ERROR_CODES = [
   'SESS_ERR_LIMIT_EXCEEDED',
   /** increment on a value that is not a number, or append on one that is not an array. */
   'SESS_ERR_WRONG_TYPE',
+  /**
+   * Get with min_version above the stored version: the store lost writes the caller saw (a Redis
+   * failover without replicaAcks). `currentVersion` holds the stored version; the older copy is not returned.
+   */
+  'SESS_ERR_VERSION_BEHIND',
   /** The store could not be reached (or refused the command before running it): nothing was applied. */
   'SESS_ERR_STORE_UNAVAILABLE',
   /**
@@ -55,11 +60,11 @@ export type SessionErrorCode = (typeof SESSION_ERROR_CODES)[number];
 
 /** Trailing-metadata key carrying the stable `SESS_ERR_*` code. */
 export const ERROR_CODE_METADATA_KEY = 'stickless-error-code';
-/** Trailing-metadata key carrying the current version on SESS_ERR_VERSION_CONFLICT. */
+/** Trailing-metadata key carrying the current version on SESS_ERR_VERSION_CONFLICT and SESS_ERR_VERSION_BEHIND. */
 export const CURRENT_VERSION_METADATA_KEY = 'stickless-current-version';
 
 export interface SessionErrorOptions extends ErrorOptions {
-  /** On SESS_ERR_VERSION_CONFLICT: the version the session has now (0 when it does not exist). */
+  /** On SESS_ERR_VERSION_CONFLICT and SESS_ERR_VERSION_BEHIND: the version the session has now (0 when it does not exist). */
   currentVersion?: number;
 }
 

@@ -27,6 +27,12 @@ export const serverConfigSchema = z.object({
   redisUrl: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
   redisSentinels: z.array(z.string().refine(isHostPort, 'expected host:port')),
   redisSentinelName: z.string().min(1),
+  readFromReplicas: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], 'expected true or false'),
+  // A list, or (from a flag or variable) one comma-separated string.
+  redisReplicaUrls: z.preprocess(
+    (value) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value),
+    z.array(z.string().regex(/^rediss?:\/\//, 'expected redis:// or rediss:// URLs')),
+  ),
   redisUsername: z.string().min(1).optional(),
   redisPassword: z.string().optional(),
   redisTlsCaFile: filePath,
@@ -40,6 +46,7 @@ export const serverConfigSchema = z.object({
   maxFieldBytes: positiveMs,
   maxPatchOps: positiveMs,
   idempotencyWindowMs: positiveMs,
+  maxTrackedIds: positiveMs,
   replicaAcks: z.coerce.number('expected a whole number from 0 to 16').int('expected a whole number from 0 to 16').min(0, 'expected a whole number from 0 to 16').max(16, 'expected a whole number from 0 to 16'),
   replicaAckTimeoutMs: positiveMs,
   commandTimeoutMs: positiveMs,
@@ -60,6 +67,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerConfig> = Object.freeze({
   redisUrl: 'redis://127.0.0.1:6379',
   redisSentinels: [],
   redisSentinelName: 'mymaster',
+  readFromReplicas: false,
+  redisReplicaUrls: [],
   keyPrefix: 'stickless:',
   defaultTtlMs: 30 * 60_000,
   maxLifetimeMs: 24 * 3_600_000,
@@ -68,6 +77,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerConfig> = Object.freeze({
   maxFieldBytes: 64 * 1024,
   maxPatchOps: 256,
   idempotencyWindowMs: 10 * 60_000,
+  maxTrackedIds: 100_000,
   replicaAcks: 0,
   replicaAckTimeoutMs: 500,
   commandTimeoutMs: 1000,
@@ -98,6 +108,8 @@ export const SERVER_OPTIONS: Readonly<Record<keyof ServerConfig, ServerOptionInf
   redisUrl: { env: 'REDIS_URL', help: 'redis://[user:password@]host:port[/db]; rediss:// for TLS (also with Sentinel)', sensitive: true },
   redisSentinels: { env: 'STICKLESS_REDIS_SENTINELS', help: 'comma-separated Sentinel host:port list; set: find the primary through them' },
   redisSentinelName: { env: 'STICKLESS_REDIS_SENTINEL_NAME', help: 'name of the primary the sentinels monitor' },
+  readFromReplicas: { env: 'STICKLESS_READ_FROM_REPLICAS', help: 'serve Get from a Redis replica when its copy is at least min_version (else the primary): true or false' },
+  redisReplicaUrls: { env: 'STICKLESS_REDIS_REPLICA_URLS', help: 'comma-separated redis:// URLs of replicas for readFromReplicas (standalone; Sentinel finds them itself)', sensitive: true },
   redisUsername: { env: 'STICKLESS_REDIS_USERNAME', help: 'Redis ACL user (instead of one in the URL)' },
   redisPassword: { env: 'STICKLESS_REDIS_PASSWORD', help: 'Redis password (instead of one in the URL; with Sentinel, of the servers behind it)', sensitive: true },
   redisTlsCaFile: { env: 'STICKLESS_REDIS_TLS_CA_FILE', help: 'PEM CA bundle that signed the Redis servers\' certificates (rediss://)' },
@@ -111,6 +123,7 @@ export const SERVER_OPTIONS: Readonly<Record<keyof ServerConfig, ServerOptionInf
   maxFieldBytes: { env: 'STICKLESS_MAX_FIELD_BYTES', help: 'bytes of one field value' },
   maxPatchOps: { env: 'STICKLESS_MAX_PATCH_OPS', help: 'operations in one Patch' },
   idempotencyWindowMs: { env: 'STICKLESS_IDEMPOTENCY_WINDOW_MS', help: 'ms an idempotency key remembers its first result' },
+  maxTrackedIds: { env: 'STICKLESS_MAX_TRACKED_IDS', help: 'session ids one Track stream (a client\'s near cache) may hold at once' },
   replicaAcks: { env: 'STICKLESS_REPLICA_ACKS', help: 'replicas that must confirm each write (Redis WAIT); 0: none' },
   replicaAckTimeoutMs: { env: 'STICKLESS_REPLICA_ACK_TIMEOUT_MS', help: 'ms a write waits for replica confirmations' },
   commandTimeoutMs: { env: 'STICKLESS_COMMAND_TIMEOUT_MS', help: 'ms without an answer after which a Redis command fails (UNAVAILABLE)' },
@@ -174,6 +187,9 @@ export function parseServerConfig(...layers: Array<Record<string, unknown>>): Re
   if (config.maxFieldBytes > config.maxSessionBytes) problem('maxFieldBytes', `${config.maxFieldBytes} exceeds maxSessionBytes (${config.maxSessionBytes})`);
   if (config.replicaAcks > 0 && config.replicaAckTimeoutMs >= config.commandTimeoutMs) {
     problem('replicaAckTimeoutMs', `${config.replicaAckTimeoutMs} must be below commandTimeoutMs (${config.commandTimeoutMs})`);
+  }
+  if (config.readFromReplicas && config.store === 'redis' && config.redisSentinels.length === 0 && config.redisReplicaUrls.length === 0) {
+    problem('readFromReplicas', 'needs replicas to read from: set redisReplicaUrls, or redisSentinels (Sentinel names the replicas)');
   }
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
     problem(config.tlsCertFile === undefined ? 'tlsKeyFile' : 'tlsCertFile', 'tlsCertFile and tlsKeyFile go together: set both or neither');

@@ -11,6 +11,7 @@ const STATUS_BY_CODE: Readonly<Record<SessionErrorCode, grpc.status>> = {
   SESS_ERR_ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
   SESS_ERR_LIMIT_EXCEEDED: grpc.status.RESOURCE_EXHAUSTED,
   SESS_ERR_WRONG_TYPE: grpc.status.FAILED_PRECONDITION,
+  SESS_ERR_VERSION_BEHIND: grpc.status.FAILED_PRECONDITION,
   SESS_ERR_STORE_UNAVAILABLE: grpc.status.UNAVAILABLE,
   SESS_ERR_NOT_ENOUGH_REPLICAS: grpc.status.UNAVAILABLE,
   // DEADLINE_EXCEEDED, not UNAVAILABLE: gRPC defines it as "may have completed" for state changes, and

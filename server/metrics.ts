@@ -1,5 +1,6 @@
-// sessiond's Prometheus metrics: calls by method and outcome, call latency, open watch streams and
-// whether sessiond is serving. One registry per server instance (never prom-client's global one),
+// sessiond's Prometheus metrics: calls by method and outcome, call latency, open watch and track
+// streams, held ids and track events, where Gets were read (readFromReplicas), and whether sessiond
+// is serving. One registry per server instance (never prom-client's global one),
 // served on its own listener (`metricsListen`) so scraping never competes with the gRPC port.
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -10,6 +11,18 @@ export interface ServerMetrics {
   observeCall(method: string, code: string, seconds: number): void;
   /** +1 when a Watch stream opens, -1 when it ends. */
   addWatchStreams(delta: number): void;
+  /** +1 when a Track stream opens, -1 when it ends. */
+  addTrackStreams(delta: number): void;
+  /** +n / -n as Track streams hold and drop ids. */
+  addTrackedIds(delta: number): void;
+  /** One TrackEvent sent, by kind (TRACKING, UPDATED, DELETED, EXPIRED, RESYNC). */
+  countTrackEvent(kind: string): void;
+  /**
+   * One Get with readFromReplicas: `replica` (answered from a replica), or why the primary answered:
+   * `behind` (replica copy below min_version), `missing` (replica has no copy), `failed` (replica
+   * unreachable or erred), `none` (no replica ready).
+   */
+  countReplicaRead(outcome: 'replica' | 'behind' | 'missing' | 'failed' | 'none'): void;
   /** 1 while health says SERVING (store reachable, not shutting down), else 0. */
   setServing(serving: boolean): void;
   /** With replicaAcks: replicas the Redis primary reports online, and how many replicaAcks still lacks. */
@@ -33,6 +46,20 @@ export function createServerMetrics(): ServerMetrics {
     registers: [registry],
   });
   const watches = new Gauge({ name: 'stickless_sessiond_watch_streams', help: 'Open Watch streams.', registers: [registry] });
+  const tracks = new Gauge({ name: 'stickless_sessiond_track_streams', help: 'Open Track streams (near-cache invalidation feeds).', registers: [registry] });
+  const trackedIds = new Gauge({ name: 'stickless_sessiond_track_held_ids', help: 'Session ids held on all open Track streams.', registers: [registry] });
+  const trackEvents = new Counter({
+    name: 'stickless_sessiond_track_events_total',
+    help: 'TrackEvents sent, by kind (TRACKING, UPDATED, DELETED, EXPIRED, RESYNC).',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const replicaReads = new Counter({
+    name: 'stickless_sessiond_replica_reads_total',
+    help: 'Gets with readFromReplicas: answered by a replica (replica) or by the primary because the replica copy was behind min_version, missing, failed, or none was ready.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const serving = new Gauge({ name: 'stickless_sessiond_serving', help: '1 while sessiond reports SERVING (store reachable, not shutting down), else 0.', registers: [registry] });
   const replicas = new Gauge({ name: 'stickless_sessiond_redis_replicas', help: 'Replicas the Redis primary reports online (only tracked with replicaAcks > 0).', registers: [registry] });
   const replicasMissing = new Gauge({
@@ -47,6 +74,10 @@ export function createServerMetrics(): ServerMetrics {
       latency.observe({ method }, seconds);
     },
     addWatchStreams: (delta) => watches.inc(delta),
+    addTrackStreams: (delta) => tracks.inc(delta),
+    addTrackedIds: (delta) => trackedIds.inc(delta),
+    countTrackEvent: (kind) => trackEvents.inc({ kind }),
+    countReplicaRead: (outcome) => replicaReads.inc({ outcome }),
     setServing: (up) => serving.set(up ? 1 : 0),
     setRedisReplicas(online, missing) {
       replicas.set(online);

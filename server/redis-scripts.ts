@@ -12,7 +12,7 @@
 //                          deleted with them when the session is removed; PEXPIREAT max score.
 //                          Members stay under 64 bytes, so the zset stays a compact listpack.
 //   {prefix}o:{<owner>}    zset: handle -> expires_at_ms of the owner's sessions, PEXPIREAT max score
-//   {prefix}w:{H}          pub/sub channel of change events (JSON {k, v, e, f})
+//   {prefix}w:{H}          pub/sub channel of change events (JSON {k, v, e, f, t}; t: commit time, ms)
 // What a record holds and how the index removes it: redis-lua-records.ts.
 // Every key a script writes gets an expiry in the same script. Time is Redis TIME, one clock for
 // every sessiond instance.
@@ -53,9 +53,9 @@ local function index_owner(oi, handle, expires, now)
   if last[2] then redis.call('PEXPIREAT', oi, tonumber(last[2])) end
 end
 
-local function publish(channel, kind, version, expires, fields)
+local function publish(channel, kind, version, expires, fields, now)
   redis.call('PUBLISH', channel, cjson.encode({ k = kind, v = string.format('%d', version),
-    e = string.format('%d', expires), f = fields }))
+    e = string.format('%d', expires), f = fields, t = string.format('%d', now) }))
 end
 
 -- names: nil for every user field, else a list of names to return when present.
@@ -90,7 +90,7 @@ local function commit(key, meta, now, ttl, maxlife, handle, channel, changed)
     '_o', meta.o, '_oi', meta.oi, '_b', meta.b)
   redis.call('PEXPIREAT', key, meta.e)
   index_owner(meta.oi, handle, meta.e, now)
-  publish(channel, 'u', meta.v, meta.e, changed)
+  publish(channel, 'u', meta.v, meta.e, changed, now)
 end
 
 local function tombstone(tkey, version, maxlife)
@@ -170,6 +170,13 @@ if #ARGV > 2 then
   for i = 3, #ARGV do names[#names + 1] = ARGV[i] end
 end
 return record_reply(K, meta, names)
+`;
+
+/** head (Track's re-check). KEYS: 1 session. Reply {now, version, expires}, or {now} when missing. */
+const HEAD = `${PRELUDE}
+local m = redis.call('HMGET', KEYS[1], '_v', '_e')
+if not m[1] then return { now_ms() } end
+return { now_ms(), tonumber(m[1]), tonumber(m[2]) }
 `;
 
 /** touch. KEYS: 1 session. ARGV: 1 ttl_ms (0: own ttl), 2 max_lifetime_ms, 3 handle. Reply {'OK', v, e}. */
@@ -309,7 +316,7 @@ redis.call('DEL', K)
 forget(K)
 tombstone(T, meta.v, tonumber(ARGV[2]))
 if meta.oi ~= '' then redis.call('ZREM', meta.oi, ARGV[3]) end
-publish(ARGV[4], 'd', meta.v, 0, {})
+publish(ARGV[4], 'd', meta.v, 0, {}, now_ms())
 return { 'OK', 1 }
 `;
 
@@ -334,7 +341,7 @@ if ARGV[13] ~= '' then
   meta.o = ARGV[13]
   meta.oi = ARGV[14]
 end
-publish(ARGV[12], 'd', old_version, 0, {})
+publish(ARGV[12], 'd', old_version, 0, {}, now)
 K = NK
 local changed = {}
 commit(K, meta, now, ttl, tonumber(ARGV[3]), ARGV[4], ARGV[5], changed)
@@ -383,6 +390,7 @@ else
   targets = redis.call('ZRANGE', O, 0, -1)
 end
 local revoked = 0
+local now = now_ms()
 for i = 1, #targets do
   local h = targets[i]
   local key = ARGV[1] .. 's:{' .. h .. '}'
@@ -391,7 +399,7 @@ for i = 1, #targets do
     redis.call('DEL', key)
     forget(key)
     tombstone(key .. ':t', tonumber(v), tonumber(ARGV[2]))
-    publish(ARGV[1] .. 'w:{' .. h .. '}', 'd', tonumber(v), 0, {})
+    publish(ARGV[1] .. 'w:{' .. h .. '}', 'd', tonumber(v), 0, {}, now)
     revoked = revoked + 1
   end
   redis.call('ZREM', O, h)
@@ -404,6 +412,7 @@ export const SESSION_SCRIPTS = {
   stkCreate: { numberOfKeys: 3, lua: CREATE },
   stkGetSlide: { numberOfKeys: 1, lua: GET_SLIDE },
   stkTouch: { numberOfKeys: 1, lua: TOUCH },
+  stkHead: { numberOfKeys: 1, lua: HEAD },
   stkPut: { numberOfKeys: 2, lua: PUT },
   stkPatch: { numberOfKeys: 2, lua: PATCH },
   stkDelete: { numberOfKeys: 2, lua: DELETE },

@@ -1,6 +1,7 @@
-// One pub/sub connection shared by every watch of a sessiond instance, with reference-counted
-// channels. Redis pub/sub is fire-and-forget: when the connection drops, messages published
-// meanwhile are lost, so every listener is told about the gap once the connection is back.
+// One pub/sub connection shared by every watch and track stream of a sessiond instance, with
+// reference-counted channels. Redis pub/sub is fire-and-forget: when the connection drops, messages
+// published meanwhile are lost. Feed listeners hear 'lost' the moment it drops and 'restored' once
+// every channel is subscribed again; each channel's listeners are told about the gap then too.
 import type { Redis } from 'ioredis';
 
 interface Listener {
@@ -11,6 +12,7 @@ interface Listener {
 export class RedisSubscriber {
   #redis: Redis;
   #channels = new Map<string, Set<Listener>>();
+  #feedListeners = new Set<(state: 'lost' | 'restored') => void>();
   #lostConnection = false;
 
   constructor(redis: Redis) {
@@ -19,14 +21,33 @@ export class RedisSubscriber {
       for (const listener of this.#channels.get(channel) ?? []) listener.onMessage(message);
     });
     redis.on('close', () => {
+      if (this.#lostConnection) return;
       this.#lostConnection = true;
+      this.#emitFeed('lost');
     });
     redis.on('ready', () => {
       if (!this.#lostConnection) return;
-      this.#lostConnection = false;
-      // ioredis re-subscribes on reconnect (autoResubscribe); what was published in between is gone.
-      for (const listeners of this.#channels.values()) for (const listener of listeners) listener.onGap();
+      // ioredis emits 'ready' before it re-subscribes (autoResubscribe) in the same tick; a PING sent
+      // after that is answered once Redis has handled every SUBSCRIBE, so the channels are live again.
+      process.nextTick(() => {
+        redis.ping().then(() => {
+          if (!this.#lostConnection || redis.status !== 'ready') return;
+          this.#lostConnection = false;
+          this.#emitFeed('restored');
+          for (const listeners of this.#channels.values()) for (const listener of listeners) listener.onGap();
+        }, () => {}); // closed again: the next 'ready' tries again
+      });
     });
+  }
+
+  /** Listens for the connection being lost and restored; returns an unsubscribe function. */
+  onFeed(listener: (state: 'lost' | 'restored') => void): () => void {
+    this.#feedListeners.add(listener);
+    return () => this.#feedListeners.delete(listener);
+  }
+
+  #emitFeed(state: 'lost' | 'restored'): void {
+    for (const listener of this.#feedListeners) listener(state);
   }
 
   /** Subscribes `listener` to `channel`; resolves once Redis confirmed the subscription. */
@@ -61,6 +82,7 @@ export class RedisSubscriber {
 
   close(): void {
     this.#channels.clear();
+    this.#feedListeners.clear();
     this.#redis.disconnect();
   }
 }

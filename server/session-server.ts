@@ -9,7 +9,7 @@ import { sessionServiceDefinition } from '../proto/index.ts';
 import { ServerConfigError, type ServerConfig } from './config.ts';
 import { createHealthReporter, type HealthReporter } from './health.ts';
 import { createLogger } from './logger.ts';
-import { createServerMetrics, startMetricsServer } from './metrics.ts';
+import { createServerMetrics, startMetricsServer, type ServerMetrics } from './metrics.ts';
 import { createSessionService, type SessionService } from './session-service.ts';
 import { MemorySessionStore } from './session-store-memory.ts';
 import { RedisSessionStore } from './session-store-redis.ts';
@@ -52,7 +52,7 @@ export function storeLimits(config: Readonly<ServerConfig>): StoreLimits {
   };
 }
 
-export function createStore(config: Readonly<ServerConfig>): SessionStore {
+export function createStore(config: Readonly<ServerConfig>, metrics?: ServerMetrics): SessionStore {
   if (config.store === 'memory') return new MemorySessionStore(storeLimits(config));
   return new RedisSessionStore({
     connection: {
@@ -69,6 +69,7 @@ export function createStore(config: Readonly<ServerConfig>): SessionStore {
     limits: storeLimits(config),
     replicaAcks: config.replicaAcks,
     replicaAckTimeoutMs: config.replicaAckTimeoutMs,
+    replicaReads: config.readFromReplicas ? { urls: config.redisReplicaUrls, onRead: (outcome) => metrics?.countReplicaRead(outcome) } : undefined,
   });
 }
 
@@ -78,8 +79,8 @@ export async function createSessionServer(config: Readonly<ServerConfig>, depend
   const tls = config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
     ? new ReloadableTlsServerCredentials({ tlsCertFile: config.tlsCertFile, tlsKeyFile: config.tlsKeyFile, tlsCaFile: config.tlsCaFile })
     : undefined;
-  const store = dependencies.store ?? createStore(config);
   const metrics = createServerMetrics();
+  const store = dependencies.store ?? createStore(config, metrics);
   const service = createSessionService(store, { ...config, namespaceTokens: config.namespaceTokens }, logger, metrics);
   const health = createHealthReporter(store, logger, metrics);
   const server = new grpc.Server({

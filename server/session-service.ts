@@ -14,16 +14,19 @@ import { generateSessionId } from './session-id.ts';
 import type { SessionRecord, SessionStore } from './session-store.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { WatchRegistry } from './session-watch.ts';
+import { TrackRegistry } from './session-track.ts';
 
 export interface SessionServiceOptions extends RequestLimits {
   defaultTtlMs: number;
   /** Bearer token -> namespaces ('*' for all). Empty: no authentication. */
   namespaceTokens: Readonly<Record<string, readonly string[]>>;
+  /** Ids one Track stream may hold at once. */
+  maxTrackedIds: number;
 }
 
 export interface SessionService {
   handlers: SessionServiceHandlers;
-  /** Ends every open Watch stream (at shutdown, so a graceful stop does not wait for them). */
+  /** Ends every open Watch and Track stream (at shutdown, so a graceful stop does not wait for them). */
   endWatches(): void;
 }
 
@@ -32,6 +35,7 @@ type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<u
 export function createSessionService(store: SessionStore, options: SessionServiceOptions, logger: Logger, metrics?: ServerMetrics): SessionService {
   const watches = new WatchRegistry(store, metrics);
   const authorize = createAuthorizer(options.namespaceTokens);
+  const tracks = new TrackRegistry(store, { maxTrackedIds: options.maxTrackedIds, authorize }, metrics);
 
   // Wraps a promise-returning handler into grpc-js's callback style; the single error exit.
   function unary<Req, Res>(method: string, handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
@@ -78,7 +82,15 @@ export function createSessionService(store: SessionStore, options: SessionServic
     Get: unary('Get', async (request, call) => {
       const namespace = namespaceOf(request, call);
       const fields = request.fields.map((name, i) => requireFieldName(name, `fields[${i}]`));
-      const record = await store.get(namespace, requireId(request.id), { fields, slide: request.slide });
+      const minVersion = requireMinVersion(request.minVersion);
+      const record = await store.get(namespace, requireId(request.id), { fields, slide: request.slide, minVersion });
+      if (record && record.version < minVersion) {
+        throw new SessionError(
+          'SESS_ERR_VERSION_BEHIND',
+          `min_version ${minVersion} is above the stored version ${record.version}: the store lost writes this caller saw (a Redis failover without replicaAcks); the older copy is not returned`,
+          { currentVersion: record.version },
+        );
+      }
       return record ? { found: true, session: toProtoSession(record) } : { found: false };
     }),
 
@@ -140,9 +152,23 @@ export function createSessionService(store: SessionStore, options: SessionServic
         call.emit('error', toGrpcStatus(error));
       }
     },
+
+    // Namespaces are authorized per message (each names its own); see session-track.ts.
+    Track: (call) => tracks.start(call),
   };
 
-  return { handlers, endWatches: () => watches.endAll() };
+  return {
+    handlers,
+    endWatches: () => {
+      watches.endAll();
+      tracks.endAll();
+    },
+  };
+}
+
+function requireMinVersion(version: number): number {
+  if (!Number.isSafeInteger(version) || version < 0) throw new SessionError('SESS_ERR_INVALID_ARGUMENT', 'min_version: expected a non-negative integer below 2^53');
+  return version;
 }
 
 function requireNonEmptyOwner(owner: string): string {

@@ -10,6 +10,7 @@ import type {
   CreateInput,
   FieldOp,
   GetOptions,
+  HeadResult,
   MutationOptions,
   MutationResult,
   RegenerateOptions,
@@ -49,7 +50,7 @@ interface Remembered {
 }
 
 interface Watcher {
-  onChange: (change: SessionChange) => void;
+  onChange: (change: SessionChange, changedAtMs: number) => void;
   active: boolean;
 }
 
@@ -219,10 +220,16 @@ export class MemorySessionStore implements SessionStore {
     return revoked;
   }
 
+  async head(namespace: string, id: string): Promise<HeadResult> {
+    this.#assertOpen();
+    const entry = this.#live(keyOf(namespace, id));
+    return { nowMs: this.#now(), head: entry ? { version: entry.version, expiresAtMs: entry.expiresAtMs } : undefined };
+  }
+
   async subscribe(
     namespace: string,
     id: string,
-    onChange: (change: SessionChange) => void,
+    onChange: (change: SessionChange, changedAtMs: number) => void,
     _onGap?: () => void,
   ): Promise<() => Promise<void>> {
     this.#assertOpen();
@@ -324,12 +331,13 @@ export class MemorySessionStore implements SessionStore {
   #publish(key: string, change: SessionChange): void {
     const set = this.#watchers.get(key);
     if (!set) return;
+    const changedAtMs = this.#now();
     for (const watcher of set) {
       // Microtasks run in FIFO order, so watchers see changes in version order, after the mutation.
       queueMicrotask(() => {
         if (!watcher.active) return;
         try {
-          watcher.onChange({ ...change, fields: [...change.fields] });
+          watcher.onChange({ ...change, fields: [...change.fields] }, changedAtMs);
         } catch {
           // A throwing watcher must not break the store or other watchers.
         }

@@ -10,10 +10,11 @@ import { missingReplicas, RedisHeartbeat, type RedisStatus, type RedisStatusSour
 import { checkStoreArguments } from './field-ops.ts';
 import { openSessionId, sealSessionId } from './idempotent-id.ts';
 import { SESSION_SCRIPTS, type SessionScriptName } from './redis-scripts.ts';
+import { RedisReplicaReader } from './redis-replica-reader.ts';
 import { RedisSubscriber } from './redis-subscriber.ts';
 import { ownerHandle, sessionHandle } from './session-id.ts';
 import type {
-  CreateInput, FieldOp, GetOptions, MutationOptions, MutationResult, RegenerateOptions, SessionChange,
+  ChangeFeed, CreateInput, FieldOp, GetOptions, HeadResult, MutationOptions, MutationResult, RegenerateOptions, SessionChange,
   SessionRecord, SessionStore, SessionSummary, StoreHealth, StoreLimits, TouchResult,
 } from './session-store.ts';
 
@@ -34,7 +35,16 @@ export interface RedisSessionStoreOptions {
   replicaAckTimeoutMs?: number;
   /** Pause between two heartbeats (PING, or INFO replication with replicaAcks), in ms. Default 1000. */
   heartbeatIntervalMs?: number;
+  /**
+   * Serve Get (without slide) from a replica when its copy exists and is at least the request's
+   * minVersion; otherwise, or when the replica fails, from the primary. `urls` are the replicas of a
+   * standalone primary; with Sentinel, Sentinel names one. Undefined: every read goes to the primary.
+   */
+  replicaReads?: { urls: readonly string[]; onRead?: (outcome: ReplicaReadOutcome) => void } | undefined;
 }
+
+/** Where a Get with replicaReads was answered: by a replica, or by the primary and why. */
+export type ReplicaReadOutcome = 'replica' | 'behind' | 'missing' | 'failed' | 'none';
 
 /** Scripts that change data, after which replica acknowledgement applies. */
 const WRITE_SCRIPTS: ReadonlySet<SessionScriptName> = new Set(['stkCreate', 'stkPut', 'stkPatch', 'stkDelete', 'stkRegenerate', 'stkRevokeOwner']);
@@ -43,7 +53,10 @@ type ScriptCall = (...args: Array<string | Buffer | number>) => Promise<unknown>
 
 const OP_CODES = { set: 's', delete: 'd', incrementInt: 'i', incrementFloat: 'f', append: 'a' } as const;
 
-export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatusSource {
+/** The commit time in a change message (`"t":"<ms>"`, redis-scripts.ts), read without a second JSON parse. */
+const COMMIT_TIME = /"t":"(\d+)"/;
+
+export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatusSource, ChangeFeed {
   #redis: Redis;
   #heartbeat: RedisHeartbeat;
   #commandTimeoutMs: number;
@@ -56,6 +69,8 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   #closed = false;
   #replicaAcks: number;
   #replicaAckTimeoutMs: number;
+  #replicaReader: RedisReplicaReader | undefined;
+  #onReplicaRead: (outcome: ReplicaReadOutcome) => void;
 
   constructor(options: RedisSessionStoreOptions) {
     this.#prefix = options.keyPrefix;
@@ -84,6 +99,9 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     subscriberConnection.on('error', () => {});
     subscriberConnection.connect().catch(() => {});
     this.#subscriber = new RedisSubscriber(subscriberConnection);
+    const replicaReads = options.replicaReads;
+    this.#replicaReader = replicaReads && new RedisReplicaReader(options.connection, replicaReads.urls, options.heartbeatIntervalMs ?? 1000);
+    this.#onReplicaRead = replicaReads?.onRead ?? (() => {});
   }
 
   get ready(): boolean {
@@ -154,11 +172,28 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
       const reply = await this.#call('stkGetSlide', [this.#key(handle), this.#limits.maxLifetimeMs, handle, ...names]);
       return isError(reply) ? undefined : parseRecord(reply, id, namespace);
     }
-    const reply = await this.#guard<Record<string, Buffer> | Array<Buffer | null>>(() =>
-      names.length === 0
-        ? this.#redis.hgetallBuffer(this.#key(handle))
-        : this.#redis.hmgetBuffer(this.#key(handle), '_v', '_c', '_u', '_e', '_t', '_o', ...names.map((n) => `f:${n}`)),
-    );
+    const replica = this.#replicaReader?.pick();
+    if (this.#replicaReader && !replica) this.#onReplicaRead('none');
+    if (replica) {
+      // Replication is asynchronous: a replica's copy is used only when it is there and recent enough.
+      try {
+        const record = await this.#read(replica, handle, names, id, namespace);
+        const outcome = !record ? 'missing' : record.version < (options.minVersion ?? 0) ? 'behind' : 'replica';
+        this.#onReplicaRead(outcome);
+        if (outcome === 'replica') return record;
+      } catch {
+        this.#onReplicaRead('failed');
+        this.#replicaReader!.failed(replica);
+      }
+    }
+    return this.#guard(() => this.#read(this.#redis, handle, names, id, namespace));
+  }
+
+  /** One plain read (HGETALL, or HMGET of the meta and the named fields) on `redis`. */
+  async #read(redis: Redis, handle: string, names: readonly string[], id: string, namespace: string): Promise<SessionRecord | undefined> {
+    const reply = names.length === 0
+      ? await redis.hgetallBuffer(this.#key(handle))
+      : await redis.hmgetBuffer(this.#key(handle), '_v', '_c', '_u', '_e', '_t', '_o', ...names.map((n) => `f:${n}`));
     return Array.isArray(reply) ? fromHmget(reply, names, id, namespace) : fromHgetall(reply, id, namespace);
   }
 
@@ -230,9 +265,24 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     return Number(reply);
   }
 
-  async subscribe(namespace: string, id: string, onChange: (change: SessionChange) => void, onGap: () => void = () => {}): Promise<() => Promise<void>> {
+  async head(namespace: string, id: string): Promise<HeadResult> {
+    const reply = (await this.#guard(() => this.#scripts.stkHead(this.#key(sessionHandle(namespace, id))))) as number[];
+    return { nowMs: reply[0]!, head: reply.length === 3 ? { version: reply[1]!, expiresAtMs: reply[2]! } : undefined };
+  }
+
+  async subscribe(
+    namespace: string,
+    id: string,
+    onChange: (change: SessionChange, changedAtMs: number) => void,
+    onGap: () => void = () => {},
+  ): Promise<() => Promise<void>> {
     const channel = this.#channel(sessionHandle(namespace, id));
-    return this.#guard(() => this.#subscriber.subscribe(channel, (message) => onChange(parseChange(message)), onGap));
+    const deliver = (message: string): void => onChange(parseChange(message), Number(COMMIT_TIME.exec(message)?.[1] ?? 0));
+    return this.#guard(() => this.#subscriber.subscribe(channel, deliver, onGap));
+  }
+
+  onChangeFeed(listener: (state: 'lost' | 'restored') => void): () => void {
+    return this.#subscriber.onFeed(listener);
   }
 
   async close(): Promise<void> {
@@ -240,6 +290,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     this.#closed = true;
     this.#heartbeat.stop();
     this.#subscriber.close();
+    this.#replicaReader?.close();
     await this.#redis.quit().catch(() => this.#redis.disconnect());
     this.#setReady(false);
   }

@@ -87,6 +87,27 @@ export interface GetOptions {
   fields?: readonly string[] | undefined;
   /** Extend the expiry by the session's own ttl (capped), without changing the version. */
   slide?: boolean | undefined;
+  /**
+   * The lowest version the caller accepts (0 or undefined: any). A store that reads from Redis
+   * replicas uses a replica's copy only at or above it (and only when found), else reads the
+   * primary. The store never refuses an older primary copy: the caller compares (VERSION_BEHIND).
+   */
+  minVersion?: number | undefined;
+}
+
+/** What Track needs to know about a session: the cheap read behind a TRACKING answer. */
+export interface SessionHead {
+  version: number;
+  /** Unix ms, store clock. */
+  expiresAtMs: number;
+}
+
+/** A head read, with the store's clock at the moment of the read (Unix ms). */
+export interface HeadResult {
+  /** Undefined when the session does not exist or has expired. */
+  head: SessionHead | undefined;
+  /** The store's clock when it answered, so sessiond can tell clients the store's time. */
+  nowMs: number;
 }
 
 export interface TouchResult {
@@ -99,7 +120,11 @@ export interface RegenerateOptions extends MutationOptions {
   owner?: string | undefined;
 }
 
-/** A change published to watchers. Published in version order for one session. */
+/**
+ * A change published to watchers. Published in version order for one session. Subscribers also get
+ * `changedAtMs`, the store-clock Unix ms when it was committed (0 when the publisher did not say:
+ * a sessiond from before issue 8), as a second argument.
+ */
 export interface SessionChange {
   kind: 'updated' | 'deleted';
   /** Version after the change; for 'deleted', the last version. */
@@ -141,6 +166,8 @@ export interface SessionStore {
   create(input: CreateInput): Promise<MutationResult>;
   /** Reads a session; undefined when missing or expired (absence is a value, not an error). */
   get(namespace: string, id: string, options?: GetOptions): Promise<SessionRecord | undefined>;
+  /** Version and expiry only, always from the primary, with the store's clock (Track's re-check). */
+  head(namespace: string, id: string): Promise<HeadResult>;
   /** Replaces all fields of an existing session. */
   put(namespace: string, id: string, fields: Map<string, Uint8Array>, options?: MutationOptions): Promise<MutationResult>;
   /** Applies the operations in order, atomically. */
@@ -158,12 +185,13 @@ export interface SessionStore {
   /**
    * Calls `onChange` for every change of one session, in version order, until the returned function
    * is called. Resolves once the subscription is active, so a read made after it misses nothing.
-   * `onGap` is called when the subscription was interrupted and changes may have been missed.
+   * `onGap` is called once the subscription is active again after an interruption in which changes
+   * may have been missed.
    */
   subscribe(
     namespace: string,
     id: string,
-    onChange: (change: SessionChange) => void,
+    onChange: (change: SessionChange, changedAtMs: number) => void,
     onGap?: () => void,
   ): Promise<() => Promise<void>>;
   /** Releases connections. Idempotent. */
@@ -179,6 +207,19 @@ export interface StoreHealth {
   readonly ready: boolean;
   /** Calls `listener` on every change of `ready`; returns an unsubscribe function. */
   onReadyChange(listener: (ready: boolean) => void): () => void;
+}
+
+/**
+ * Optional capability: a store whose change feed can break (Redis pub/sub) says when. 'lost' comes
+ * the moment the feed breaks (changes from then on may be missed by every subscription), 'restored'
+ * once every subscription is active again. The memory store's feed cannot break.
+ */
+export interface ChangeFeed {
+  onChangeFeed(listener: (state: 'lost' | 'restored') => void): () => void;
+}
+
+export function hasChangeFeed(store: SessionStore): store is SessionStore & ChangeFeed {
+  return typeof (store as Partial<ChangeFeed>).onChangeFeed === 'function';
 }
 
 export function hasStoreHealth(store: SessionStore): store is SessionStore & StoreHealth {
