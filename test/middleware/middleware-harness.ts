@@ -18,7 +18,8 @@ export function counted(client: SessionClient, log: CallLog): SessionMiddlewareA
 }
 
 export async function sessionBackend(t: ExecutionContext, options: StartSessiondOptions = { store: 'memory' }) {
-  const { client, ns } = await setup(t, options);
+  // Generous deadlines: a busy machine is slow, and these tests are not about time.
+  const { client, ns } = await setup(t, options, { deadlineMs: 30_000 });
   const calls: CallLog = [];
   return { client, ns, calls, api: counted(client, calls) };
 }
