@@ -1,7 +1,9 @@
 // One pub/sub connection shared by every watch and track stream of a sessiond instance, with
 // reference-counted channels. Redis pub/sub is fire-and-forget: when the connection drops, messages
 // published meanwhile are lost. Feed listeners hear 'lost' the moment it drops and 'restored' once
-// every channel is subscribed again; each channel's listeners are told about the gap then too.
+// every channel is subscribed again; each channel's listeners are told about the gap then too. A
+// connection that dies without closing (a partition) is caught by a PING every heartbeat interval:
+// one not answered within the command timeout drops and reconnects the connection.
 import type { Redis } from 'ioredis';
 
 interface Listener {
@@ -14,9 +16,16 @@ export class RedisSubscriber {
   #channels = new Map<string, Set<Listener>>();
   #feedListeners = new Set<(state: 'lost' | 'restored') => void>();
   #lostConnection = false;
+  #heartbeat: NodeJS.Timeout;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis, heartbeatIntervalMs = 1000) {
     this.#redis = redis;
+    this.#heartbeat = setInterval(() => {
+      if (redis.status !== 'ready') return;
+      redis.ping().catch(() => {
+        if (redis.status === 'ready') redis.disconnect(true);
+      });
+    }, heartbeatIntervalMs).unref();
     redis.on('message', (channel: string, message: string) => {
       for (const listener of this.#channels.get(channel) ?? []) listener.onMessage(message);
     });
@@ -81,6 +90,7 @@ export class RedisSubscriber {
   }
 
   close(): void {
+    clearInterval(this.#heartbeat);
     this.#channels.clear();
     this.#feedListeners.clear();
     this.#redis.disconnect();

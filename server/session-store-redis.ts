@@ -98,7 +98,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     const subscriberConnection = createRedisConnection(options.connection);
     subscriberConnection.on('error', () => {});
     subscriberConnection.connect().catch(() => {});
-    this.#subscriber = new RedisSubscriber(subscriberConnection);
+    this.#subscriber = new RedisSubscriber(subscriberConnection, options.heartbeatIntervalMs ?? 1000);
     const replicaReads = options.replicaReads;
     this.#replicaReader = replicaReads && new RedisReplicaReader(options.connection, replicaReads.urls, options.heartbeatIntervalMs ?? 1000);
     this.#onReplicaRead = replicaReads?.onRead ?? (() => {});

@@ -151,6 +151,26 @@ test('losing the Redis pub/sub connection sends RESYNC on every stream at once, 
   t.like(await second.next({ kind: 'UPDATED', version: 3 }), { id: b.id });
 });
 
+test('a pub/sub connection that stops answering is caught by its heartbeat: RESYNC, then TRACKING again once Redis answers', async (t) => {
+  const redis = await startOwnRedis();
+  t.teardown(() => redis.stop());
+  const sessiond = await startSessiond(t, { redis, config: { commandTimeoutMs: 1000 } });
+  const stub = rawStub(t, sessiond.address);
+  const a = await create(stub);
+  const track = openTrack(t, stub);
+  track.hold('shop', a.id);
+  await track.next({ kind: 'TRACKING' });
+  redis.pause!(true); // the connection stays open; only the heartbeat can tell
+  t.teardown(() => redis.pause!(false));
+  await track.next({ kind: 'RESYNC' });
+  redis.pause!(false);
+  const from = track.events.length;
+  track.hold('shop', a.id);
+  t.like(await track.next({ kind: 'TRACKING' }, from), { id: a.id, version: 1 });
+  await patch(stub, a.id);
+  t.like(await track.next({ kind: 'UPDATED' }), { id: a.id, version: 2 });
+});
+
 test('Track enforces namespace tokens per message', async (t) => {
   const token = 'shop-token-0123456789';
   const sessiond = await startSessiond(t, { store: 'memory', config: { namespaceTokens: { [token]: ['shop'] } } });
