@@ -9,9 +9,16 @@
 // express-session object is one field, written with Put (Create the first time), so concurrent
 // requests of one user behave as with any express-session store: the last save wins. For atomic
 // counters and carts, call the SessionClient's `patch()` directly.
+//
+// Give it a SessionClient with `nearCache` on, and wrap express-session with `versionTokens`
+// (client/version-token.ts): reads are then answered from memory on the replica that served the
+// user last, and a user's next request on any replica sees at least what they last saw or wrote.
+// A read whose session the store holds older than the user's token (a Redis failover lost writes)
+// fails with SESS_ERR_VERSION_BEHIND, passed to express-session as an error, never as older data.
 import { createHash } from 'node:crypto';
 import { SessionError } from '../proto/errors.ts';
 import type { SessionClient } from './session-client.ts';
+import { minVersionFor, noteVersion } from './version-token.ts';
 
 /** The calls the store makes. A SessionClient satisfies it; so does anything of the same shape. */
 export type SessionApi = Pick<SessionClient, 'get' | 'put' | 'create' | 'delete' | 'touch'>;
@@ -72,27 +79,32 @@ export function createExpressSessionStore<S extends object>(session: { Store: ab
     // JSON first: express-session's Cookie and Date values become what its JSON-based stores keep.
     const fields = { [field]: JSON.parse(JSON.stringify(data)) as unknown };
     const ttlMs = ttlOf(data);
+    let written: { version: number };
     try {
-      await client.put(id, fields, { ttlMs });
+      written = await client.put(id, fields, { ttlMs });
     } catch (error) {
       if (!isCode(error, 'SESS_ERR_NOT_FOUND')) throw error;
       try {
-        await client.create(fields, { id, ttlMs });
+        written = await client.create(fields, { id, ttlMs });
       } catch (createError) {
         // Another request created it first: write over it, as a second save would.
         if (!isCode(createError, 'SESS_ERR_ALREADY_EXISTS')) throw createError;
-        await client.put(id, fields, { ttlMs });
+        written = await client.put(id, fields, { ttlMs });
       }
     }
+    noteVersion(sid, written.version);
+  }
+
+  async function load(sid: string): Promise<ExpressSessionData | null> {
+    const snapshot = await client.get(expressSessionId(sid), { fields: [field], minVersion: minVersionFor(sid) });
+    if (snapshot) noteVersion(sid, snapshot.version);
+    return (snapshot?.fields[field] as ExpressSessionData | undefined) ?? null;
   }
 
   const Base = session.Store as unknown as new () => object;
   class SticklessExpressStore extends Base {
     get(sid: string, callback: Callback<ExpressSessionData | null>): void {
-      settle(
-        client.get(expressSessionId(sid), { fields: [field] }).then((snapshot) => (snapshot?.fields[field] as ExpressSessionData | undefined) ?? null),
-        callback,
-      );
+      settle(load(sid), callback);
     }
 
     set(sid: string, data: ExpressSessionData, callback?: Callback<void>): void {

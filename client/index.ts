@@ -24,6 +24,7 @@ export {
   type ExpressSessionData,
   type SessionApi,
 } from './express-store.ts';
+export { versionTokens, DEFAULT_VERSION_TOKEN_OPTIONS, type VersionTokenOptions } from './version-token.ts';
 export { sessionMiddleware, resolveSessionOptions, RequestSession, type SessionMiddlewareOptions, type SessionMiddlewareApi } from './middleware.ts';
 export { DEFAULT_SESSION_COOKIE_OPTIONS, type SessionCookieOptions } from './session-cookie.ts';
 export { sticklessSession, sessionOf, createFastifySessionStore, type SticklessSessionPluginOptions, type FastifySessionStoreOptions, type FastifySessionStore } from './fastify-plugin.ts';
