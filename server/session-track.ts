@@ -161,9 +161,7 @@ class TrackStream {
       return;
     }
     const held: Held = { stream: this, namespace, id, state: 'answering', subscribed: undefined!, version: 0, expiresAtMs: 0, buffered: [], again: false };
-    const { store } = this.#registry;
-    held.subscribed = store.subscribe(namespace, id, (change, changedAtMs) => this.#onChange(held, change, changedAtMs));
-    held.subscribed.catch(() => {}); // awaited in #answer
+    held.subscribed = this.#subscribe(held);
     this.#held.set(key, held);
     this.#registry.metrics?.addTrackedIds(1);
     this.#answer(held);
@@ -178,6 +176,8 @@ class TrackStream {
     }
     const epoch = this.#registry.feedEpoch;
     const { store } = this.#registry;
+    // A subscription that failed (the feed broke under it) is made again.
+    held.subscribed = held.subscribed.catch(() => this.#subscribe(held));
     held.subscribed
       .then(() => store.head(held.namespace, held.id))
       .then(({ head, nowMs }) => {
@@ -207,6 +207,12 @@ class TrackStream {
         if (epoch !== this.#registry.feedEpoch || !this.#registry.feedUp) return this.#answer(held);
         this.fail(error);
       });
+  }
+
+  #subscribe(held: Held): Promise<() => Promise<void>> {
+    const subscribed = this.#registry.store.subscribe(held.namespace, held.id, (change, changedAtMs) => this.#onChange(held, change, changedAtMs));
+    subscribed.catch(() => {}); // awaited in #answer
+    return subscribed;
   }
 
   #onChange(held: Held, change: SessionChange, changedAtMs: number): void {

@@ -1,14 +1,18 @@
 // readFromReplicas (issue 8): Get is served by a Redis replica when its copy is at least the
 // request's min_version, and by the primary when the replica is behind, lacks the session, or is down.
 // Who served a read is shown by the replica's own INFO commandstats and by the copy's version.
-import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
 import type { GetResponse__Output } from '../../proto/generated/stickless/session/v1/GetResponse.ts';
 import type { SessionResponse__Output } from '../../proto/generated/stickless/session/v1/SessionResponse.ts';
 import { parseServerConfig } from '../../server/config.ts';
 import { sessionHandle } from '../../server/session-id.ts';
 import { call, dec, enc, rawStub, type RawStub } from '../helpers/grpc.ts';
-import { freePort, startRedisProcess } from '../helpers/redis.ts';
+import { freePort, startRedisProcess, waitForRedis, type RedisHandle } from '../helpers/redis.ts';
 import { startSessiond, waitFor } from '../helpers/servers.ts';
 
 const get = (stub: RawStub, id: string, minVersion: number, fields: string[] = []): Promise<GetResponse__Output> =>
@@ -21,7 +25,8 @@ async function replicaReads(replica: Redis): Promise<number> {
   return calls('hgetall') + calls('hmget');
 }
 
-test('Get is served by a caught-up replica, by the primary when the replica is behind min_version or down', async (t) => {
+/** A primary and one replica that has synced, with a client on the replica. */
+async function primaryAndReplica(t: ExecutionContext): Promise<{ primary: RedisHandle; replica: RedisHandle; replicaClient: Redis }> {
   const primary = await startRedisProcess(['--repl-diskless-sync-delay', '0']);
   t.teardown(() => primary.stop());
   const replica = await startRedisProcess(['--replicaof', '127.0.0.1', String(primary.port)]);
@@ -29,7 +34,12 @@ test('Get is served by a caught-up replica, by the primary when the replica is b
   const replicaClient = new Redis(replica.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
   replicaClient.on('error', () => {});
   t.teardown(() => replicaClient.disconnect());
+  await waitFor(async () => /master_link_status:up/.test(await replicaClient.info('replication')), 20_000, 'the replica to sync');
+  return { primary, replica, replicaClient };
+}
 
+test('Get is served by a caught-up replica, by the primary when the replica is behind min_version or down', async (t) => {
+  const { primary, replica, replicaClient } = await primaryAndReplica(t);
   const sessiond = await startSessiond(t, {
     redis: primary,
     config: { readFromReplicas: true, redisReplicaUrls: [replica.url], metricsListen: '127.0.0.1:0', commandTimeoutMs: 5000 },
@@ -81,4 +91,33 @@ test('readFromReplicas without replicas to read from is a configuration error na
   const config = parseServerConfig({ readFromReplicas: 'true', redisReplicaUrls: 'redis://10.0.0.2:6379, redis://10.0.0.3:6379' });
   t.deepEqual(config.redisReplicaUrls, ['redis://10.0.0.2:6379', 'redis://10.0.0.3:6379']);
   t.throws(() => parseServerConfig({ redisReplicaUrls: 'http://x' }), { message: /redisReplicaUrls/ });
+});
+
+test('with Sentinel, readFromReplicas reads from a replica Sentinel names', async (t) => {
+  const { primary, replicaClient } = await primaryAndReplica(t);
+  const sentinelPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-'));
+  writeFileSync(join(dir, 'sentinel.conf'), [
+    `port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor mymaster 127.0.0.1 ${primary.port} 1`, '',
+  ].join('\n'));
+  const sentinel = spawn('redis-server', [join(dir, 'sentinel.conf'), '--sentinel'], { stdio: 'ignore' });
+  t.teardown(() => {
+    sentinel.kill('SIGKILL');
+  });
+  await waitForRedis(`redis://127.0.0.1:${sentinelPort}`);
+
+  const sessiond = await startSessiond(t, {
+    redis: primary,
+    config: { redisSentinels: [`127.0.0.1:${sentinelPort}`], redisSentinelName: 'mymaster', readFromReplicas: true },
+  });
+  const stub = rawStub(t, sessiond.address);
+  const id = (await call<object, SessionResponse__Output>(stub, 'Create', { namespace: 'shop', fields: { cart: enc(['sku-1']) } })).session!.id;
+  const key = `${sessiond.keyPrefix}s:{${sessionHandle('shop', id)}}`;
+  await waitFor(async () => (await replicaClient.hget(key, '_v')) === '1', 20_000, 'the replica to hold version 1');
+  // Sentinel learns the replica from the primary's INFO; sessiond's replica connection follows it.
+  await waitFor(async () => {
+    const reads = await replicaReads(replicaClient);
+    t.deepEqual(dec((await get(stub, id, 1)).session!.fields.cart), ['sku-1']);
+    return (await replicaReads(replicaClient)) > reads;
+  }, 30_000, 'a Get served by the replica');
 });

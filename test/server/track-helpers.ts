@@ -14,6 +14,8 @@ export interface TrackHandle {
   next(match: Partial<TrackEvent__Output>, from?: number): Promise<TrackEvent__Output>;
   /** The stream's error, once it ended with one (waits up to 20 s). */
   failure(): Promise<grpc.ServiceError>;
+  /** The stream's final status (waits up to 20 s). */
+  status(): Promise<grpc.StatusObject>;
   stream: grpc.ClientDuplexStream<TrackRequest, TrackEvent__Output>;
 }
 
@@ -21,7 +23,9 @@ export function openTrack(t: ExecutionContext, stub: RawStub, metadata = new grp
   const stream = stub.Track(metadata, { deadline: Date.now() + 60_000 });
   const events: TrackEvent__Output[] = [];
   let error: grpc.ServiceError | undefined;
+  let status: grpc.StatusObject | undefined;
   stream.on('data', (event: TrackEvent__Output) => events.push(event));
+  stream.on('status', (s: grpc.StatusObject) => (status = s));
   stream.on('error', (e: grpc.ServiceError) => (error = e));
   t.teardown(() => stream.cancel());
   const matches = (event: TrackEvent__Output, match: Partial<TrackEvent__Output>): boolean =>
@@ -33,5 +37,6 @@ export function openTrack(t: ExecutionContext, stub: RawStub, metadata = new grp
     release: (namespace, ...ids) => stream.write({ namespace, release: ids }),
     next: (match, from = 0) => waitFor(() => events.slice(from).find((event) => matches(event, match)), 20_000, `a track event like ${JSON.stringify(match)}`),
     failure: () => waitFor(() => error, 20_000, 'the stream to fail'),
+    status: () => waitFor(() => status, 20_000, 'the stream to end'),
   };
 }

@@ -237,3 +237,13 @@ test('metrics count open track streams, held ids and events by kind', async (t) 
   await waitFor(async () => /^stickless_sessiond_track_streams 0$/m.test(await metrics()) && /^stickless_sessiond_track_held_ids 0$/m.test(await metrics()), 20_000, 'the stream to be counted out');
   t.pass();
 });
+
+test('a graceful stop of sessiond ends Track streams with status OK', async (t) => {
+  const sessiond = await startSessiond(t, { store: 'memory' });
+  const stub = rawStub(t, sessiond.address);
+  const track = openTrack(t, stub);
+  track.hold('shop', (await create(stub)).id);
+  await track.next({ kind: 'TRACKING' });
+  await sessiond.server.close();
+  t.is((await track.status()).code, grpc.status.OK);
+});
