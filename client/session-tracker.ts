@@ -10,6 +10,11 @@
 // which pairs every answer with its hold, and an id is released only when no answer is on its way.
 // An answer that arrives after a RESYNC was prepared after it (sessiond redoes answers that span a
 // feed loss), so it restores trust; ids with no answer on the way are held again.
+//
+// Idle ids: when an UPDATED drops a trusted copy, the id stays held for a while with the version of
+// the last event seen. A reply at or above that version (this client's own write, whose event often
+// arrives before its reply, or the re-read after another replica's write) is then current and
+// trusted at once: the subscription never stopped, so any later change is still to come.
 import type * as grpc from '@grpc/grpc-js';
 import type { Session__Output } from '../proto/index.ts';
 import type { TrackEvent__Output } from '../proto/generated/stickless/session/v1/TrackEvent.ts';
@@ -51,6 +56,8 @@ export class SessionTracker {
   #resyncs = 0;
   #call: TrackCall | undefined;
   #holds = new Map<string, HoldState>();
+  /** Held ids without a copy: the version of the last event seen, and since when (local ms). */
+  #idle = new Map<string, { version: number; sinceMs: number }>();
   #toHold = new Set<string>();
   #toRelease = new Set<string>();
   #flushQueued = false;
@@ -62,7 +69,7 @@ export class SessionTracker {
   constructor(options: SessionTrackerOptions) {
     this.#options = options;
     this.cache = new NearCache(options, (id, reason) => this.#forget(id, reason));
-    this.#sweep = setInterval(() => this.cache.sweep(Date.now()), SWEEP_INTERVAL_MS).unref();
+    this.#sweep = setInterval(() => this.#sweepNow(), SWEEP_INTERVAL_MS).unref();
   }
 
   /**
@@ -78,7 +85,10 @@ export class SessionTracker {
     if (old && (old.version > session.version || (old.version === session.version && old.known === undefined && known !== undefined))) return;
     if (committed) this.clock.observe(session.updatedAtMs, sentAtMs, now);
     const expiresAtLocalMs = committed ? sentAtMs + (session.expiresAtMs - session.updatedAtMs) : this.clock.toLocalNoLater(session.expiresAtMs);
-    const trusted = old?.trusted === true && this.#call !== undefined && expiresAtLocalMs !== undefined;
+    const idle = this.#idle.get(session.id);
+    this.#idle.delete(session.id);
+    const current = old?.trusted === true || (idle !== undefined && session.version >= idle.version);
+    const trusted = current && this.#call !== undefined && expiresAtLocalMs !== undefined;
     this.cache.put({
       id: session.id,
       version: session.version,
@@ -137,7 +147,7 @@ export class SessionTracker {
 
   /** The cache let go of `id`: release it once no hold of it is unanswered. */
   #forget(id: string, reason: RemovalReason): void {
-    if (reason === 'replaced') return;
+    if (reason === 'replaced' || this.#idle.has(id)) return;
     this.#toHold.delete(id);
     const state = this.#holds.get(id);
     if (!state || state.sentAtMs !== undefined) return;
@@ -207,6 +217,7 @@ export class SessionTracker {
     debug('track: stream lost (%s)', why);
     this.#resync('stream');
     this.#holds.clear();
+    this.#idle.clear();
     this.#scheduleReconnect();
   }
 
@@ -218,6 +229,7 @@ export class SessionTracker {
 
   #resync(reason: ResyncMessage['reason']): string[] {
     this.#resyncs++;
+    this.#releaseIdle(0);
     const ids = this.cache.untrustAll();
     if (resyncChannel.hasSubscribers) {
       const { namespace, address } = this.#options;
@@ -280,7 +292,13 @@ export class SessionTracker {
     const answer = terminal && this.#holds.get(event.id)?.sentAtMs !== undefined;
     if (answer) this.#answer(event.id);
     const entry = this.cache.peek(event.id);
-    const dropped = entry !== undefined && (terminal || event.version > entry.version) && this.cache.remove(event.id, 'invalidated');
+    const stale = entry !== undefined && (terminal || event.version > entry.version);
+    const idle = this.#idle.get(event.id);
+    if (terminal) this.#idle.delete(event.id);
+    else if (idle) idle.version = Math.max(idle.version, event.version);
+    else if (stale && entry.trusted && this.#call !== undefined) this.#idle.set(event.id, { version: event.version, sinceMs: received });
+    const dropped = stale && this.cache.remove(event.id, 'invalidated');
+    if (this.#idle.size > this.#options.maxEntries) this.#releaseIdle(this.#idle.size - this.#options.maxEntries);
     let lagMs: number | undefined;
     if (!answer && event.kind !== 'EXPIRED' && event.changedAtMs > 0) {
       lagMs = Math.max(0, received - this.clock.toLocal(event.changedAtMs));
@@ -293,6 +311,23 @@ export class SessionTracker {
       const { namespace, address } = this.#options;
       invalidationChannel.publish({ kind: event.kind as InvalidationMessage['kind'], version: event.version, dropped, lagMs, namespace, address } satisfies InvalidationMessage);
     }
+  }
+
+  /** Stops holding idle ids: the `count` longest idle (0: all). */
+  #releaseIdle(count: number): void {
+    const ids = [...this.#idle.keys()].slice(0, count === 0 ? undefined : count);
+    for (const id of ids) {
+      this.#idle.delete(id);
+      this.#releaseIfIdle(id);
+    }
+  }
+
+  #sweepNow(): void {
+    const now = Date.now();
+    this.cache.sweep(now);
+    let stale = 0;
+    for (const { sinceMs } of this.#idle.values()) if (now - sinceMs >= SWEEP_INTERVAL_MS) stale++;
+    if (stale > 0) this.#releaseIdle(stale);
   }
 
   #releaseIfIdle(id: string): void {

@@ -59,15 +59,18 @@ export function noteVersion(sid: string, version: number): void {
   if (seen) seen.set(sid, Math.max(seen.get(sid) ?? 0, version));
 }
 
-type Next = (error?: unknown) => void;
-type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- express' NextFunction takes `any`
+type Next = (error?: any) => void;
 interface SessionRequest extends IncomingMessage {
   sessionID?: string;
   session?: { save(callback: (error?: unknown) => void): void; cookie?: { expires?: Date | null | false } } & Record<string, unknown>;
 }
 
 /** Wraps express-session's middleware with version tokens; see the top of this file. */
-export function versionTokens(sessionMiddleware: Middleware, options: VersionTokenOptions): Middleware {
+export function versionTokens<Req extends IncomingMessage, Res extends ServerResponse>(
+  sessionMiddleware: (req: Req, res: Res, next: Next) => void,
+  options: VersionTokenOptions,
+): (req: Req, res: Res, next: Next) => void {
   const secrets = typeof options.secret === 'string' ? [options.secret] : [...(options.secret ?? [])];
   if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length === 0)) {
     throw new SessionError('SESS_ERR_INVALID_ARGUMENT', 'versionTokens: secret: expected a non-empty string or array of them');
@@ -75,10 +78,12 @@ export function versionTokens(sessionMiddleware: Middleware, options: VersionTok
   const name = options.cookieName ?? DEFAULT_VERSION_TOKEN_OPTIONS.cookieName;
   const attributes = { ...DEFAULT_VERSION_TOKEN_OPTIONS.cookie, ...options.cookie };
 
-  return (req: SessionRequest, res, next) => {
+  return (request, response, next) => {
+    const req = request as Req & SessionRequest;
+    const res = response as ServerResponse;
     const raw = readCookie(req.headers.cookie, name);
     const ctx: TokenContext = { received: parseToken(raw), secrets, seen: new Map() };
-    context.run(ctx, () => sessionMiddleware(req, res, (error) => {
+    context.run(ctx, () => sessionMiddleware(req, response, (error) => {
       if (error) return next(error);
       const loadedId = req.sessionID;
       const loaded = snapshot(req.session);
