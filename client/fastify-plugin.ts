@@ -11,11 +11,10 @@
 // fastify is not imported: the plugin is typed by the few members it uses, so the client package
 // has no dependency on fastify and works with any fastify 4 or 5.
 import { EventEmitter } from 'node:events';
-import { createExpressSessionStore, type ExpressSessionData, type SessionApi } from './express-store.ts';
-import { resolveSessionOptions, type SessionMiddlewareOptions } from './middleware.ts';
+import { createExpressSessionStore, type SessionApi } from './express-store.ts';
+import { createRequestSession, resolveSessionOptions, type SessionMiddlewareOptions } from './middleware.ts';
 import { RequestSession } from './request-session.ts';
-import { mergeSetCookie, readSessionCookie, serializeSessionCookie } from './session-cookie.ts';
-import { traceCallOptions } from './trace-context.ts';
+import { mergeSetCookie } from './session-cookie.ts';
 
 /** The members of a fastify request the plugin uses. */
 interface RequestLike { headers: Record<string, string | string[] | undefined> }
@@ -29,8 +28,9 @@ interface ReplyLike {
 /** The members of a fastify instance the plugin uses. */
 export interface FastifyInstanceLike {
   decorateRequest(name: string, value: unknown): unknown;
-  addHook(name: 'onRequest', hook: (request: never, reply: never) => Promise<void>): unknown;
-  addHook(name: 'onSend', hook: (request: never, reply: never, payload: unknown) => Promise<unknown>): unknown;
+  // Method syntax (bivariant parameters), so fastify's overloaded addHook fits.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  addHook(name: string, hook: (...args: any[]) => unknown): unknown;
 }
 
 export interface SticklessSessionPluginOptions extends SessionMiddlewareOptions {
@@ -44,18 +44,11 @@ export async function sticklessSession(fastify: FastifyInstanceLike, options: St
   const decorator = options.decorator ?? 'session';
   fastify.decorateRequest(decorator, null);
   fastify.addHook('onRequest', async (request: RequestLike & Record<string, unknown>, reply: ReplyLike) => {
-    request[decorator] = new RequestSession({
-      client: resolved.client,
-      id: readSessionCookie(request.headers.cookie, resolved.cookie.name),
-      setCookie: (id) => {
-        if (reply.sent) return;
-        const merged = mergeSetCookie(reply.getHeader('set-cookie'), resolved.cookie.name, serializeSessionCookie(resolved.cookie, id));
-        reply.removeHeader('set-cookie');
-        reply.header('set-cookie', merged);
-      },
-      ttlMs: resolved.ttlMs,
-      touchOnRead: resolved.touchOnRead,
-      callOptions: { deadlineMs: resolved.deadlineMs, ...traceCallOptions(request.headers) },
+    request[decorator] = createRequestSession(resolved, request.headers, (name, value) => {
+      if (reply.sent) return;
+      const merged = mergeSetCookie(reply.getHeader('set-cookie'), name, value);
+      reply.removeHeader('set-cookie');
+      reply.header('set-cookie', merged);
     });
   });
   // onSend runs before the headers go out, so a failed write becomes fastify's error reply.
@@ -86,8 +79,10 @@ export interface FastifySessionStoreOptions {
 
 /** The store shape @fastify/session calls (callback style). */
 export interface FastifySessionStore {
-  get(sessionId: string, callback: (error: unknown, session?: ExpressSessionData | null) => void): void;
-  set(sessionId: string, session: ExpressSessionData, callback: (error?: unknown) => void): void;
+  // The stored object (ExpressSessionData) goes back to @fastify/session, which restores its Session from it.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  get(sessionId: string, callback: (error: unknown, session?: any) => void): void;
+  set(sessionId: string, session: object, callback: (error?: unknown) => void): void;
   destroy(sessionId: string, callback: (error?: unknown) => void): void;
 }
 

@@ -8,7 +8,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessionError } from '../proto/errors.ts';
 import { RequestSession, type SessionMiddlewareApi } from './request-session.ts';
-import { DEFAULT_SESSION_COOKIE_OPTIONS, mergeSetCookie, readSessionCookie, serializeSessionCookie, type SessionCookieOptions } from './session-cookie.ts';
+import {
+  DEFAULT_SESSION_COOKIE_OPTIONS, mergeSetCookie, readCookie, readSessionCookie, serializeSessionCookie, signVersionToken, verifyVersionToken,
+  type SessionCookieOptions,
+} from './session-cookie.ts';
 import { traceCallOptions } from './trace-context.ts';
 
 export interface SessionMiddlewareOptions {
@@ -22,6 +25,13 @@ export interface SessionMiddlewareOptions {
   touchOnRead?: boolean | undefined;
   /** Deadline of each session call, in ms. Default: the client's. */
   deadlineMs?: number | undefined;
+  /**
+   * Version tokens: a signed cookie (`stickless.v` by default, same attributes as the session cookie)
+   * with the highest version this browser saw or wrote, so its next read on any replica, near cache
+   * included, is at least that new (read-your-writes, monotonic reads). `secret`: the HMAC key(s); the
+   * first signs, all verify. Sensitive. Default: off.
+   */
+  versionTokens?: { secret: string | readonly string[]; cookieName?: string | undefined } | undefined;
 }
 
 /** The middleware's options after defaults, as the fastify plugin uses them too. */
@@ -31,6 +41,7 @@ export interface ResolvedSessionOptions {
   ttlMs: number | undefined;
   touchOnRead: boolean;
   deadlineMs: number | undefined;
+  versionTokens: { secrets: readonly string[]; cookie: Readonly<SessionCookieOptions> } | undefined;
 }
 
 /** Checks the options once; throws `SESS_ERR_INVALID_ARGUMENT` naming every bad one. */
@@ -46,8 +57,16 @@ export function resolveSessionOptions(options: SessionMiddlewareOptions): Readon
   const { ttlMs, deadlineMs } = options;
   if (ttlMs !== undefined && !(Number.isInteger(ttlMs) && ttlMs > 0)) problems.push(`ttlMs: expected a positive integer (ms), got ${String(ttlMs)}`);
   if (deadlineMs !== undefined && !(Number.isInteger(deadlineMs) && deadlineMs > 0)) problems.push(`deadlineMs: expected a positive integer (ms), got ${String(deadlineMs)}`);
+  let versionTokens: ResolvedSessionOptions['versionTokens'];
+  if (options.versionTokens !== undefined) {
+    const { secret, cookieName = 'stickless.v' } = options.versionTokens;
+    const secrets = typeof secret === 'string' ? [secret] : [...(secret ?? [])];
+    if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length < 16)) problems.push('versionTokens.secret: expected a string of at least 16 characters, or an array of them');
+    if (cookieName === cookie.name) problems.push(`versionTokens.cookieName: must differ from cookie.name (${JSON.stringify(cookie.name)})`);
+    versionTokens = { secrets: Object.freeze(secrets), cookie: Object.freeze({ ...cookie, name: cookieName }) };
+  }
   if (problems.length > 0) throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `invalid session middleware options: ${problems.join('; ')}`);
-  return Object.freeze({ client: options.client, cookie: Object.freeze(cookie), ttlMs, touchOnRead: options.touchOnRead ?? true, deadlineMs });
+  return Object.freeze({ client: options.client, cookie: Object.freeze(cookie), ttlMs, touchOnRead: options.touchOnRead ?? true, deadlineMs, versionTokens });
 }
 
 type Next = (error?: unknown) => void;
@@ -62,16 +81,8 @@ type RequestWithSession = IncomingMessage & { session?: RequestSession };
 export function sessionMiddleware(options: SessionMiddlewareOptions): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   const resolved = resolveSessionOptions(options);
   return (req: RequestWithSession, res, next) => {
-    const session = new RequestSession({
-      client: resolved.client,
-      id: readSessionCookie(req.headers.cookie, resolved.cookie.name),
-      setCookie: (id) => {
-        if (res.headersSent) return;
-        res.setHeader('set-cookie', mergeSetCookie(res.getHeader('set-cookie'), resolved.cookie.name, serializeSessionCookie(resolved.cookie, id)));
-      },
-      ttlMs: resolved.ttlMs,
-      touchOnRead: resolved.touchOnRead,
-      callOptions: { deadlineMs: resolved.deadlineMs, ...traceCallOptions(req.headers) },
+    const session = createRequestSession(resolved, req.headers, (name, value) => {
+      if (!res.headersSent) res.setHeader('set-cookie', mergeSetCookie(res.getHeader('set-cookie'), name, value));
     });
     req.session = session;
     const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
@@ -97,6 +108,36 @@ export function sessionMiddleware(options: SessionMiddlewareOptions): (req: Inco
     }) as typeof res.end;
     next();
   };
+}
+
+/**
+ * The RequestSession of one request: the ids and token from its Cookie header, its trace context,
+ * and `setCookie(name, serialized)` to put (or replace) one Set-Cookie on the response.
+ */
+export function createRequestSession(
+  resolved: ResolvedSessionOptions,
+  headers: Record<string, string | string[] | undefined>,
+  setCookie: (name: string, serialized: string) => void,
+): RequestSession {
+  const id = readSessionCookie(headers['cookie'], resolved.cookie.name);
+  const tokens = resolved.versionTokens;
+  const received = tokens ? readCookie(headers['cookie'], tokens.cookie.name) : undefined;
+  return new RequestSession({
+    client: resolved.client,
+    id,
+    setCookie: (value) => setCookie(resolved.cookie.name, serializeSessionCookie(resolved.cookie, value)),
+    ttlMs: resolved.ttlMs,
+    touchOnRead: resolved.touchOnRead,
+    callOptions: { deadlineMs: resolved.deadlineMs, ...traceCallOptions(headers) },
+    versionToken: tokens && {
+      minVersion: id === undefined ? 0 : verifyVersionToken(received, id, tokens.secrets),
+      set: (sessionId, version) => {
+        if (sessionId === undefined && received === undefined) return;
+        const value = sessionId === undefined ? undefined : signVersionToken(tokens.secrets[0]!, sessionId, version);
+        if (value !== received) setCookie(tokens.cookie.name, serializeSessionCookie(tokens.cookie, value));
+      },
+    },
+  });
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

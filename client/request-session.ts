@@ -32,6 +32,11 @@ export interface RequestSessionBinding {
   touchOnRead: boolean;
   /** Options added to every call (deadline, trace context). */
   callOptions: CallOptions;
+  /**
+   * Version tokens, when on: `minVersion` is what the request's verified token vouches for (reads
+   * never return older), and `set` is called after save() with the highest version this request saw.
+   */
+  versionToken?: { minVersion: number; set(id: string | undefined, version: number): void } | undefined;
 }
 
 export class RequestSession {
@@ -43,10 +48,13 @@ export class RequestSession {
   #loading: Promise<void> | undefined;
   #ops: PatchOp[] = [];
   #read = false;
+  /** Highest version read or written in this request (or vouched for by the token). */
+  #highest: number;
 
   constructor(binding: RequestSessionBinding) {
     this.#binding = binding;
     this.#id = binding.id;
+    this.#highest = binding.versionToken?.minVersion ?? 0;
   }
 
   /** The session id, or undefined for a visitor without a session (one is made at the first write). */
@@ -119,6 +127,7 @@ export class RequestSession {
     this.#ops = [];
     if (this.#id !== undefined && this.#stored !== false) await this.#binding.client.delete(this.#id, this.#binding.callOptions);
     this.#binding.setCookie(undefined);
+    this.#binding.versionToken?.set(undefined, 0);
     this.#id = undefined;
     this.#stored = false;
     this.#snapshot = undefined;
@@ -126,6 +135,12 @@ export class RequestSession {
 
   /** Sends queued writes now (the middleware calls it before the response); touches a session only read. */
   async save(): Promise<void> {
+    await this.#write();
+    const token = this.#binding.versionToken;
+    if (token && this.#id !== undefined && this.#stored === true && this.#highest > token.minVersion) token.set(this.#id, this.#highest);
+  }
+
+  async #write(): Promise<void> {
     const { client, callOptions, ttlMs } = this.#binding;
     const ops = this.#ops;
     this.#ops = [];
@@ -161,6 +176,7 @@ export class RequestSession {
   }
 
   #renew(): void {
+    this.#highest = 0;
     this.#id = newSessionId();
     this.#stored = false;
     this.#snapshot = undefined;
@@ -170,15 +186,19 @@ export class RequestSession {
   async #load(): Promise<void> {
     if (this.#stored !== undefined || this.#id === undefined) return;
     this.#loading ??= (async () => {
-      const snapshot = await this.#binding.client.get(this.#id!, this.#binding.callOptions);
+      const minVersion = this.#binding.versionToken?.minVersion || undefined;
+      const snapshot = await this.#binding.client.get(this.#id!, { ...this.#binding.callOptions, minVersion });
       this.#stored = snapshot !== undefined;
       this.#snapshot = snapshot;
+      if (snapshot) this.#highest = Math.max(this.#highest, snapshot.version);
       this.#read = true;
     })();
     await this.#loading;
   }
 
   #adopt(snapshot: SessionSnapshot): void {
+    // A new id (regenerate, create) starts a new version history.
+    this.#highest = snapshot.id === this.#id ? Math.max(this.#highest, snapshot.version) : snapshot.version;
     this.#id = snapshot.id;
     this.#stored = true;
     this.#snapshot = snapshot;

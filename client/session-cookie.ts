@@ -1,6 +1,8 @@
 // The session-id cookie of the middleware: read one cookie from a Cookie header, write Set-Cookie.
 // The value is the session id itself (256 random bits, base64url): unguessable, so it needs no
-// signature; a value that is not shaped like an id is ignored rather than sent to sessiond.
+// signature; a value that is not shaped like an id is ignored rather than sent to sessiond. Beside it,
+// an optional signed version token (the highest version this browser saw) for read-your-writes.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Attributes of the session cookie. */
 export interface SessionCookieOptions {
@@ -36,19 +38,11 @@ const SESSION_ID = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /** The session id in a Cookie header, or undefined when absent or not shaped like an id. */
 export function readSessionCookie(header: string | string[] | undefined, name: string): string | undefined {
-  const text = Array.isArray(header) ? header.join('; ') : header;
-  if (!text) return undefined;
-  for (const part of text.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    if (SESSION_ID.test(value)) return value;
-  }
-  return undefined;
+  const value = readCookie(header, name)?.replace(/^"(.*)"$/, '$1');
+  return value !== undefined && SESSION_ID.test(value) ? value : undefined;
 }
 
-/** A Set-Cookie value carrying `id`, or clearing the cookie when `id` is undefined. */
+/** A Set-Cookie value carrying `value` (a session id or version token), or clearing the cookie when undefined. */
 export function serializeSessionCookie(options: SessionCookieOptions, id: string | undefined): string {
   const parts = [`${options.name}=${id ?? ''}`, `Path=${options.path}`];
   if (options.domain) parts.push(`Domain=${options.domain}`);
@@ -64,4 +58,36 @@ export function serializeSessionCookie(options: SessionCookieOptions, id: string
 export function mergeSetCookie(existing: unknown, name: string, value: string): string[] {
   const list = existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)];
   return [...list.filter((cookie) => !cookie.startsWith(`${name}=`)), value];
+}
+
+/**
+ * Version-token cookie value: `<version>.<HMAC-SHA256(secret, id + version)>`, the format of
+ * version-token.ts, bound to one session id so it is worthless for any other session.
+ */
+export function signVersionToken(secret: string, id: string, version: number): string {
+  return `${version}.${createHmac('sha256', secret).update(`${id}\n${version}`).digest('base64url').slice(0, 22)}`;
+}
+
+/** The version a token vouches for `id` under any of `secrets`; 0 when absent, malformed or not verifying. */
+export function verifyVersionToken(token: string | undefined, id: string, secrets: readonly string[]): number {
+  const match = token === undefined ? null : /^([1-9][0-9]{0,15})\.[A-Za-z0-9_-]{22}$/.exec(token);
+  if (!match) return 0;
+  const version = Number(match[1]);
+  if (!Number.isSafeInteger(version)) return 0;
+  const given = Buffer.from(token!);
+  return secrets.some((secret) => {
+    const expected = Buffer.from(signVersionToken(secret, id, version));
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  }) ? version : 0;
+}
+
+/** The raw value of cookie `name`, or undefined. */
+export function readCookie(header: string | string[] | undefined, name: string): string | undefined {
+  const text = Array.isArray(header) ? header.join('; ') : header;
+  if (!text) return undefined;
+  for (const part of text.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import express from 'express';
 import { sessionMiddleware, type RequestSession, type SessionMiddlewareOptions } from '../../client/middleware.ts';
+import { signVersionToken } from '../../client/session-cookie.ts';
 import { barrier, cookieHeader, sessionBackend, setCookieId } from './middleware-harness.ts';
 
 type Handler = (req: IncomingMessage & { session: RequestSession }, res: ServerResponse) => Promise<void> | void;
@@ -18,7 +19,7 @@ async function serve(t: ExecutionContext, options: SessionMiddlewareOptions, han
     middleware(req, res, () => {
       Promise.resolve(handler(req as IncomingMessage & { session: RequestSession }, res)).catch((error: unknown) => {
         res.statusCode = 500;
-        res.end(String(error));
+        res.end(JSON.stringify({ error: { code: (error as { code?: string }).code, message: String(error) } }));
       });
     });
   });
@@ -97,7 +98,7 @@ test('a cookie naming no live session is never adopted: the first write gets a n
     res.end('ok');
   });
   const response = await fetch(`${url}/`, { method: 'POST', headers: cookieHeader(planted) });
-  const id = setCookieId(response);
+  const id = setCookieId(response)!;
   t.truthy(id);
   t.not(id, planted);
   t.is(await client.get(planted), undefined);
@@ -117,7 +118,7 @@ test('regenerate moves the session to a new id (old id gone); destroy deletes it
     res.end(req.session.id ?? '');
   });
   const login = await fetch(`${url}/login`, { method: 'POST', headers: cookieHeader(created.id) });
-  const moved = setCookieId(login);
+  const moved = setCookieId(login)!;
   t.truthy(moved);
   t.not(moved, created.id);
   t.is(await login.text(), moved);
@@ -169,4 +170,27 @@ test('bad options are one error naming each', (t) => {
   const error = t.throws(() => sessionMiddleware({ client: {} as never, ttlMs: -1, cookie: { sameSite: 'none' } }));
   t.is((error as { code?: string }).code, 'SESS_ERR_INVALID_ARGUMENT');
   t.regex(error!.message, /client: expected a SessionClient.*cookie.sameSite.*ttlMs: expected a positive integer/);
+});
+
+test('version tokens: a write sets a signed token of its version; a read below the token is refused, a forged token ignored', async (t) => {
+  const { api, client } = await sessionBackend(t);
+  const secret = 'a version-token secret of some length';
+  const url = await serve(t, { client: api, versionTokens: { secret } }, async (req, res) => {
+    if (req.method === 'POST') req.session.increment('visits');
+    res.end(JSON.stringify((await req.session.get('visits')) ?? null));
+  });
+  const first = await fetch(`${url}/`, { method: 'POST' });
+  const id = setCookieId(first)!;
+  t.is(setCookieId(first, 'stickless.v'), signVersionToken(secret, id, 1));
+  const second = await fetch(`${url}/`, { method: 'POST', headers: { cookie: `stickless.sid=${id}; stickless.v=${signVersionToken(secret, id, 1)}` } });
+  t.is(setCookieId(second, 'stickless.v'), signVersionToken(secret, id, 2));
+  t.is((await client.get(id))?.version, 2);
+
+  // A token from the future (as after a failover that lost acknowledged writes): never served older.
+  const ahead = await fetch(`${url}/`, { headers: { cookie: `stickless.sid=${id}; stickless.v=${signVersionToken(secret, id, 9)}` } });
+  t.is(ahead.status, 500);
+  t.is(((await ahead.json()) as { error: { code: string } }).error.code, 'SESS_ERR_VERSION_BEHIND');
+  const forged = await fetch(`${url}/`, { headers: { cookie: `stickless.sid=${id}; stickless.v=${signVersionToken('another secret entirely', id, 9)}` } });
+  t.is(forged.status, 200);
+  t.is(await forged.json(), 2);
 });
