@@ -4,6 +4,8 @@ FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
+# npm ci runs the preinstall hook (the Node version guard) first.
+COPY scripts/check-node.cjs ./scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY proto ./proto
 COPY server ./server

@@ -13,6 +13,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 
 interface Service {
   image?: string;
+  volumes?: string[];
   build?: unknown;
   command?: string[] | string;
   environment?: Record<string, string>;
@@ -22,7 +23,7 @@ interface Service {
   healthcheck?: { test: string[] };
 }
 
-const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
 const services = compose.services;
 const ours = Object.entries(services).filter(([, service]) => service.build !== undefined);
 
@@ -31,8 +32,11 @@ function substitute(value: string): string {
   return value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
 }
 
+/** The node command a service runs; a `sh -c` wrapper (the proxy's secrets warning) ends in `exec node …`. */
 function commandOf(service: Service): string[] {
-  return Array.isArray(service.command) ? service.command : [];
+  const command = Array.isArray(service.command) ? service.command : [];
+  if (command[0] !== 'sh' || command[1] !== '-c') return command;
+  return /^\s*exec (node .*)$/m.exec(command[2] ?? '')?.[1]!.trim().split(/\s+/) ?? command;
 }
 
 /** Environment variable names the TypeScript sources of a folder read. */
@@ -130,6 +134,7 @@ test('ports and healthchecks match what each service listens on', (t) => {
   const env = Object.fromEntries(Object.entries(proxy.environment ?? {}).map(([k, v]) => [k, substitute(v)]));
   const config = parseProxyConfig(parseYaml(readFileSync(join(ROOT, configPath), 'utf8')), { env, baseDir: ROOT });
   const published = (proxy.ports ?? []).map((mapping) => mapping.split(':').pop());
+  for (const mapping of proxy.ports ?? []) t.regex(substitute(mapping), /^127\.0\.0\.1:/, `${mapping} is published on the host's loopback unless .env says otherwise`);
   t.deepEqual(published, [String(config.listen.port), String(config.admin!.port)]);
   t.true(proxy.healthcheck!.test.some((part) => part.includes(`127.0.0.1:${config.admin!.port}/healthz`)), 'proxy healthcheck dials its admin port');
   for (const pool of Object.values(config.pools)) {
@@ -160,4 +165,19 @@ test('the Dockerfile copies what npm ci runs (the Node version guard of preinsta
       t.true(copied.some((source) => file === source || file.startsWith(`${source.replace(/\/?$/, '/')}`)), `scripts.${hook} runs ${file}: COPY it before RUN npm ci`);
     }
   }
+});
+
+test('Redis and Sentinel keep their state on named volumes and start from the scripts in deploy/', (t) => {
+  for (const name of ['redis-primary', 'redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3']) {
+    const service = services[name]!;
+    const named = (service.volumes ?? []).map((volume) => volume.split(':')).filter(([source]) => !source!.startsWith('.'));
+    t.deepEqual(named.map(([, target]) => target), ['/data'], `${name} keeps /data on a named volume`);
+    for (const [source] of named) t.true(source! in (compose.volumes ?? {}), `volume ${source} is declared`);
+    t.true((service.volumes ?? []).includes('./deploy:/deploy:ro'), `${name} mounts deploy/`);
+    for (const part of [...commandOf(service), ...(service.healthcheck?.test ?? [])]) {
+      if (part.startsWith('/deploy/')) t.true(existsSync(join(ROOT, 'deploy', part.slice('/deploy/'.length))), `${name}: ${part} exists`);
+    }
+    t.false(commandOf(service).includes('--replicaof'), `${name} does not assert a role in its command`);
+  }
+  t.regex(String(services['sentinel-1']!.healthcheck!.test), /sentinel\.sh,check/, 'sentinel health means a reachable master with quorum');
 });
