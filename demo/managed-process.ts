@@ -1,7 +1,20 @@
 // A child process of the local stack that can be killed (-9, as a crash) and started again, and
-// whose last output lines are kept for error messages.
+// whose last output lines are kept for error messages. No child outlives the process that started
+// it: every live one is killed when that process exits, and a node child given `nodeScript` also
+// stops when that process is killed outright (demo/exit-with-parent.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { portAnswers } from './ports.ts';
+
+const EXIT_WITH_PARENT = new URL('./exit-with-parent.ts', import.meta.url).href;
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** `process.execPath` running `script` with `args`, stopping by itself when its parent is gone. */
+export function nodeScript(script: string | URL, args: string[] = []): { command: string; args: string[]; ipc: true } {
+  const path = script instanceof URL ? fileURLToPath(script) : script;
+  return { command: process.execPath, args: ['--import', EXIT_WITH_PARENT, path, ...args], ipc: true };
+}
 
 export interface ManagedProcessOptions {
   name: string;
@@ -12,6 +25,8 @@ export interface ManagedProcessOptions {
   port: number;
   /** Where its output goes besides the kept tail (npm start prints nothing of it by default). */
   onOutput?: (name: string, line: string) => void;
+  /** Open an IPC channel (a node child made with nodeScript() stops when it closes). */
+  ipc?: boolean;
 }
 
 const TAIL_LINES = 40;
@@ -52,9 +67,18 @@ export class ManagedProcess {
     this.#stopped = false;
     const child = spawn(this.#options.command, this.#options.args, {
       env: { ...process.env, ...this.#options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: this.#options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    child.channel?.unref();
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', () => {
+        for (const orphan of live) orphan.kill('SIGKILL');
+      });
+    }
     const collect = (chunk: Buffer): void => {
       for (const line of chunk.toString().split('\n')) {
         if (line === '') continue;

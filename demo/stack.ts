@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { createDashboardServer, type StackControl } from './dashboard/server.ts';
-import { ManagedProcess } from './managed-process.ts';
+import { ManagedProcess, nodeScript } from './managed-process.ts';
 import { freePort, listenProblem } from './ports.ts';
 
 export interface LocalStackOptions {
@@ -131,7 +131,7 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
   const ports = await claimPorts(options);
   const { proxyPort, adminPort, sessiondPort } = ports;
   const started: ManagedProcess[] = [];
-  const node = (script: string): { command: string; args: string[] } => ({ command: process.execPath, args: [join(ROOT, script)] });
+  const node = (script: string, ...args: string[]) => nodeScript(join(ROOT, script), args);
   const dir = mkdtempSync(join(tmpdir(), 'stickless-stack-'));
   let dashboard: ReturnType<typeof createDashboardServer> | undefined;
 
@@ -218,7 +218,7 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
 
     const configPath = join(dir, 'proxy.yaml');
     writeFileSync(configPath, toYaml(proxyConfig({ proxyPort, adminPort, adminToken, replicas, dashboardPort, healthIntervalMs: options.healthIntervalMs })));
-    const proxy = new ManagedProcess({ name: 'proxy', ...node('proxy/main.ts'), args: [join(ROOT, 'proxy/main.ts'), '--config', configPath], port: proxyPort, onOutput: options.onOutput });
+    const proxy = new ManagedProcess({ name: 'proxy', ...node('proxy/main.ts', '--config', configPath), port: proxyPort, onOutput: options.onOutput });
     started.push(proxy);
     await startOnClaimedPort(proxy, ports, options.portNames);
     await waitForBackendsUp(admin, replicas.length + 1);
@@ -269,7 +269,9 @@ interface ProxyConfigInput {
 
 /** The proxy configuration of the local stack (the same routes as docker-compose.yml). */
 export function proxyConfig(input: ProxyConfigInput): Record<string, unknown> {
-  const health = { path: '/healthz', intervalMs: input.healthIntervalMs, timeoutMs: Math.min(1000, input.healthIntervalMs), rise: 1, fall: 2 };
+  // A killed replica fails its check at once (connection refused); the timeout only has to catch a
+  // hung one, and a short one (it was 300 ms for the scenario) marks live replicas of a busy machine down.
+  const health = { path: '/healthz', intervalMs: input.healthIntervalMs, timeoutMs: 5000, rise: 1, fall: 2 };
   const pool = (name: 'sticky' | 'shop') => ({
     backends: input.replicas.filter((r) => r.pool === name).map((r) => ({ id: r.id, url: `http://127.0.0.1:${r.process.port}` })),
     health,

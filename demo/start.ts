@@ -1,10 +1,23 @@
 // `npm start`: the whole stack on this machine (see demo/stack.ts), until Ctrl-C. A mistake in the
 // flags, the port variables or a port in use is one line naming the flag or variable, exit 2; any
 // other failure to start is a message without a stack trace, exit 1.
-import { StackError, startLocalStack } from './stack.ts';
+import { StackError, startLocalStack, type LocalStack } from './stack.ts';
 import { USAGE, UsageError, parseStartOptions } from './start-options.ts';
 
 const log = (message: string): void => void process.stdout.write(`[stickless] ${message}\n`);
+
+// Ctrl-C or SIGTERM: a graceful stop once running; while starting (or a second time) exit at once,
+// which kills every child started so far (demo/managed-process.ts).
+let stack: LocalStack | undefined;
+let stopping = false;
+const stop = (): void => {
+  if (stopping || !stack) process.exit(1);
+  stopping = true;
+  log('stopping...');
+  stack.stop().then(() => process.exit(0), () => process.exit(1));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
 
 try {
   const options = parseStartOptions(process.argv.slice(2), process.env);
@@ -12,7 +25,7 @@ try {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  const stack = await startLocalStack({
+  stack = await startLocalStack({
     proxyPort: options.proxyPort,
     adminPort: options.adminPort,
     sessiondPort: options.sessiondPort,
@@ -28,15 +41,6 @@ try {
   log(`  proxy admin    ${stack.urls.admin}  (Authorization: Bearer ${stack.adminToken})`);
   log(`  sessiond       ${stack.urls.sessiond}`);
   log('Ctrl-C stops everything.');
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log('stopping...');
-    stack.stop().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 } catch (error) {
   if (error instanceof UsageError || error instanceof StackError) {
     process.stderr.write(`stickless: ${error.message}\n`);

@@ -31,6 +31,8 @@ const options = {
 const out = values.out ?? 'scenario-report.html';
 const log = (line: string): void => void process.stderr.write(`[scenario] ${line}\n`);
 
+// Interrupted (Ctrl-C, or a test's timeout): exit, which kills every child of the stack.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
 const startedAt = new Date();
 const stack = await startLocalStack({ proxyPort: 0, adminPort: 0, sessiondPort: 0, healthIntervalMs: 300, store: values.memory ? 'memory' : 'auto', log });
 try {

@@ -12,6 +12,7 @@ const run = promisify(execFile);
 test('the scenario prints four configurations and central sessions lose no acknowledged item', async (t) => {
   t.timeout(120_000);
   const out = join(mkdtempSync(join(tmpdir(), 'scenario-')), 'report.html');
+  // On the timeout the scenario gets SIGTERM and kills its stack itself (demo/scenario/main.ts).
   const { stdout } = await run(process.execPath, ['demo/scenario/main.ts', '--shoppers', '6', '--duration-ms', '3000', '--out', out], {
     cwd: new URL('../../', import.meta.url).pathname,
     timeout: 110_000,

@@ -9,6 +9,7 @@ const run = promisify(execFile);
 // Serial: each test starts node processes (a whole stack for the last two), and a dozen at once on
 // a busy 2-core machine is what makes them slow, not what they test.
 const ROOT = new URL('../../', import.meta.url).pathname;
+const EXIT_WITH_PARENT = new URL('../../demo/exit-with-parent.ts', import.meta.url).href;
 
 /** Runs `node demo/start.ts ...args` expecting it to stop at once; resolves its exit code and output. */
 async function startFails(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -85,21 +86,30 @@ test.serial('a port in use stops npm start with a clear message and exit status 
   t.regex(error.stderr, new RegExp(`port ${port} \\(proxy\\) is in use: pass --port <port>`));
 });
 
-for (const [label, extra, store] of [['Redis', [], /Redis/], ['the memory store', ['--memory'], /embedded memory store \(asked for with --memory\)/]] as const) {
-  test.serial(`npm start on ${label} prints the URLs, serves the shops through the proxy, and Ctrl-C stops every process it started`, async (t) => {
+const STOPS = [
+  ['Redis', [], /Redis/, 'SIGINT', 'Ctrl-C stops every process it started'],
+  // kill -9 runs no handler in npm start: its node children notice the closed IPC channel and stop.
+  ['the memory store', ['--memory'], /embedded memory store \(asked for with --memory\)/, 'SIGKILL', 'kill -9 of it leaves none of its processes running'],
+] as const;
+for (const [label, extra, store, signal, stopped] of STOPS) {
+  test.serial(`npm start on ${label} prints the URLs, serves the shops through the proxy, and ${stopped}`, async (t) => {
+    // Nine processes to start: on a busy machine that alone can take longer than ava's 60 s.
+    t.timeout(150_000);
     const { spawn } = await import('node:child_process');
     const { connect } = await import('node:net');
-    const child = spawn(process.execPath, ['demo/start.ts', '--port', '0', '--admin-port', '0', '--sessiond-port', '0', ...extra], {
+    // With demo/exit-with-parent.ts, npm start stops (and stops its children) if this worker dies.
+    const child = spawn(process.execPath, ['--import', EXIT_WITH_PARENT, 'demo/start.ts', '--port', '0', '--admin-port', '0', '--sessiond-port', '0', ...extra], {
       cwd: new URL('../../', import.meta.url).pathname,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     t.teardown(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      // SIGTERM, not SIGKILL: npm start then kills whatever it started, redis-server included.
+      if (child.exitCode === null) child.kill('SIGTERM');
     });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const deadline = Date.now() + 60_000;
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 120_000;
     while (!output.includes('Ctrl-C stops everything')) {
       if (child.exitCode !== null || Date.now() > deadline) return t.fail(`npm start did not come up:\n${output}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -110,24 +120,36 @@ for (const [label, extra, store] of [['Redis', [], /Redis/], ['the memory store'
     const sessiond = /sessiond\s+127\.0\.0\.1:(\d+)/.exec(output);
     t.truthy(dashboard && sessiond, output);
     const proxyPort = Number(dashboard![2]);
-    const page = await fetch(dashboard![1]!, { signal: AbortSignal.timeout(5000) });
+    const page = await fetch(dashboard![1]!, { signal: AbortSignal.timeout(20_000) });
     t.is(page.status, 200);
-    const cart = await fetch(`http://127.0.0.1:${proxyPort}/shop/api/cart`, { signal: AbortSignal.timeout(5000) });
+    const cart = await fetch(`http://127.0.0.1:${proxyPort}/shop/api/cart`, { signal: AbortSignal.timeout(20_000) });
     t.is(cart.status, 200);
     t.regex(cart.headers.get('x-stickless-backend') ?? '', /^central-\d$/);
 
-    const { backends } = (await (await fetch(`http://127.0.0.1:${proxyPort}/dashboard/api/state`, { signal: AbortSignal.timeout(5000) })).json()) as { backends: Array<{ url: string }> };
+    const { backends } = (await (await fetch(`http://127.0.0.1:${proxyPort}/dashboard/api/state`, { signal: AbortSignal.timeout(20_000) })).json()) as { backends: Array<{ url: string }> };
     const ports = [proxyPort, Number(sessiond![1]), ...backends.map((b) => Number(new URL(b.url).port))];
     t.is(ports.length, 9, 'proxy, sessiond, 6 replicas and the dashboard');
 
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    t.is(code, 0);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    const code = await exited;
     const answers = (port: number) => new Promise<boolean>((resolve) => {
       const socket = connect({ port, host: '127.0.0.1' });
       socket.once('connect', () => { socket.destroy(); resolve(true); });
       socket.once('error', () => resolve(false));
     });
-    for (const port of ports) t.false(await answers(port), `port ${port} is closed after Ctrl-C`);
+    if (signal === 'SIGINT') {
+      t.is(code, 0);
+      for (const port of ports) t.false(await answers(port), `port ${port} is closed after Ctrl-C`);
+      return;
+    }
+    // The children stop on their own once they notice: poll, with a bound for a busy machine.
+    const until = Date.now() + 30_000;
+    let open = ports;
+    while (open.length > 0 && Date.now() < until) {
+      open = (await Promise.all(ports.map(async (port) => ((await answers(port)) ? [port] : [])))).flat();
+      if (open.length > 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    t.deepEqual(open, [], 'every port is closed after kill -9 of npm start');
   });
 }
