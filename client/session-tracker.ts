@@ -215,7 +215,9 @@ export class SessionTracker {
     this.#call = undefined;
     call.cancel();
     debug('track: stream lost (%s)', why);
-    this.#resync('stream');
+    // A stream that never answered (sessiond still down) had nothing left to untrust: not a new resync.
+    if (this.#failures === 0) this.#resync('stream');
+    else this.cache.untrustAll();
     this.#holds.clear();
     this.#idle.clear();
     this.#scheduleReconnect();

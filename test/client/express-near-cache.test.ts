@@ -84,7 +84,7 @@ function sidOf(jar: Map<string, string>): string {
 async function twoReplicas(t: ExecutionContext) {
   const sessiond = await startSessiond(t, { redis });
   const ns = namespace();
-  const clients = [0, 1].map(() => connect(t, { address: sessiond.address, namespace: ns, nearCache: { maxEntries: 1000, maxBytes: 1 << 20 } }));
+  const clients = [0, 1].map(() => connect(t, { address: sessiond.address, namespace: ns, nearCache: { maxEntries: 1000, maxBytes: 1 << 20 }, deadlineMs: 20_000 }));
   const bases = [await replica(t, clients[0]!, 'a'), await replica(t, clients[1]!, 'b')];
   return { clients, bases };
 }

@@ -31,6 +31,8 @@ function cachedClient(t: ExecutionContext, sessiond: StartedSessiond, init: Part
     namespace: namespace(),
     nearCache: { maxEntries: 100, maxBytes: 1 << 20 },
     channelOptions: { interceptors: [counter] },
+    // A busy machine (two suites on 2 cores) can miss the 2 s default.
+    deadlineMs: 20_000,
     ...init,
   });
   return { client, calls };
@@ -103,7 +105,7 @@ test('a copy is never served past the session expiry', async (t) => {
 test('a sliding read answered from the cache still moves the expiry in sessiond', async (t) => {
   const sessiond = await startSessiond(t, { redis });
   const { client, calls } = cachedClient(t, sessiond);
-  const plain = connect(t, { address: sessiond.address, namespace: client.options.namespace });
+  const plain = connect(t, { address: sessiond.address, namespace: client.options.namespace, deadlineMs: 20_000 });
   const created = await client.create({ a: 1 }, { ttlMs: 4000 });
   await untilHit(client, created.id);
   const slid = await waitFor(async () => {
@@ -120,7 +122,7 @@ test('a sliding read answered from the cache still moves the expiry in sessiond'
 test('minVersion goes past an older copy; above the store it is SESS_ERR_VERSION_BEHIND', async (t) => {
   const sessiond = await startSessiond(t, { redis });
   const { client, calls } = cachedClient(t, sessiond);
-  const other = connect(t, { address: sessiond.address, namespace: client.options.namespace });
+  const other = connect(t, { address: sessiond.address, namespace: client.options.namespace, deadlineMs: 20_000 });
   const created = await client.create({ n: 1 });
   await untilHit(client, created.id);
   await other.put(created.id, { n: 2 });
@@ -139,7 +141,7 @@ test('when the invalidation feed is cut, every copy stops being trusted and trus
   t.teardown(() => own.stop());
   const sessiond = await startSessiond(t, { redis: own });
   const { client, calls } = cachedClient(t, sessiond);
-  const other = connect(t, { address: sessiond.address, namespace: client.options.namespace });
+  const other = connect(t, { address: sessiond.address, namespace: client.options.namespace, deadlineMs: 20_000 });
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push((await client.create({ i })).id);
   for (const id of ids) await untilHit(client, id);
