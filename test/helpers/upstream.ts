@@ -9,7 +9,11 @@ import type { ExecutionContext } from 'ava';
 import { request } from 'undici';
 
 const BACKEND_FILE = fileURLToPath(new URL('./proxy-backend.ts', import.meta.url));
-const START_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = 30_000;
+/** Backends started at once per test worker: a file starting a dozen at the same instant starves them all on a busy machine. */
+const MAX_CONCURRENT_STARTS = 2;
+let starting = 0;
+const waitingToStart: Array<() => void> = [];
 
 export interface BackendControl {
   /** /healthz answers 503 when false. */
@@ -81,6 +85,17 @@ export async function startBackends(t: ExecutionContext, ids: readonly string[])
 }
 
 async function spawnBackend(id: string, port: number): Promise<{ process: ChildProcess; port: number }> {
+  if (starting >= MAX_CONCURRENT_STARTS) await new Promise<void>((resolve) => waitingToStart.push(resolve));
+  starting++;
+  try {
+    return await spawnBackendNow(id, port);
+  } finally {
+    starting--;
+    waitingToStart.shift()?.();
+  }
+}
+
+async function spawnBackendNow(id: string, port: number): Promise<{ process: ChildProcess; port: number }> {
   // Retry a few times: restarting on the same port can race the kernel releasing it.
   for (let attempt = 0; ; attempt++) {
     const child = spawn(process.execPath, [BACKEND_FILE, '--id', id, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
