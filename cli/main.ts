@@ -9,6 +9,7 @@ Commands:
   session get|ls|rm|watch|revoke   read and manage sessions in sessiond (stickless session --help)
   sessiond [flags]                 run sessiond (flags: stickless sessiond --help)
   proxy --config <file>            run the affinity proxy (stickless proxy --help)
+  proxy routes|backends|set-affinity|drain   operate a running proxy (stickless proxy routes --help)
   up [options]                     run a local stack: sessiond + a proxy in front of your app (stickless up --help)
 
 Options:
@@ -38,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./session-command.ts')).runSessionCommand(rest);
     case 'sessiond':
     case 'proxy':
+      if (command === 'proxy' && ['routes', 'backends', 'set-affinity', 'drain'].includes(rest[0] ?? '')) return (await import('./proxy-admin.ts')).runProxyAdmin(rest);
       return (await import('./service-commands.ts')).runService(command, rest);
     case 'up':
       return (await import('./up-command.ts')).runUp(rest);
