@@ -25,6 +25,8 @@ async function text(page: Page, testId: string): Promise<string> {
 }
 
 test('killing the serving replicas loses the sticky cart and keeps the stickless cart', async (t) => {
+  // A whole stack and a browser to start: on a busy machine that alone can take longer than ava's 60 s.
+  t.timeout(180_000);
   const stack = await startLocalStack({ proxyPort: 0, adminPort: 0, sessiondPort: 0, healthIntervalMs: 300 });
   t.teardown(() => stack.stop());
   const browser = await chromium.launch({
@@ -35,13 +37,13 @@ test('killing the serving replicas loses the sticky cart and keeps the stickless
   t.teardown(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(stack.urls.dashboard);
-  await waitFor(async () => (await page.locator('#replicas tbody tr').count()) === 6, 10_000, 'the replica table');
+  await waitFor(async () => (await page.locator('#replicas tbody tr').count()) === 6, 30_000, 'the replica table');
 
   for (const route of ['sticky', 'shop']) {
     await page.getByTestId(`add-${route}-tea`).click();
-    await waitFor(async () => (await text(page, `count-${route}`)) === '1', 10_000, `${route} cart to hold 1 item`);
+    await waitFor(async () => (await text(page, `count-${route}`)) === '1', 30_000, `${route} cart to hold 1 item`);
     await page.getByTestId(`add-${route}-mug`).click();
-    await waitFor(async () => (await text(page, `count-${route}`)) === '2', 10_000, `${route} cart to hold 2 items`);
+    await waitFor(async () => (await text(page, `count-${route}`)) === '2', 30_000, `${route} cart to hold 2 items`);
   }
   const stickyReplica = await text(page, 'served-sticky');
   const shopReplica = await text(page, 'served-shop');
@@ -50,15 +52,15 @@ test('killing the serving replicas loses the sticky cart and keeps the stickless
 
   for (const replica of [stickyReplica, shopReplica]) {
     await page.getByTestId(`kill-${replica}`).click();
-    await waitFor(async () => (await page.locator(`tr[data-replica="${replica}"] td:nth-child(3)`).textContent()) === 'killed', 10_000, `${replica} killed`);
+    await waitFor(async () => (await page.locator(`tr[data-replica="${replica}"] td:nth-child(3)`).textContent()) === 'killed', 30_000, `${replica} killed`);
   }
 
   await page.getByTestId('refresh-sticky').click();
-  await waitFor(async () => /Error 503|Cart lost/.test(await text(page, 'status-sticky')), 10_000, 'the sticky cart to fail');
+  await waitFor(async () => /Error 503|Cart lost/.test(await text(page, 'status-sticky')), 30_000, 'the sticky cart to fail');
   t.regex(await text(page, 'status-sticky'), /Error 503.*PRX_ERR_PINNED_UPSTREAM_DOWN|Cart lost/);
 
   await page.getByTestId('refresh-shop').click();
-  await waitFor(async () => (await text(page, 'served-shop')) !== shopReplica, 10_000, 'the shop cart to be served elsewhere');
+  await waitFor(async () => (await text(page, 'served-shop')) !== shopReplica, 30_000, 'the shop cart to be served elsewhere');
   t.is(await text(page, 'status-shop'), 'OK');
   t.is(await text(page, 'count-shop'), '2', 'the stickless cart survived its replica');
   t.regex(await text(page, 'cart-shop'), /1 x tea.*1 x mug|1 x mug.*1 x tea/s);
