@@ -1,0 +1,87 @@
+// `stickless session get|ls|rm|watch|revoke` through child processes against a real sessiond: JSON
+// on stdout, errors as JSON on stderr, and the documented exit codes (docs/cli.md).
+import test from 'ava';
+import { setup } from '../client/client-harness.ts';
+import { waitFor } from '../helpers/servers.ts';
+import { startStickless, stickless } from './cli-harness.ts';
+
+const target = (address: string, ns: string): string[] => ['--address', address, '--namespace', ns, '--deadline-ms', '30000'];
+
+test('get prints the session as JSON (exit 0); a missing one exits 1 with SESS_ERR_NOT_FOUND on stderr', async (t) => {
+  const { sessiond, client, ns } = await setup(t, { store: 'memory' }, { deadlineMs: 30_000 });
+  const s = await client.create({ cart: ['sku-1'], blob: Buffer.from([1, 2]) }, { owner: 'ada' });
+  const got = await stickless(['session', 'get', s.id, ...target(sessiond.address, ns)]);
+  t.is(got.code, 0, got.stderr);
+  const shown = JSON.parse(got.stdout) as Record<string, unknown>;
+  t.like(shown, { id: s.id, version: 1, owner: 'ada', fields: { cart: ['sku-1'], blob: { $base64: 'AQI=' } }, fieldErrors: {} });
+
+  await client.delete(s.id);
+  const missing = await stickless(['session', 'get', s.id], { STICKLESS_ADDRESS: sessiond.address, STICKLESS_NAMESPACE: ns });
+  t.is(missing.code, 1);
+  t.is(missing.stdout, '');
+  t.is((JSON.parse(missing.stderr) as { error: { code: string } }).error.code, 'SESS_ERR_NOT_FOUND');
+});
+
+test('ls --owner lists, revoke --owner deletes them all, rm deletes one (exit 1 when nothing was deleted)', async (t) => {
+  const { sessiond, client, ns } = await setup(t, { store: 'memory' }, { deadlineMs: 30_000 });
+  const one = await client.create({}, { owner: 'ada' });
+  await client.create({}, { owner: 'ada' });
+  const other = await client.create({}, { owner: 'bob' });
+  const listed = await stickless(['session', 'ls', '--owner', 'ada', ...target(sessiond.address, ns)]);
+  t.is(listed.code, 0, listed.stderr);
+  t.is((JSON.parse(listed.stdout) as unknown[]).length, 2);
+  t.false(listed.stdout.includes(one.id), 'ls shows handles, never ids');
+
+  const revoked = await stickless(['session', 'revoke', '--owner', 'ada', ...target(sessiond.address, ns)]);
+  t.deepEqual([revoked.code, JSON.parse(revoked.stdout)], [0, { revoked: 2 }]);
+  t.is(await client.get(one.id), undefined);
+
+  const removed = await stickless(['session', 'rm', other.id, ...target(sessiond.address, ns)]);
+  t.deepEqual([removed.code, JSON.parse(removed.stdout)], [0, { deleted: true }]);
+  const again = await stickless(['session', 'rm', other.id, ...target(sessiond.address, ns)]);
+  t.deepEqual([again.code, JSON.parse(again.stdout)], [1, { deleted: false }]);
+});
+
+test('watch prints one JSON line per change and exits 0 when the session is deleted', async (t) => {
+  const { sessiond, client, ns } = await setup(t, { store: 'memory' }, { deadlineMs: 30_000 });
+  const s = await client.create({ n: 0 });
+  const watch = startStickless(t, ['session', 'watch', s.id, ...target(sessiond.address, ns)]);
+  await waitFor(() => watch.stdout().includes('SNAPSHOT'), 30_000, 'the SNAPSHOT line');
+  await client.patch(s.id, [{ increment: 'n' }]);
+  await waitFor(() => watch.stdout().includes('UPDATED'), 30_000, 'the UPDATED line');
+  await client.delete(s.id);
+  t.is(await watch.exited, 0);
+  const kinds = watch.stdout().trim().split('\n').map((line) => (JSON.parse(line) as { kind: string }).kind);
+  t.deepEqual(kinds, ['SNAPSHOT', 'UPDATED', 'DELETED']);
+});
+
+test('usage errors exit 2 before dialing; an unreachable sessiond exits 3 with its code', async (t) => {
+  t.timeout(180_000, 'a dozen node start-ups on a busy machine');
+  const cases = [
+    ['session'],
+    ['session', 'get'],
+    ['session', 'get', 'x', 'y', '--namespace', 'n'],
+    ['session', 'ls', '--namespace', 'n'],
+    ['session', 'get', 'x'],
+    ['session', 'frob', 'x', '--namespace', 'n'],
+    ['session', 'get', 'x', '--namespace', 'n', '--bogus'],
+    ['session', 'get', 'x', '--namespace', 'n', '--deadline-ms', 'soon'],
+    ['nonsense'],
+    [],
+  ];
+  const results = await Promise.all(cases.map((args) => stickless(args)));
+  results.forEach((result, i) => t.is(result.code, 2, `stickless ${cases[i]!.join(' ')}: ${result.stderr}`));
+  const down = await stickless(['session', 'get', 'a'.repeat(43), '--address', '127.0.0.1:1', '--namespace', 'n', '--deadline-ms', '2000']);
+  t.is(down.code, 3);
+  t.regex((JSON.parse(down.stderr) as { error: { code: string } }).error.code, /^SESS_ERR_(SERVICE_UNAVAILABLE|DEADLINE_EXCEEDED)$/);
+});
+
+test('--help of every command prints usage and exits 0', async (t) => {
+  t.timeout(180_000, 'six node start-ups on a busy machine');
+  const cases = [['--help'], ['session', '--help'], ['session', 'get', '--help'], ['sessiond', '--help'], ['proxy', '--help'], ['up', '--help']];
+  const results = await Promise.all(cases.map((args) => stickless(args)));
+  results.forEach((result, i) => {
+    t.is(result.code, 0, `stickless ${cases[i]!.join(' ')}: ${result.stderr}`);
+    t.regex(result.stdout, /Usage/, cases[i]!.join(' '));
+  });
+});
