@@ -61,7 +61,7 @@ export type AffinityDecision<T extends AffinityCandidate> =
     }
   | {
       readonly kind: 'unavailable';
-      readonly code: 'PRX_ERR_NO_HEALTHY_UPSTREAM' | 'PRX_ERR_PINNED_UPSTREAM_DOWN';
+      readonly code: 'PRX_ERR_NO_HEALTHY_UPSTREAM' | 'PRX_ERR_PINNED_UPSTREAM_DOWN' | 'PRX_ERR_UNKNOWN_LEARNED_PIN';
       readonly affinity: AffinityResult;
       /** The pinned backend the request was refused for. */
       readonly upstream: T | undefined;

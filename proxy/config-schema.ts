@@ -36,6 +36,12 @@ export const DEFAULT_PROXY_OPTIONS = {
   },
   /** close(): time, ms, in-flight requests and WebSockets get before they are cut. */
   shutdownTimeoutMs: 30_000,
+  /**
+   * Processes serving the data listener: 1 (this process does everything), N (a primary runs health
+   * checks, discovery and the admin API once; N node:cluster workers serve), or `auto` (one per core).
+   * Read at start only (proxy/main.ts); a reload cannot change it.
+   */
+  workers: 1 as number | 'auto',
   log: { level: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' },
   pool: {
     /** Max connections per backend (undici Pool `connections`). */
@@ -91,6 +97,16 @@ export const DEFAULT_PROXY_OPTIONS = {
       secure: false,
       httpOnly: true,
       sameSite: 'lax' as 'strict' | 'lax' | 'none',
+      /** Gateway API lifetimeType: `permanent` sends Max-Age, `session` sends none (the browser drops it on exit). */
+      lifetime: 'permanent' as 'session' | 'permanent',
+      /** Set the Partitioned attribute (CHIPS); forces Secure. */
+      partitioned: false,
+      /** A pin issued (or last re-issued) longer ago than this is void, seconds; absent: only maxAgeSeconds applies. */
+      idleTimeoutSeconds: undefined as number | undefined,
+      /** A pin whose first issue is longer ago than this is void, however active the client, seconds; absent: none. */
+      absoluteTimeoutSeconds: undefined as number | undefined,
+      /** Pins issued up to this far in the future (instances' clocks disagree) are accepted, seconds. */
+      clockSkewSeconds: 60,
     },
     timeouts: {
       /** Time, ms, from sending the request until the backend's response headers arrive (→ 504). */
@@ -151,8 +167,8 @@ export const backendSchema = z.strictObject({
   /** Stable id: written into pins, so keep it across restarts of the same replica. */
   id: backendId,
   url: backendUrl,
-  /** Relative share for the balancer and rendezvous hashing. */
-  weight: z.number().int().min(1).max(1000).default(1),
+  /** Relative share for the balancer and rendezvous hashing; 0 takes no new clients but keeps its pinned ones (canary, blue/green). */
+  weight: z.number().int().min(0).max(1000).default(1),
 });
 
 export const poolSchema = z
@@ -233,8 +249,27 @@ export const routeSchema = z.strictObject({
       secure: z.boolean().default(D.route.cookie.secure),
       httpOnly: z.boolean().default(D.route.cookie.httpOnly),
       sameSite: enumOf(['strict', 'lax', 'none']).default(D.route.cookie.sameSite),
+      /** Domain attribute; absent: a host-only cookie (Gateway API leaves Domain unset). */
+      domain: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, { error: 'expected a domain name' }).optional(),
+      lifetime: enumOf(['session', 'permanent']).default(D.route.cookie.lifetime),
+      partitioned: z.boolean().default(D.route.cookie.partitioned),
+      idleTimeoutSeconds: z.number().int().min(1).optional(),
+      absoluteTimeoutSeconds: z.number().int().min(1).optional(),
+      clockSkewSeconds: z.number().int().min(0).max(3600).default(D.route.cookie.clockSkewSeconds),
     })
     .prefault({}),
+  /**
+   * Pins learned from the response: the backend's own session value (a response header such as
+   * Mcp-Session-Id, or a cookie such as JSESSIONID) is wrapped with a signed pin on the way out and
+   * unwrapped on the way in (learned-pin.ts). No stickless cookie is set on such a route.
+   */
+  learn: z
+    .union([z.strictObject({ responseHeader: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/).transform((n) => n.toLowerCase()) }), z.strictObject({ responseCookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/) })], {
+      error: 'expected { responseHeader: NAME } or { responseCookie: NAME }',
+    })
+    .optional(),
+  /** Issue a pin only once the app has set its own session cookie NAME (or the request carries it); anonymous traffic is balanced freely. */
+  pinWhen: z.strictObject({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: 'expected a cookie-name token' }) }).optional(),
   timeouts: z
     .strictObject({
       headersMs: ms(1).default(D.route.timeouts.headersMs),
@@ -294,6 +329,7 @@ export const proxyConfigSchema = z.strictObject({
   /** Pin-signing keys: the first signs, all verify. Each at least 16 characters. */
   keys: z.array(secretSchema).min(1, { error: 'expected at least one key' }),
   shutdownTimeoutMs: ms(0).default(D.shutdownTimeoutMs),
+  workers: z.union([z.number().int().min(1).max(256), z.literal('auto')], { error: 'expected a whole number 1-256 or auto' }).default(D.workers),
   log: z.strictObject({ level: enumOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(D.log.level) }).prefault({}),
   pools: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'expected a pool name of A-Z a-z 0-9 . _ -' }), poolSchema),
   routes: z.array(routeSchema).min(1, { error: 'expected at least one route' }),
@@ -309,6 +345,7 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type AffinityMode = RouteConfig['affinity'];
 export type AffinityKeyConfig = RouteConfig['key'];
 export type CookieConfig = RouteConfig['cookie'];
+export type LearnConfig = NonNullable<RouteConfig['learn']>;
 
 /** The validated configuration with every secret resolved to its value. */
 export type ProxyConfig = Omit<Parsed, 'keys' | 'admin'> & {

@@ -70,6 +70,9 @@ export function parseProxyConfig(raw: unknown, options: ParseProxyConfigOptions 
     if (!Object.hasOwn(parsed.pools, route.pool)) {
       issues.push(`routes[${i}].pool: unknown pool "${route.pool}" (defined: ${poolNames.join(', ') || 'none'})`);
     }
+    if (route.learn !== undefined && route.key.type !== 'cookie') issues.push(`routes[${i}].learn: a learned pin is the route's key; remove key (${route.key.type})`);
+    if (route.learn !== undefined && route.pinWhen !== undefined) issues.push(`routes[${i}].pinWhen: not with learn (the learned value already starts the pin)`);
+    if (route.pinWhen !== undefined && route.key.type !== 'cookie') issues.push(`routes[${i}].pinWhen: needs the stickless cookie key, not ${route.key.type}`);
     const matchKey = `${route.match.host ?? '*'} ${route.match.pathPrefix}`;
     const other = matches.get(matchKey);
     if (other !== undefined) issues.push(`routes[${i}].match: same host and pathPrefix as routes[${other}]`);

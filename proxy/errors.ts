@@ -24,6 +24,8 @@ export const PROXY_ERROR_STATUS = {
   PRX_ERR_NO_HEALTHY_UPSTREAM: 503,
   /** Hard affinity: the pinned backend is down and the route fails closed (Retry-After is set). */
   PRX_ERR_PINNED_UPSTREAM_DOWN: 503,
+  /** Hard affinity on a learned key: the request carries a session value this proxy did not issue (forged, altered, or signed with a retired key). */
+  PRX_ERR_UNKNOWN_LEARNED_PIN: 404,
   /** The backend refused or did not accept the connection, and the request could not be retried. */
   PRX_ERR_UPSTREAM_CONNECT: 502,
   /** The backend closed the connection before the response was complete. */
@@ -59,6 +61,7 @@ const PUBLIC_MESSAGES: Record<ProxyErrorCode, string> = {
   PRX_ERR_NO_ROUTE: 'no route matches this request',
   PRX_ERR_NO_HEALTHY_UPSTREAM: 'no healthy backend is available',
   PRX_ERR_PINNED_UPSTREAM_DOWN: 'the pinned backend is down; retry later',
+  PRX_ERR_UNKNOWN_LEARNED_PIN: 'unknown session value; start a new session without it',
   PRX_ERR_UPSTREAM_CONNECT: 'could not connect to the backend',
   PRX_ERR_UPSTREAM_RESET: 'the backend closed the connection',
   PRX_ERR_UPSTREAM_PROTOCOL: 'the backend sent an invalid response',

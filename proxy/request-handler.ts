@@ -12,6 +12,7 @@ import { framingProblem, hasBody, removeDotSegments, upstreamRequestHeaders } fr
 import { readBodyPrefix, type BodyPrefix } from './request-body.ts';
 import type { RouteDecision, RouteEntry, RouteTable } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
+import { rewriteResponseHeaders } from './learned-pin.ts';
 import { proxyUpgrade } from './websocket.ts';
 
 const NO_BACKEND = { 'x-stickless-backend': '', 'x-stickless-affinity': 'none' } as const;
@@ -69,8 +70,11 @@ export class RequestHandler implements ForwardObserver {
     if (res.destroyed) return;
     const decision = route.decide(req.headers, Date.now());
     if (decision.kind === 'unavailable') return this.#unavailable(route, decision, res);
+    const headers = upstreamRequestHeaders(req, this.listen.trustForwardedHeaders);
+    decision.rewriteRequest?.(headers);
+    if (decision.rewriteResponse !== undefined) rewriteResponseHeaders(res, decision.rewriteResponse);
     forward(
-      { req, res, route, headers: upstreamRequestHeaders(req, this.listen.trustForwardedHeaders), body, bodyIdleTimeoutMs: this.listen.requestBodyIdleTimeoutMs, observer: this },
+      { req, res, route, headers, body, bodyIdleTimeoutMs: this.listen.requestBodyIdleTimeoutMs, observer: this },
       decision.upstream,
       decision.affinity,
       decision.outcome,
@@ -95,8 +99,10 @@ export class RequestHandler implements ForwardObserver {
       this.#count(route, decision.affinity, decision.outcome);
       return fail(decision.code, { 'x-stickless-backend': decision.upstream?.id ?? '', 'x-stickless-affinity': decision.affinity }, decision.retryAfterSeconds);
     }
+    const upgradeHeaders = upstreamRequestHeaders(req, this.listen.trustForwardedHeaders, true);
+    decision.rewriteRequest?.(upgradeHeaders);
     proxyUpgrade(
-      { req, client: socket, head, route, headers: upstreamRequestHeaders(req, this.listen.trustForwardedHeaders, true), observer: this },
+      { req, client: socket, head, route, headers: upgradeHeaders, observer: this },
       decision.upstream,
       decision.affinity,
       decision.outcome,

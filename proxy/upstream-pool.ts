@@ -18,6 +18,14 @@ export interface PoolSnapshot {
   readonly picker: PowerOfTwoChoicesPicker<Upstream>;
 }
 
+/**
+ * How long a backend that left DNS is remembered, ms: longer than any sensible hard.repinAfterMs.
+ * After that its pins count as unknown (new).
+ */
+const DEPARTED_MEMORY_MS = 3_600_000;
+/** Bound on remembered departures (a churning name must not grow memory). */
+const MAX_DEPARTED = 10_000;
+
 export interface UpstreamPoolOptions {
   name: string;
   config: PoolConfig;
@@ -33,6 +41,8 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
   readonly #upstreams = new Map<string, Upstream>();
   readonly #retired = new Set<Upstream>();
   readonly #drainTimers = new Map<string, NodeJS.Timeout>();
+  /** Ids that left DNS discovery → when (ms since epoch); their hard pins wait out the route's grace. */
+  readonly #departed = new Map<string, number>();
   #snapshot!: PoolSnapshot;
   #health: HealthChecker | undefined;
   #dns: DnsDiscovery | undefined;
@@ -95,6 +105,11 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
 
   get(id: string): Upstream | undefined {
     return this.#upstreams.get(id);
+  }
+
+  /** When the backend `id` left DNS discovery (ms since epoch), if it did within DEPARTED_MEMORY_MS and has not come back. */
+  departedSinceMs(id: string): number | undefined {
+    return this.#departed.get(id);
   }
 
   /** Drain: no new pins now; hard pins and WebSockets leave at `timeoutMs` from now (default drainTimeoutMs). */
@@ -255,6 +270,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
     for (const address of found) {
       const id = discoveredBackendId(dns, address);
       seen.add(id);
+      this.#departed.delete(id);
       if (this.#upstreams.has(id)) continue;
       this.#add({ id, url: discoveredBackendUrl(dns, address), weight: dns.weight }, 'dns');
       this.#log.info({ upstream: id }, 'upstream discovered');
@@ -262,11 +278,14 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
     }
     for (const upstream of [...this.#upstreams.values()]) {
       if (upstream.source === 'dns' && !seen.has(upstream.id)) {
+        this.#departed.set(upstream.id, Date.now());
         this.#upstreams.delete(upstream.id);
         this.#retire(upstream);
         changed = true;
       }
     }
+    const forgetBefore = Date.now() - DEPARTED_MEMORY_MS;
+    for (const [id, leftAtMs] of this.#departed) if (leftAtMs < forgetBefore || this.#departed.size > MAX_DEPARTED) this.#departed.delete(id);
     if (changed) this.#publish();
   }
 
@@ -295,7 +314,8 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
     this.#snapshot = Object.freeze({
       members: Object.freeze(members),
       byId: new Map(members.map((u) => [u.id, u])),
-      picker: new PowerOfTwoChoicesPicker(members.filter((u) => u.up && !u.draining)),
+      // Weight 0 takes no new clients; its pins still find it through byId.
+      picker: new PowerOfTwoChoicesPicker(members.filter((u) => u.up && !u.draining && u.weight > 0)),
     });
   }
 }
