@@ -61,8 +61,9 @@ export interface RetryOptions {
  */
 export interface NearCacheOptions {
   /**
-   * Most copies held; the least recently used goes first. Keep it at or below sessiond's limit of
-   * held ids per Track stream. Default 10 000.
+   * Most copies held; the least recently used goes first. The Track stream holds up to this many ids
+   * plus 1,024 recently invalidated ones (docs/near-cache.md), so keep it at least 1,024 below
+   * sessiond's `maxTrackedIds` (default 100 000). Default 10 000.
    */
   maxEntries: number;
   /**

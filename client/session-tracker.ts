@@ -46,7 +46,10 @@ interface HoldState {
 /** Ids per TrackRequest: 1,000 ids of 43 characters stay far below gRPC's 4 MiB message limit. */
 const IDS_PER_MESSAGE = 1000;
 const RECONNECT_BACKOFF = { initialBackoffMs: 100, maxBackoffMs: 5000 };
+/** Expired copies are dropped, and ids idle this long released, on this interval. */
 const SWEEP_INTERVAL_MS = 10_000;
+/** Most idle ids held at once (besides the copies): a stream holds at most maxEntries + this many ids. */
+export const MAX_IDLE_IDS = 1024;
 
 export class SessionTracker {
   readonly cache: NearCache;
@@ -300,7 +303,8 @@ export class SessionTracker {
     else if (idle) idle.version = Math.max(idle.version, event.version);
     else if (stale && entry.trusted && this.#call !== undefined) this.#idle.set(event.id, { version: event.version, sinceMs: received });
     const dropped = stale && this.cache.remove(event.id, 'invalidated');
-    if (this.#idle.size > this.#options.maxEntries) this.#releaseIdle(this.#idle.size - this.#options.maxEntries);
+    const maxIdle = Math.min(this.#options.maxEntries, MAX_IDLE_IDS);
+    if (this.#idle.size > maxIdle) this.#releaseIdle(this.#idle.size - maxIdle);
     let lagMs: number | undefined;
     if (!answer && event.kind !== 'EXPIRED' && event.changedAtMs > 0) {
       lagMs = Math.max(0, received - this.clock.toLocal(event.changedAtMs));

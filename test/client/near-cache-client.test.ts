@@ -5,10 +5,12 @@
 import * as grpc from '@grpc/grpc-js';
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
-import { SessionError, type SessionClient, type SessionClientInit } from '../../client/index.ts';
+import {
+  CLIENT_CHANNELS, SessionError, type InvalidationMessage, type ResyncMessage, type SessionClient, type SessionClientInit,
+} from '../../client/index.ts';
 import { startOwnRedis, startRedis, type RedisHandle } from '../helpers/redis.ts';
 import { startSessiond, waitFor, type StartedSessiond } from '../helpers/servers.ts';
-import { connect, namespace } from './client-harness.ts';
+import { connect, namespace, record } from './client-harness.ts';
 
 let redis: RedisHandle;
 test.before(async () => {
@@ -85,7 +87,8 @@ test('copies are bounded by entries and by bytes; evictions are counted', async 
 test('a copy is never served past the session expiry', async (t) => {
   const sessiond = await startSessiond(t, { redis });
   const { client } = cachedClient(t, sessiond);
-  const created = await client.create({ a: 1 }, { ttlMs: 3000 });
+  // Long enough for the copy to become trusted first on a busy machine.
+  const created = await client.create({ a: 1 }, { ttlMs: 8000 });
   await untilHit(client, created.id);
   let served = 0;
   for (;;) {
@@ -106,7 +109,7 @@ test('a sliding read answered from the cache still moves the expiry in sessiond'
   const sessiond = await startSessiond(t, { redis });
   const { client, calls } = cachedClient(t, sessiond);
   const plain = connect(t, { address: sessiond.address, namespace: client.options.namespace, deadlineMs: 20_000 });
-  const created = await client.create({ a: 1 }, { ttlMs: 4000 });
+  const created = await client.create({ a: 1 }, { ttlMs: 8000 });
   await untilHit(client, created.id);
   const slid = await waitFor(async () => {
     await client.get(created.id, { slide: true });
@@ -123,9 +126,14 @@ test('minVersion goes past an older copy; above the store it is SESS_ERR_VERSION
   const sessiond = await startSessiond(t, { redis });
   const { client, calls } = cachedClient(t, sessiond);
   const other = connect(t, { address: sessiond.address, namespace: client.options.namespace, deadlineMs: 20_000 });
+  const invalidations = record<InvalidationMessage>(t, CLIENT_CHANNELS.invalidation, client.options.namespace);
   const created = await client.create({ n: 1 });
   await untilHit(client, created.id);
   await other.put(created.id, { n: 2 });
+  const published = await waitFor(() => invalidations.find((m) => m.version === 2), 20_000, 'the invalidation to be published');
+  t.like(published, { kind: 'UPDATED', dropped: true });
+  t.true(published.lagMs! >= 0);
+  t.like(client.nearCacheStats(), { invalidations: 1 });
   const before = calls.length;
   const read = await client.get(created.id, { minVersion: 2 });
   t.like(read, { version: 2, fields: { n: 2 } });
@@ -142,6 +150,7 @@ test('when the invalidation feed is cut, every copy stops being trusted and trus
   const sessiond = await startSessiond(t, { redis: own });
   const { client, calls } = cachedClient(t, sessiond);
   const other = connect(t, { address: sessiond.address, namespace: client.options.namespace, deadlineMs: 20_000 });
+  const resyncs = record<ResyncMessage>(t, CLIENT_CHANNELS.resync, client.options.namespace);
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push((await client.create({ i })).id);
   for (const id of ids) await untilHit(client, id);
@@ -151,11 +160,11 @@ test('when the invalidation feed is cut, every copy stops being trusted and trus
   // Changed while sessiond's subscription is down: no event can tell the cache.
   await other.put(ids[0]!, { i: 'changed' });
   await waitFor(() => client.nearCacheStats().resyncs >= 1, 20_000, 'a resync');
+  t.like(resyncs[0], { reason: 'RESYNC', entries: 3 });
   const read = await waitFor(async () => {
     const before = calls.length;
     const snapshot = await client.get(ids[0]!);
     return calls.length === before ? snapshot : undefined;
   }, 20_000, 'a hit after the resync');
   t.deepEqual(read.fields, { i: 'changed' }, 'the copy trusted again is the current one');
-  t.log(client.nearCacheStats());
 });
