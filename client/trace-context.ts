@@ -12,17 +12,25 @@ export interface TraceCallOptions {
   traceparent?: string | undefined;
   /** W3C tracestate that goes with it. */
   tracestate?: string | undefined;
+  /** The request's id (`x-request-id`, 1..128 printable ASCII), sent as metadata so sessiond logs it as `reqId`. */
+  requestId?: string | undefined;
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 const TRACER_NAME = 'stickless-client';
 
 /** The trace headers of an incoming HTTP request as call options; empty when it has none (or a malformed one). */
 export function traceCallOptions(headers: Record<string, string | string[] | undefined>): TraceCallOptions {
+  const options: TraceCallOptions = {};
+  const requestId = headers['x-request-id'];
+  if (typeof requestId === 'string' && REQUEST_ID.test(requestId)) options.requestId = requestId;
   const traceparent = headers['traceparent'];
-  if (typeof traceparent !== 'string' || !parseTraceparent(traceparent)) return {};
+  if (typeof traceparent !== 'string' || !parseTraceparent(traceparent)) return options;
+  options.traceparent = traceparent;
   const tracestate = headers['tracestate'];
-  return typeof tracestate === 'string' && tracestate.length <= 512 ? { traceparent, tracestate } : { traceparent };
+  if (typeof tracestate === 'string' && tracestate.length <= 512) options.tracestate = tracestate;
+  return options;
 }
 
 export function parseTraceparent(value: string): SpanContext | undefined {
@@ -50,6 +58,7 @@ export async function traceCall<T>(method: string, namespace: string, options: T
     kind: SpanKind.CLIENT,
     attributes: { 'rpc.system': 'grpc', 'rpc.service': 'stickless.session.v1.SessionService', 'rpc.method': rpcMethod, 'stickless.namespace': namespace },
   }, parent);
+  if (options.requestId !== undefined && REQUEST_ID.test(options.requestId)) metadata.set('x-request-id', options.requestId);
   // A no-op tracer hands back the parent's context: the traceparent then passes through unchanged.
   const carried = span.spanContext();
   if (isSpanContextValid(carried)) {

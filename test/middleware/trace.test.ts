@@ -46,12 +46,13 @@ test.serial('the request\'s traceparent reaches sessiond as gRPC metadata throug
   await once(app, 'listening');
   t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
   const response = await fetch(`http://127.0.0.1:${(app.address() as AddressInfo).port}/`, {
-    headers: { traceparent: TRACEPARENT, tracestate: 'vendor=1', cookie: `stickless.sid=${SESSION_ID}` },
+    headers: { traceparent: TRACEPARENT, tracestate: 'vendor=1', 'x-request-id': 'req-7', cookie: `stickless.sid=${SESSION_ID}` },
   });
   t.is(await response.text(), 'undefined');
   const get = sessiond.seen.find((call) => call.method === 'Get');
   t.deepEqual(get?.metadata.get('traceparent'), [TRACEPARENT]);
   t.deepEqual(get?.metadata.get('tracestate'), ['vendor=1']);
+  t.deepEqual(get?.metadata.get('x-request-id'), ['req-7']);
 });
 
 interface RecordedSpan { name: string; options: SpanOptions; context: SpanContext; ended: boolean; status?: unknown }
