@@ -1,71 +1,89 @@
-// The shop's HTTP surface: an HTML page and a JSON API. Every response names the replica that
-// served it (header `x-replica` and field `replica`), so the dashboard and the scenario can see where
-// each request went. Paths work under any prefix (`/shop/api/cart`, `/sticky/api/cart`, `/api/cart`),
-// because the proxy routes by prefix and forwards the path unchanged.
+// The shop's HTTP surface: an HTML page and a JSON API (documented in demo/README.md). Every response
+// names the replica that served it (header `x-replica` and field `replica`), so the dashboard and the
+// scenario can see where each request went. Paths work under any prefix (`/shop/api/cart`,
+// `/token/api/cart`, `/api/cart`), because the proxy routes by prefix and forwards the path unchanged.
+// A client's bad input (a malformed, foreign or stale cookie, a bad body or key) is never a 5xx: a
+// 5xx here means the session store failed, and the proxy may rightly count it against this replica.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { SessionError } from '../../client/index.ts';
 import { CATALOG, findProduct } from './catalog.ts';
-import { UnknownSessionError, type Cart, type CartStore } from './cart-store.ts';
+import { CartRequestError, UnknownSessionError, type Cart, type CartMode, type CartState, type CartStore } from './cart-store.ts';
+import { readCookie, readIdempotencyKey, readJson, send, serializeCookie } from './http.ts';
 import { renderShopPage } from './page.ts';
+import type { VersionCookie } from './version-cookie.ts';
 
 export interface CartAppOptions {
   store: CartStore;
   /** Shown in every response. */
   replicaId: string;
+  /** Central mode: version tokens in the signed cookie `cart_central_v` (absent: no version tokens). */
+  versionCookie?: VersionCookie | undefined;
 }
 
 export interface CartAppStats {
   replica: string;
-  mode: 'local' | 'central';
+  mode: CartMode;
   /** Requests served since start. */
   requests: number;
   inFlight: number;
   /** Carts this replica created (a local replica's carts die with it). */
   sessionsCreated: number;
+  /** Requests whose cart cookie named no cart this store knows (lost, expired, malformed, foreign). */
+  unknownCookies: number;
   startedAtMs: number;
 }
 
-const MAX_BODY_BYTES = 4096;
-
-class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
+/** A day: carts live that long without a change. */
+const COOKIE_MAX_AGE_S = 86_400;
+const UNAVAILABLE = new Set(['SESS_ERR_SERVICE_UNAVAILABLE', 'SESS_ERR_STORE_UNAVAILABLE', 'SESS_ERR_DEADLINE_EXCEEDED', 'SESS_ERR_OUTCOME_UNKNOWN', 'SESS_ERR_NOT_ENOUGH_REPLICAS', 'SESS_ERR_REPLICA_ACK_TIMEOUT']);
 
 export function createCartApp(options: CartAppOptions): Server {
-  const { store, replicaId } = options;
+  const { store, replicaId, versionCookie } = options;
   const cookieName = `cart_${store.mode}`;
-  const stats: CartAppStats = { replica: replicaId, mode: store.mode, requests: 0, inFlight: 0, sessionsCreated: 0, startedAtMs: Date.now() };
+  const versionName = `cart_${store.mode}_v`;
+  const stats: CartAppStats = { replica: replicaId, mode: store.mode, requests: 0, inFlight: 0, sessionsCreated: 0, unknownCookies: 0, startedAtMs: Date.now() };
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
     if (req.method === 'GET' && route === 'products') return send(res, 200, { replica: replicaId, products: CATALOG });
-    if (req.method === 'GET' && route === 'stats') return send(res, 200, stats);
-    const view = await store.load(readCookie(req, cookieName));
-    if (view.unknownSession || readCookie(req, cookieName) !== view.sessionId) {
-      stats.sessionsCreated += 1;
-      res.setHeader('set-cookie', `${cookieName}=${view.sessionId}; Path=/; HttpOnly; SameSite=Lax`);
-    }
-    let cart: Cart = view.cart;
+    if (req.method === 'GET' && route === 'stats') return send(res, 200, { ...stats, ...store.stats() });
+    const sent = readCookie(req, cookieName);
+    const minVersion = versionCookie?.verify(readCookie(req, versionName), sent) ?? 0;
+    const key = req.method === 'GET' ? undefined : readIdempotencyKey(req);
+    let state = await store.load(sent, minVersion);
+    let ordered: Cart | undefined;
     if (req.method === 'GET' && route === 'cart') {
       // nothing to change
     } else if (req.method === 'POST' && route === 'cart/items') {
       const body = await readJson(req);
       const sku = typeof body.sku === 'string' ? body.sku : '';
       const quantity = body.quantity === undefined ? 1 : Number(body.quantity);
-      if (!findProduct(sku)) throw new HttpError(400, `sku: unknown product "${sku}"`);
-      if (!Number.isInteger(quantity) || quantity < 1 || quantity > 99) throw new HttpError(400, 'quantity: expected an integer 1..99');
-      cart = await store.add(view.sessionId, sku, quantity);
+      if (!findProduct(sku)) throw new CartRequestError(400, 'UNKNOWN_SKU', `sku: unknown product "${sku}" (GET api/products lists them)`);
+      if (!Number.isInteger(quantity) || quantity < 1 || quantity > 99) throw new CartRequestError(400, 'INVALID_QUANTITY', 'quantity: expected an integer 1..99');
+      state = await store.add(state, sku, quantity, key);
     } else if (req.method === 'DELETE' && route.startsWith('cart/items/')) {
-      cart = await store.remove(view.sessionId, decodeURIComponent(route.slice('cart/items/'.length)));
+      state = await store.remove(state, decodeURIComponent(route.slice('cart/items/'.length)), key);
     } else if (req.method === 'POST' && route === 'checkout') {
-      const ordered = await store.checkout(view.sessionId);
-      return send(res, 200, { replica: replicaId, mode: store.mode, ordered, totalCents: totalCents(ordered), cart: {}, cartLost: view.unknownSession });
+      ({ state, ordered } = await store.checkout(state, key));
     } else {
-      throw new HttpError(404, `no route ${req.method} /api/${route}`);
+      throw new CartRequestError(404, 'NO_ROUTE', `no route ${req.method} /api/${route}`);
     }
-    send(res, 200, { replica: replicaId, mode: store.mode, cart, items: countItems(cart), totalCents: totalCents(cart), cartLost: view.unknownSession });
+    setCookies(res, sent, minVersion, state);
+    const body = { replica: replicaId, mode: store.mode, cart: state.cart, items: countItems(state.cart), totalCents: totalCents(state.cart) };
+    const extra = { cartLost: state.unknownSession, version: state.version, minVersion, cookieBytes: Buffer.byteLength(`${cookieName}=${state.cookie}`) };
+    send(res, 200, ordered ? { ...body, ordered, orderedCents: totalCents(ordered), ...extra } : { ...body, ...extra });
+  }
+
+  function setCookies(res: ServerResponse, sent: string | undefined, minVersion: number, state: CartState): void {
+    const cookies: string[] = [];
+    if (state.cookie !== sent) {
+      if (state.unknownSession || sent === undefined) stats.sessionsCreated += 1;
+      cookies.push(serializeCookie(cookieName, state.cookie, store.mode === 'token' ? COOKIE_MAX_AGE_S : undefined));
+    }
+    if (state.unknownSession) stats.unknownCookies += 1;
+    if (versionCookie && (state.version > minVersion || state.cookie !== sent)) {
+      cookies.push(serializeCookie(versionName, versionCookie.sign(state.cookie, state.version)));
+    }
+    if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   }
 
   const server = createServer((req, res) => {
@@ -84,44 +102,17 @@ export function createCartApp(options: CartAppOptions): Server {
       return;
     }
     handleApi(req, res, path.slice(apiAt + '/api/'.length)).catch((error: unknown) => {
-      if (error instanceof HttpError) return send(res, error.status, { replica: replicaId, error: error.message });
-      if (error instanceof UnknownSessionError) return send(res, 409, { replica: replicaId, error: 'the cart is gone; reload to start a new one', cartLost: true });
-      send(res, 503, { replica: replicaId, error: `session store unavailable: ${(error as Error).message}` });
+      res.removeHeader('set-cookie');
+      if (error instanceof CartRequestError) return send(res, error.status, { replica: replicaId, code: error.code, error: error.message });
+      if (error instanceof UnknownSessionError) return send(res, 409, { replica: replicaId, code: 'CART_GONE', error: 'the cart is gone; reload to start a new one', cartLost: true });
+      if (error instanceof SessionError && UNAVAILABLE.has(error.code)) {
+        return send(res, 503, { replica: replicaId, code: error.code, error: `session store unavailable: ${error.message}` });
+      }
+      send(res, 500, { replica: replicaId, code: error instanceof SessionError ? error.code : 'INTERNAL', error: (error as Error).message });
     });
   });
   server.keepAliveTimeout = 30_000;
   return server;
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
-}
-
-function readCookie(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [key, ...value] = part.trim().split('=');
-    if (key === name) return value.join('=');
-  }
-  return undefined;
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new HttpError(400, 'body: expected a JSON object');
 }
 
 export function countItems(cart: Cart): number {

@@ -1,48 +1,70 @@
 // Carts in this process's memory: what an app without stickless does. Only the replica that created
 // a cart knows it, so it needs a hard-pinning load balancer, and the cart dies with the replica.
 import { randomBytes } from 'node:crypto';
-import { UnknownSessionError, type Cart, type CartStore, type CartView } from './cart-store.ts';
+import { UnknownSessionError, type Cart, type CartState, type CartStore } from './cart-store.ts';
+
+interface LocalCart {
+  items: Map<string, number>;
+  /** Idempotency keys already applied (the last few), with the order a checkout made. */
+  applied: Map<string, Cart>;
+}
+
+const KEPT_KEYS = 64;
 
 export class LocalCartStore implements CartStore {
   readonly mode = 'local' as const;
-  #carts = new Map<string, Map<string, number>>();
+  #carts = new Map<string, LocalCart>();
 
-  async load(sessionId: string | undefined): Promise<CartView> {
-    const known = sessionId !== undefined && this.#carts.has(sessionId);
-    if (sessionId !== undefined && known) return { sessionId, cart: this.#view(sessionId), unknownSession: false };
+  async load(cookie: string | undefined): Promise<CartState> {
+    if (cookie !== undefined && this.#carts.has(cookie)) return this.#state(cookie);
     const fresh = randomBytes(32).toString('base64url');
-    this.#carts.set(fresh, new Map());
-    return { sessionId: fresh, cart: {}, unknownSession: sessionId !== undefined };
+    this.#carts.set(fresh, { items: new Map(), applied: new Map() });
+    return { ...this.#state(fresh), unknownSession: cookie !== undefined };
   }
 
-  async add(sessionId: string, sku: string, quantity: number): Promise<Cart> {
-    const cart = this.#cart(sessionId);
-    cart.set(sku, (cart.get(sku) ?? 0) + quantity);
-    return this.#view(sessionId);
+  async add(state: CartState, sku: string, quantity: number, key?: string): Promise<CartState> {
+    this.#once(state.cookie, key, (cart) => void cart.items.set(sku, (cart.items.get(sku) ?? 0) + quantity));
+    return this.#state(state.cookie);
   }
 
-  async remove(sessionId: string, sku: string): Promise<Cart> {
-    this.#cart(sessionId).delete(sku);
-    return this.#view(sessionId);
+  async remove(state: CartState, sku: string, key?: string): Promise<CartState> {
+    this.#once(state.cookie, key, (cart) => void cart.items.delete(sku));
+    return this.#state(state.cookie);
   }
 
-  async checkout(sessionId: string): Promise<Cart> {
-    const before = this.#view(sessionId);
-    this.#cart(sessionId).clear();
-    return before;
+  async checkout(state: CartState, key?: string): Promise<{ state: CartState; ordered: Cart }> {
+    const ordered = this.#once(state.cookie, key, (cart) => {
+      const before = Object.fromEntries(cart.items);
+      cart.items.clear();
+      return before;
+    });
+    return { state: this.#state(state.cookie), ordered: ordered ?? {} };
+  }
+
+  stats(): Record<string, unknown> {
+    return { carts: this.#carts.size };
   }
 
   async close(): Promise<void> {
     this.#carts.clear();
   }
 
-  #cart(sessionId: string): Map<string, number> {
-    const cart = this.#carts.get(sessionId);
+  /** Runs `change` unless `key` was applied to this cart already; returns what it (first) returned. */
+  #once(id: string, key: string | undefined, change: (cart: LocalCart) => Cart | void): Cart | undefined {
+    const cart = this.#carts.get(id);
     if (!cart) throw new UnknownSessionError();
-    return cart;
+    if (key !== undefined && cart.applied.has(key)) return cart.applied.get(key);
+    const result = change(cart) ?? {};
+    if (key !== undefined) {
+      cart.applied.set(key, result);
+      if (cart.applied.size > KEPT_KEYS) cart.applied.delete(cart.applied.keys().next().value!);
+    }
+    return result;
   }
 
-  #view(sessionId: string): Cart {
-    return Object.fromEntries(this.#cart(sessionId));
+  #state(id: string): CartState {
+    const cart = this.#carts.get(id);
+    if (!cart) throw new UnknownSessionError();
+    return { cookie: id, cart: Object.fromEntries(cart.items), version: 0, unknownSession: false };
   }
 }

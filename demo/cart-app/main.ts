@@ -1,35 +1,50 @@
-// A cart-app replica. Environment:
-//   PORT            listen port (default 3000)          HOST     listen host (default 0.0.0.0)
-//   REPLICA_ID      shown in every response (default: hostname:port)
-//   SESSION_MODE    local | central (default local)
-//   SESSIOND_ADDRESS host:port of sessiond (central mode; default 127.0.0.1:50051)
+// A cart-app replica. Environment (demo/README.md lists it too):
+//   PORT              listen port (default 3000)          HOST     listen host (default 0.0.0.0)
+//   REPLICA_ID        shown in every response (default: hostname:port)
+//   SESSION_MODE      local | central | token (default local)
+//   SESSIOND_ADDRESS  host:port of sessiond (central mode; default 127.0.0.1:50051)
+//   CART_COOKIE_KEYS  comma-separated secrets, 32+ characters each, the same on every replica: the
+//                     first seals/signs, all open/verify (rotation). Token mode: required (the cart
+//                     cookie's encryption). Central mode: optional; turns on version tokens.
+//   CART_COOKIE_MAX_BYTES  token mode: largest cart cookie (name=value), bytes (default 4096)
 import { hostname } from 'node:os';
 import type { CartStore } from './cart-store.ts';
 import { CentralCartStore } from './cart-store-central.ts';
 import { LocalCartStore } from './cart-store-local.ts';
+import { TokenCartStore } from './cart-store-token.ts';
 import { createCartApp } from './app.ts';
+import { VersionCookie } from './version-cookie.ts';
+
+function fail(message: string): never {
+  process.stderr.write(`cart-app: ${message}\n`);
+  process.exit(2);
+}
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '0.0.0.0';
 const mode = process.env.SESSION_MODE ?? 'local';
-if (mode !== 'local' && mode !== 'central') {
-  process.stderr.write(`cart-app: SESSION_MODE must be local or central, not "${mode}"\n`);
-  process.exit(2);
-}
-if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-  process.stderr.write(`cart-app: PORT must be a port number, not "${process.env.PORT}"\n`);
-  process.exit(2);
-}
+if (mode !== 'local' && mode !== 'central' && mode !== 'token') fail(`SESSION_MODE must be local, central or token, not "${mode}"`);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) fail(`PORT must be a port number, not "${process.env.PORT}"`);
+const secrets = (process.env.CART_COOKIE_KEYS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+if (secrets.some((s) => s.length < 32)) fail('CART_COOKIE_KEYS: each secret needs 32 or more characters');
+if (mode === 'token' && secrets.length === 0) fail('SESSION_MODE=token needs CART_COOKIE_KEYS (the key of the cart cookie, the same on every replica)');
+const maxCookieBytes = Number(process.env.CART_COOKIE_MAX_BYTES ?? 4096);
+if (!Number.isInteger(maxCookieBytes) || maxCookieBytes < 256) fail(`CART_COOKIE_MAX_BYTES must be an integer >= 256, not "${process.env.CART_COOKIE_MAX_BYTES}"`);
+
 const replicaId = process.env.REPLICA_ID ?? `${hostname()}:${port}`;
-const store: CartStore = mode === 'central' ? new CentralCartStore(process.env.SESSIOND_ADDRESS ?? '127.0.0.1:50051') : new LocalCartStore();
-const server = createCartApp({ store, replicaId });
+const store: CartStore =
+  mode === 'central' ? new CentralCartStore(process.env.SESSIOND_ADDRESS ?? '127.0.0.1:50051')
+  : mode === 'token' ? new TokenCartStore({ secrets, cookieName: 'cart_token', maxCookieBytes })
+  : new LocalCartStore();
+const versionCookie = mode === 'central' && secrets.length > 0 ? new VersionCookie(secrets) : undefined;
+const server = createCartApp({ store, replicaId, versionCookie });
 
 server.on('error', (error: NodeJS.ErrnoException) => {
   process.stderr.write(`cart-app ${replicaId}: ${error.code === 'EADDRINUSE' ? `port ${port} is in use` : error.message}\n`);
   process.exit(1);
 });
 server.listen(port, host, () => {
-  process.stdout.write(`${JSON.stringify({ msg: 'cart-app listening', replica: replicaId, mode, port })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: 'cart-app listening', replica: replicaId, mode, port, versionTokens: versionCookie !== undefined })}\n`);
 });
 
 const stop = (): void => {

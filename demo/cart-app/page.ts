@@ -1,7 +1,9 @@
 // The shop page: plain HTML and a little script against the JSON API, relative to wherever the
 // proxy mounted the app.
 
-export function renderShopPage(mode: 'local' | 'central', replicaId: string): string {
+import type { CartMode } from './cart-store.ts';
+
+export function renderShopPage(mode: CartMode, replicaId: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>stickless shop (${mode})</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -18,8 +20,12 @@ export function renderShopPage(mode: 'local' | 'central', replicaId: string): st
 <p id="status" class="muted"></p>
 <script>
 const base = location.pathname.replace(/\\/?$/, '/');
+// Each change carries an Idempotency-Key, so a retried add is applied once.
+function newKey() { return crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now(); }
 async function api(method, path, body) {
-  const res = await fetch(base + 'api/' + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const headers = body ? { 'content-type': 'application/json' } : {};
+  if (method !== 'GET') headers['idempotency-key'] = newKey();
+  const res = await fetch(base + 'api/' + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = await res.json().catch(() => ({}));
   document.getElementById('replica').textContent = data.replica || res.headers.get('x-replica') || '?';
   document.getElementById('status').textContent = res.ok ? (data.cartLost ? 'Your previous cart was lost.' : '') : (data.error || res.status);
@@ -41,6 +47,8 @@ function show(data) {
   document.getElementById('total').textContent = 'Total: ' + ((data.totalCents || 0) / 100).toFixed(2);
 }
 (async () => {
+  // The cart first: its cookie is set before any button exists, so two quick first adds share one cart.
+  show(await api('GET', 'cart'));
   const { products } = await api('GET', 'products');
   const box = document.getElementById('products');
   for (const p of products) {
@@ -49,7 +57,6 @@ function show(data) {
     b.onclick = async () => show(await api('POST', 'cart/items', { sku: p.sku }));
     box.append(b);
   }
-  show(await api('GET', 'cart'));
   document.getElementById('checkout').onclick = async () => { const r = await api('POST', 'checkout'); show({ cart: {}, totalCents: 0 }); document.getElementById('status').textContent = 'Ordered ' + JSON.stringify(r.ordered); };
 })();
 </script>
