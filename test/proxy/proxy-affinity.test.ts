@@ -103,10 +103,12 @@ test('pinned backend draining: no new pins, soft moves, hard stays until the dea
 test('pinned backend overloaded: soft moves, hard stays, none balances away', async (t) => {
   const { running } = await setup(t);
   const pin = await pinTo(`${running.url}/hard`, 'a');
+  // Pins are route-bound: the soft route needs its own pin on a.
+  const softPin = await pinTo(`${running.url}/soft`, 'a');
   // Three requests hang on a (hard-pinned, so they cannot move); b is idle.
   const hanging = Array.from({ length: 3 }, () => call(`${running.url}/hard/hang`, { cookie: pin }).catch(() => undefined));
   await waitFor('three requests in flight on a', async () => (await backendState(running, 'a')).inFlight === 3);
-  t.like(await call(`${running.url}/soft`, { cookie: pin }), { backend: 'b', affinity: 'moved' });
+  t.like(await call(`${running.url}/soft`, { cookie: softPin }), { backend: 'b', affinity: 'moved' });
   t.like(await call(`${running.url}/hard`, { cookie: pin }), { backend: 'a', affinity: 'hit' });
   for (let i = 0; i < 5; i++) t.is((await call(`${running.url}/none`)).backend, 'b');
   await running.proxy.destroy();
