@@ -2,6 +2,7 @@
 // proxy/main.ts) run in this process with the remaining arguments, so flags, help, signals and exit
 // codes are exactly theirs. Their dependencies are optional peers of the package: when one is missing
 // this says which to install (exit 4) instead of a module-resolution stack.
+import { fileURLToPath } from 'node:url';
 import { EXIT, write } from './exit-codes.ts';
 
 export const SERVICE_DEPENDENCIES = {
@@ -38,8 +39,11 @@ export async function runService(service: 'sessiond' | 'proxy', argv: string[]):
     write(process.stderr, `stickless ${service}: needs ${missing.join(', ')} (optional peer dependencies of stickless); run: npm install ${missing.join(' ')}\n`);
     return EXIT.missingDependency;
   }
-  // The entry points read process.argv themselves.
-  process.argv = [process.argv[0] ?? process.execPath, `stickless ${service}`, ...argv];
+  // The entry points read process.argv themselves; argv[1] is the entry's real path, so anything that
+  // re-runs the script (cluster workers fork process.argv[1]) starts the same service.
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const entry = fileURLToPath(new URL(service === 'sessiond' ? `../server/main.${ext}` : `../proxy/main.${ext}`, import.meta.url));
+  process.argv = [process.argv[0] ?? process.execPath, entry, ...argv];
   if (service === 'sessiond') await import('../server/main.ts');
   else await import('../proxy/main.ts');
   return EXIT.running;
