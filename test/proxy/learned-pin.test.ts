@@ -133,3 +133,27 @@ test('learn and pinWhen are validated against the key', async (t) => {
   const shape = t.throws(() => parseProxyConfig({ ...base, routes: [{ name: 'z', pool: 'app', learn: { responseBody: 'id' } }] })) as Error & { issues: string[] };
   t.deepEqual(shape.issues, ['routes[0].learn: expected { responseHeader: NAME } or { responseCookie: NAME }']);
 });
+
+test('a wrapped value is bound to its route, its name and its raw value, and only its canonical text verifies', async (t) => {
+  const { LearnedPin } = await import('../../proxy/learned-pin.ts');
+  const KEY = 'key-a-0123456789abcdef';
+  const codec = new LearnedPin([KEY], 'mcp', { responseHeader: 'mcp-session-id' });
+  const wrapped = codec.wrap('app@10.0.0.5:3000', 'sess-1', Date.UTC(2026, 0, 1));
+  t.like(codec.read({ 'mcp-session-id': wrapped }), { kind: 'pinned', backendId: 'app@10.0.0.5:3000', raw: 'sess-1' });
+  t.like(new LearnedPin([KEY], 'other', { responseHeader: 'mcp-session-id' }).read({ 'mcp-session-id': wrapped }), { kind: 'unknown' }, 'another route');
+  t.like(new LearnedPin([KEY], 'mcp', { responseHeader: 'x-session' }).read({ 'x-session': wrapped }), { kind: 'unknown' }, 'another name');
+  t.like(new LearnedPin(['key-b-0123456789abcdef', KEY], 'mcp', { responseHeader: 'mcp-session-id' }).read({ 'mcp-session-id': wrapped }), { kind: 'pinned' }, 'a retired key still verifies while listed');
+  // Every one-character change of the pin part (before the ~) must fail, including ones that decode to the same bytes.
+  const tilde = wrapped.indexOf('~');
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ';
+  let accepted = 0;
+  for (let i = 0; i < tilde; i++) {
+    for (const c of alphabet) {
+      if (c === wrapped[i]) continue;
+      const mutated = `${wrapped.slice(0, i)}${c}${wrapped.slice(i + 1)}`;
+      if (codec.read({ 'mcp-session-id': mutated })?.kind === 'pinned') accepted++;
+    }
+  }
+  t.is(accepted, 0);
+  t.like(codec.read({ 'mcp-session-id': `${wrapped.slice(0, tilde)}~sess-2` }), { kind: 'unknown' }, 'another raw value under the same pin');
+});
