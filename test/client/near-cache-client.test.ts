@@ -168,3 +168,17 @@ test('when the invalidation feed is cut, every copy stops being trusted and trus
   }, 20_000, 'a hit after the resync');
   t.deepEqual(read.fields, { i: 'changed' }, 'the copy trusted again is the current one');
 });
+
+test('delete and regenerate drop the copy: the old id is never answered from memory', async (t) => {
+  const sessiond = await startSessiond(t, { redis });
+  const { client } = cachedClient(t, sessiond);
+  const a = await client.create({ n: 1 });
+  const b = await client.create({ n: 2 });
+  await untilHit(client, a.id);
+  await untilHit(client, b.id);
+  t.true(await client.delete(a.id));
+  t.is(await client.get(a.id), undefined);
+  const moved = await client.regenerate(b.id);
+  t.is(await client.get(b.id), undefined);
+  t.deepEqual((await client.get(moved.id))!.fields, { n: 2 });
+});
