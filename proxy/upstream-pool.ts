@@ -149,10 +149,17 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
     return upstream;
   }
 
-  /** Removes a backend: no new requests; in-flight ones finish, tunnels get drainTimeoutMs. */
+  /**
+   * Removes a backend: no new requests; in-flight ones finish, tunnels get drainTimeoutMs. A
+   * discovered backend counts as departed (a worker of `workers: N` learns DNS answers this way).
+   */
   remove(id: string): boolean {
     const upstream = this.#upstreams.get(id);
     if (upstream === undefined) return false;
+    if (upstream.source === 'dns') {
+      this.#departed.set(id, Date.now());
+      this.#forgetOldDepartures();
+    }
     this.#upstreams.delete(id);
     this.#retire(upstream);
     this.#publish();
@@ -221,6 +228,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
   }
 
   #add(backend: BackendConfig, source: UpstreamSource): Upstream {
+    this.#departed.delete(backend.id);
     const upstream = new Upstream({
       id: backend.id,
       url: backend.url,
@@ -284,9 +292,13 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
         changed = true;
       }
     }
+    this.#forgetOldDepartures();
+    if (changed) this.#publish();
+  }
+
+  #forgetOldDepartures(): void {
     const forgetBefore = Date.now() - DEPARTED_MEMORY_MS;
     for (const [id, leftAtMs] of this.#departed) if (leftAtMs < forgetBefore || this.#departed.size > MAX_DEPARTED) this.#departed.delete(id);
-    if (changed) this.#publish();
   }
 
   async #startDns(): Promise<void> {

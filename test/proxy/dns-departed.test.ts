@@ -57,3 +57,20 @@ test('a backend that comes back to DNS within the grace keeps its hard pins', as
   await waitFor('the backend to return', async () => (await call(running.url, { cookie: pin })).status === 200);
   t.like(await call(running.url, { cookie: pin }), { backend: id, affinity: 'hit' });
 });
+
+test('a discovered backend removed from the pool (how a worker of workers: N learns a DNS answer) counts as departed; static ones do not', async (t) => {
+  const { UpstreamPool } = await import('../../proxy/upstream-pool.ts');
+  const { createLogger } = await import('../../proxy/logger.ts');
+  const { parseProxyConfig } = await import('../../proxy/config.ts');
+  const config = parseProxyConfig(testConfig([{ id: 'static-1', url: 'http://127.0.0.1:1' }]));
+  const pool = new UpstreamPool({ name: 'app', config: config.pools['app']!, resolver: async () => [], logger: createLogger('silent') });
+  t.teardown(() => pool.destroy());
+  pool.add({ id: 'app@10.0.0.9:80', url: 'http://10.0.0.9:80', weight: 1 }, 'dns');
+  const before = Date.now();
+  t.true(pool.remove('app@10.0.0.9:80'));
+  t.true(pool.remove('static-1'));
+  t.true((pool.departedSinceMs('app@10.0.0.9:80') ?? 0) >= before);
+  t.is(pool.departedSinceMs('static-1'), undefined);
+  pool.add({ id: 'app@10.0.0.9:80', url: 'http://10.0.0.9:80', weight: 1 }, 'dns');
+  t.is(pool.departedSinceMs('app@10.0.0.9:80'), undefined, 'back in the pool: no longer departed');
+});
