@@ -8,7 +8,11 @@
 //   DELETE /backends/:id                 remove (in-flight requests finish)
 //   POST   /backends/:id/drain           {"timeoutMs"?}: no new pins; hard pins and WebSockets leave at the deadline
 //   POST   /backends/:id/undrain
+//   GET    /workers                      the serving processes (one, or each of workers: N)
 //   GET    /metrics                      Prometheus text format
+//
+// With `workers: N` the primary serves this API: views and metrics sum every worker's counters,
+// and a change returns once every worker has applied it.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -48,15 +52,32 @@ export interface BackendView {
   ejections: number;
 }
 
-/** The proxy operations the admin API may call; ProxyServer implements it. */
+/** One process serving the data listener. */
+export interface WorkerView {
+  /** cluster worker id; 0 for a standalone proxy. */
+  id: number;
+  pid: number;
+  state: 'starting' | 'serving' | 'stopping';
+  inFlight: number;
+  /** Requests matched to a route by this process since it started. */
+  requests: number;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * The proxy operations the admin API may call; ProxyServer implements it, and so does
+ * WorkerSupervisor (workers: N), whose answers are asynchronous: they wait for every worker.
+ */
 export interface AdminTarget {
-  routes(): RouteView[];
-  setRouteMode(name: string, mode: AffinityMode): RouteView | undefined;
-  backends(): BackendView[];
-  addBackend(pool: string, backend: BackendConfig): BackendView;
-  removeBackend(id: string): boolean;
-  drain(id: string, timeoutMs: number | undefined): BackendView | undefined;
-  undrain(id: string): BackendView | undefined;
+  routes(): MaybePromise<RouteView[]>;
+  setRouteMode(name: string, mode: AffinityMode): MaybePromise<RouteView | undefined>;
+  backends(): MaybePromise<BackendView[]>;
+  addBackend(pool: string, backend: BackendConfig): MaybePromise<BackendView>;
+  removeBackend(id: string): MaybePromise<boolean>;
+  drain(id: string, timeoutMs: number | undefined): MaybePromise<BackendView | undefined>;
+  undrain(id: string): MaybePromise<BackendView | undefined>;
+  workers(): MaybePromise<WorkerView[]>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -88,31 +109,32 @@ export function createAdminServer(target: AdminTarget, token: () => string): Ser
       return;
     }
     if (a === 'routes') {
-      if (method === 'GET' && parts.length === 1) return json(res, 200, { routes: target.routes() });
-      if (method === 'GET' && parts.length === 2) return json(res, 200, found(target.routes().find((r) => r.name === b), `route ${b}`));
+      if (method === 'GET' && parts.length === 1) return json(res, 200, { routes: await target.routes() });
+      if (method === 'GET' && parts.length === 2) return json(res, 200, found((await target.routes()).find((r) => r.name === b), `route ${b}`));
       if ((method === 'PUT' || method === 'POST') && parts.length === 3 && c === 'affinity') {
         const { affinity } = validate(modeBody, await readJson(req));
-        return json(res, 200, found(target.setRouteMode(b!, affinity), `route ${b}`));
+        return json(res, 200, found(await target.setRouteMode(b!, affinity), `route ${b}`));
       }
     }
+    if (a === 'workers' && method === 'GET' && parts.length === 1) return json(res, 200, { workers: await target.workers() });
     if (a === 'backends') {
-      if (method === 'GET' && parts.length === 1) return json(res, 200, { backends: target.backends() });
-      if (method === 'GET' && parts.length === 2) return json(res, 200, found(target.backends().find((x) => x.id === b), `backend ${b}`));
+      if (method === 'GET' && parts.length === 1) return json(res, 200, { backends: await target.backends() });
+      if (method === 'GET' && parts.length === 2) return json(res, 200, found((await target.backends()).find((x) => x.id === b), `backend ${b}`));
       if (method === 'DELETE' && parts.length === 2) {
-        found(target.removeBackend(b!) || undefined, `backend ${b}`);
+        found((await target.removeBackend(b!)) || undefined, `backend ${b}`);
         res.writeHead(204);
         res.end();
         return;
       }
       if (method === 'POST' && parts.length === 3 && c === 'drain') {
         const { timeoutMs } = validate(drainBody, await readJson(req));
-        return json(res, 200, found(target.drain(b!, timeoutMs), `backend ${b}`));
+        return json(res, 200, found(await target.drain(b!, timeoutMs), `backend ${b}`));
       }
-      if (method === 'POST' && parts.length === 3 && c === 'undrain') return json(res, 200, found(target.undrain(b!), `backend ${b}`));
+      if (method === 'POST' && parts.length === 3 && c === 'undrain') return json(res, 200, found(await target.undrain(b!), `backend ${b}`));
     }
     if (a === 'pools' && method === 'POST' && parts.length === 3 && c === 'backends' && d === undefined) {
       const backend = validate(backendSchema, await readJson(req));
-      return json(res, 201, target.addBackend(b!, backend));
+      return json(res, 201, await target.addBackend(b!, backend));
     }
     throw new ProxyError('PRX_ERR_NOT_FOUND', `no admin endpoint ${method} ${url.pathname}; see docs/proxy.md#admin-api`);
   }

@@ -1,11 +1,14 @@
 // Process entry: `node proxy/main.ts --config proxy.yaml`.
 // Invalid configuration → every problem on stderr, exit 1. SIGHUP → reload the file (a bad file is
 // logged and ignored). First SIGTERM/SIGINT → close(), second → destroy().
+// `workers: N` (N > 1, or auto on a multi-core machine): this process becomes the primary
+// (worker-supervisor.ts) and forks N workers (worker-main.ts); signals work the same.
 import { parseArgs } from 'node:util';
 import { loadProxyConfigFile } from './config.ts';
 import { ProxyError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { createProxy } from './index.ts';
+import { resolveWorkerCount, WorkerSupervisor } from './worker-supervisor.ts';
 
 const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
 const configPath = values.config ?? process.env['STICKLESS_PROXY_CONFIG'];
@@ -24,7 +27,8 @@ try {
 }
 
 const logger = createLogger(config.log.level);
-const proxy = createProxy({ config, logger });
+const workers = resolveWorkerCount(config.workers);
+const proxy = workers > 1 ? new WorkerSupervisor({ config, workers, logger }) : createProxy({ config, logger });
 try {
   await proxy.listen();
 } catch (error) {
@@ -35,7 +39,7 @@ try {
 
 process.on('SIGHUP', () => {
   try {
-    proxy.reload(loadProxyConfigFile(configPath));
+    void proxy.reload(loadProxyConfigFile(configPath));
   } catch (error) {
     logger.error({ issues: error instanceof ProxyError ? error.issues : undefined, err: error }, 'reload failed; keeping the running configuration');
   }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AdminTarget, BackendView, RouteView } from './admin.ts';
+import type { AdminTarget, BackendView, RouteView, WorkerView } from './admin.ts';
 import { createAdminServer } from './admin.ts';
 import type { AffinityMode, BackendConfig, ProxyConfig } from './config-schema.ts';
 import { systemResolver, type Resolver } from './discovery-dns.ts';
@@ -17,6 +17,7 @@ import { buildRouteTable, withRouteMode, type RouteCounters, type RouteEntry } f
 import { createMetricsRegistry, type StatsSource } from './stats.ts';
 import type { Upstream } from './upstream.ts';
 import { UpstreamPool } from './upstream-pool.ts';
+import type { WorkerStats } from './worker-state.ts';
 
 export interface ProxyOptions {
   /** Validated configuration (parseProxyConfig / loadProxyConfigFile). */
@@ -25,6 +26,12 @@ export interface ProxyOptions {
   resolver?: Resolver;
   /** Default: a pino logger at config.log.level writing to stdout. */
   logger?: Logger;
+  /**
+   * `standalone` (default) does everything in this process. `worker` is one of `workers: N`
+   * processes: it serves the data listener only; health checks, DNS discovery and the admin API
+   * run once in the primary, which sends their state (worker-state.ts). Default: standalone.
+   */
+  role?: 'standalone' | 'worker';
 }
 
 export interface ProxyAddresses {
@@ -47,11 +54,13 @@ export class ProxyServer implements AdminTarget, StatsSource {
   readonly #server: Server;
   #admin: Server | undefined;
   readonly #registry: Registry;
+  readonly #role: 'standalone' | 'worker';
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
 
   constructor(options: ProxyOptions) {
     this.#config = options.config;
+    this.#role = options.role ?? 'standalone';
     this.#resolver = options.resolver ?? systemResolver;
     this.#log = options.logger ?? createLogger(options.config.log.level);
     for (const [name, pool] of Object.entries(this.#config.pools)) this.#pools.set(name, this.#createPool(name, pool));
@@ -72,10 +81,14 @@ export class ProxyServer implements AdminTarget, StatsSource {
 
   /** Starts discovery and health checks, then listens. Resolves with the bound addresses. */
   async listen(): Promise<ProxyAddresses> {
-    await Promise.all([...this.#pools.values()].map((pool) => pool.start()));
+    if (this.#role === 'standalone') await this.startPools();
     const { host, port } = this.#config.listen;
     this.#server.listen(port, host);
     await once(this.#server, 'listening');
+    if (this.#role === 'worker') {
+      this.#log.debug({ http: this.addresses!.http }, 'worker listening');
+      return this.addresses!;
+    }
     if (this.#config.admin) {
       this.#admin = createAdminServer(this, () => this.#config.admin?.token ?? '');
       this.#admin.listen(this.#config.admin.port, this.#config.admin.host);
@@ -84,6 +97,11 @@ export class ProxyServer implements AdminTarget, StatsSource {
     const addresses = this.addresses!;
     this.#log.info({ http: addresses.http, admin: addresses.admin }, 'listening');
     return addresses;
+  }
+
+  /** Starts discovery and health checks without listening (the primary of `workers: N` runs only these). */
+  async startPools(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((pool) => pool.start()));
   }
 
   get addresses(): ProxyAddresses | undefined {
@@ -185,6 +203,33 @@ export class ProxyServer implements AdminTarget, StatsSource {
     return { contentType: this.#registry.contentType, body: await this.#registry.metrics() };
   }
 
+  workers(): WorkerView[] {
+    return [{ id: 0, pid: process.pid, state: 'serving', inFlight: this.#inFlight(), requests: sumRequests(this.#handler.table.byName.values()) }];
+  }
+
+  // --- worker state (worker-state.ts) ------------------------------------------------------
+
+  poolMap(): ReadonlyMap<string, UpstreamPool> {
+    return this.#pools;
+  }
+
+  routeModes(): Record<string, AffinityMode> {
+    const modes: Record<string, AffinityMode> = {};
+    for (const entry of this.#handler.table.byName.values()) modes[entry.name] = entry.mode;
+    return modes;
+  }
+
+  /** This process's counters, for the primary to sum. */
+  workerStats(): WorkerStats {
+    const routes: WorkerStats['routes'] = {};
+    for (const entry of this.#handler.table.byName.values()) routes[entry.name] = { ...entry.counters };
+    const upstreams: WorkerStats['upstreams'] = {};
+    for (const u of this.upstreams()) {
+      upstreams[u.id] = { requests: u.requests, failures: u.failures, ejections: u.ejections, inFlight: u.inFlight, websockets: u.tunnelCount, ejectedUntilMs: u.ejectedUntilMs };
+    }
+    return { routes, upstreams, errors: Object.fromEntries(this.#handler.errors) };
+  }
+
   // --- StatsSource ---------------------------------------------------------------------------
 
   routeEntries(): Iterable<RouteEntry> {
@@ -247,7 +292,13 @@ export class ProxyServer implements AdminTarget, StatsSource {
   }
 }
 
-function routeView(entry: RouteEntry): RouteView {
+function sumRequests(entries: Iterable<RouteEntry>): number {
+  let total = 0;
+  for (const entry of entries) total += entry.counters.requests;
+  return total;
+}
+
+export function routeView(entry: RouteEntry): RouteView {
   const key = entry.config.key;
   return {
     name: entry.name,
@@ -260,7 +311,7 @@ function routeView(entry: RouteEntry): RouteView {
   };
 }
 
-function backendView(u: Upstream): BackendView {
+export function backendView(u: Upstream): BackendView {
   const now = Date.now();
   return {
     id: u.id,

@@ -6,10 +6,16 @@ import type { AffinityMode } from './config-schema.ts';
 import type { RouteCounters } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
 
-/** Where the collectors read from; the proxy server implements it. */
+/** What the collectors read of a backend: an Upstream, or the sum over workers. */
+export type UpstreamStatsView = Pick<Upstream, 'poolName' | 'id' | 'requests' | 'failures' | 'ejections' | 'inFlight' | 'up' | 'draining'>;
+
+/**
+ * Where the collectors read from: the proxy server, or with `workers: N` the supervisor, whose
+ * figures are the sums over every worker (read just before the scrape).
+ */
 export interface StatsSource {
   routeEntries(): Iterable<{ readonly name: string; readonly mode: AffinityMode; readonly counters: RouteCounters }>;
-  upstreams(): Iterable<Upstream>;
+  upstreams(): Iterable<UpstreamStatsView>;
   errors(): ReadonlyMap<string, number>;
 }
 
@@ -78,7 +84,7 @@ export function createMetricsRegistry(source: StatsSource): Registry {
   counter('stickless_proxy_errors_total', 'Error responses sent, by PRX_ERR_* code.', ['code'], (m) => {
     for (const [code, count] of source.errors()) m.inc({ code }, count);
   });
-  const perUpstream = (fill: (m: Gauge | Counter, u: Upstream, labels: { pool: string; backend: string }) => void) => (m: Gauge | Counter) => {
+  const perUpstream = (fill: (m: Gauge | Counter, u: UpstreamStatsView, labels: { pool: string; backend: string }) => void) => (m: Gauge | Counter) => {
     for (const u of source.upstreams()) fill(m, u, { pool: u.poolName, backend: u.id });
   };
   counter('stickless_proxy_upstream_requests_total', 'Attempts sent to a backend (retries included).', ['pool', 'backend'], perUpstream((m, u, l) => (m as Counter).inc(l, u.requests)));
