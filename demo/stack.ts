@@ -2,7 +2,8 @@
 // is set or redis-server is on PATH, else sessiond's embedded memory store), sessiond, three cart-app
 // replicas per session mode, the dashboard, and the proxy in front:
 //   /sticky/    -> hard affinity -> local-mode replicas (sessions in process memory)
-//   /shop/      -> soft affinity -> central-mode replicas (sessions in sessiond)
+//   /shop/      -> soft affinity -> central-mode replicas (sessions in sessiond, near cache, version tokens)
+//   /token/     -> no affinity   -> token-mode replicas (the cart in an encrypted cookie, no store)
 //   /dashboard/ -> the dashboard (no affinity)
 // Used by `npm start`, the scenario and the browser test.
 import { execFileSync } from 'node:child_process';
@@ -50,13 +51,13 @@ export const DEFAULT_STACK_OPTIONS: Readonly<LocalStackOptions> = Object.freeze(
 
 export interface ReplicaInfo {
   id: string;
-  mode: 'local' | 'central';
-  pool: 'sticky' | 'shop';
+  mode: 'local' | 'central' | 'token';
+  pool: 'sticky' | 'shop' | 'token';
   process: ManagedProcess;
 }
 
 export interface LocalStack {
-  urls: { proxy: string; shop: string; sticky: string; dashboard: string; admin: string; sessiond: string };
+  urls: { proxy: string; shop: string; sticky: string; token: string; dashboard: string; admin: string; sessiond: string };
   adminToken: string;
   storeDescription: string;
   replicas: ReplicaInfo[];
@@ -177,13 +178,15 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
 
     // 3. Replicas: local mode behind /sticky/, central mode behind /shop/.
     const replicas: ReplicaInfo[] = [];
-    for (const [mode, pool] of [['local', 'sticky'], ['central', 'shop']] as const) {
+    // One cookie key for every replica of the stack: token carts and version tokens open on any of them.
+    const cookieKeys = randomBytes(32).toString('base64url');
+    for (const [mode, pool] of [['local', 'sticky'], ['central', 'shop'], ['token', 'token']] as const) {
       for (let i = 1; i <= options.replicasPerMode; i++) {
         const id = `${mode}-${i}`;
         const port = await freePort();
         const process_ = new ManagedProcess({
           name: id, ...node('demo/cart-app/main.ts'), port, onOutput: options.onOutput,
-          env: { PORT: String(port), HOST: '127.0.0.1', REPLICA_ID: id, SESSION_MODE: mode, SESSIOND_ADDRESS: `127.0.0.1:${sessiondPort}` },
+          env: { PORT: String(port), HOST: '127.0.0.1', REPLICA_ID: id, SESSION_MODE: mode, SESSIOND_ADDRESS: `127.0.0.1:${sessiondPort}`, CART_COOKIE_KEYS: cookieKeys },
         });
         started.push(process_);
         replicas.push({ id, mode, pool, process: process_ });
@@ -226,7 +229,7 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
 
     const base = `http://127.0.0.1:${proxyPort}`;
     return {
-      urls: { proxy: base, shop: `${base}/shop/`, sticky: `${base}/sticky/`, dashboard: `${base}/dashboard/`, admin: `http://127.0.0.1:${adminPort}`, sessiond: `127.0.0.1:${sessiondPort}` },
+      urls: { proxy: base, shop: `${base}/shop/`, sticky: `${base}/sticky/`, token: `${base}/token/`, dashboard: `${base}/dashboard/`, admin: `http://127.0.0.1:${adminPort}`, sessiond: `127.0.0.1:${sessiondPort}` },
       adminToken,
       storeDescription,
       replicas,
@@ -272,7 +275,7 @@ export function proxyConfig(input: ProxyConfigInput): Record<string, unknown> {
   // A killed replica fails its check at once (connection refused); the timeout only has to catch a
   // hung one, and a short one (it was 300 ms for the scenario) marks live replicas of a busy machine down.
   const health = { path: '/healthz', intervalMs: input.healthIntervalMs, timeoutMs: 5000, rise: 1, fall: 2 };
-  const pool = (name: 'sticky' | 'shop') => ({
+  const pool = (name: ReplicaInfo['pool']) => ({
     backends: input.replicas.filter((r) => r.pool === name).map((r) => ({ id: r.id, url: `http://127.0.0.1:${r.process.port}` })),
     health,
     // Short ejections: a killed replica of the demo comes back within seconds.
@@ -288,11 +291,13 @@ export function proxyConfig(input: ProxyConfigInput): Record<string, unknown> {
     pools: {
       sticky: pool('sticky'),
       shop: pool('shop'),
+      token: pool('token'),
       dashboard: { backends: [{ id: 'dashboard', url: `http://127.0.0.1:${input.dashboardPort}` }] },
     },
     routes: [
       { name: 'sticky', match: { pathPrefix: '/sticky' }, pool: 'sticky', affinity: 'hard', cookie: { name: 'stickless_sticky' }, hard: { whenDown: 'reject', retryAfterSeconds: 5 } },
       { name: 'shop', match: { pathPrefix: '/shop' }, pool: 'shop', affinity: 'soft', cookie: { name: 'stickless_shop' } },
+      { name: 'token', match: { pathPrefix: '/token' }, pool: 'token', affinity: 'none', cookie: { name: 'stickless_token' } },
       { name: 'dashboard', match: { pathPrefix: '/' }, pool: 'dashboard', affinity: 'none' },
     ],
   };

@@ -38,6 +38,7 @@ try {
   log(`  dashboard      ${stack.urls.dashboard}`);
   log(`  stickless shop ${stack.urls.shop}     (soft affinity, carts in sessiond)`);
   log(`  sticky shop    ${stack.urls.sticky}   (hard affinity, carts in replica memory)`);
+  log(`  token shop     ${stack.urls.token}    (no affinity, carts in an encrypted cookie)`);
   log(`  proxy admin    ${stack.urls.admin}  (Authorization: Bearer ${stack.adminToken})`);
   log(`  sessiond       ${stack.urls.sessiond}`);
   log('Ctrl-C stops everything.');

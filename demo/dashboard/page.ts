@@ -1,15 +1,27 @@
-// The dashboard page: two carts side by side (sticky + local sessions vs. stickless + central
-// sessions), which replica served each request, live per-replica load and health, and the buttons
-// that kill or restart a replica and switch a route's affinity mode. Same origin as the shops, since
-// the proxy serves all three.
+// The dashboard page: three carts side by side (sticky + local sessions, stickless + central
+// sessions, token sessions in an encrypted cookie), which replica served each request, the version
+// each pane's cart is at and the near-cache hit ratio of its replicas, live per-replica load and
+// health, and the buttons that kill or restart a replica and switch a route's affinity mode. Same
+// origin as the shops, since the proxy serves all of them.
+//
+// Each pane loads its cart when the page opens and sends its requests one at a time, in click order:
+// the first add goes out only after the cart cookie arrived, so two quick first clicks land in one cart.
+import { CATALOG } from '../cart-app/catalog.ts';
+
+const PANES = [
+  { route: 'sticky', title: 'Sticky sessions, local carts', note: 'carts in each replica\'s memory, hard-pinned' },
+  { route: 'shop', title: 'Stickless: central sessions', note: 'carts in sessiond, soft affinity, near cache + version token' },
+  { route: 'token', title: 'Token sessions', note: 'the cart in an encrypted cookie, no store, no affinity' },
+] as const;
 
 export function renderDashboardPage(): string {
+  const products = JSON.stringify(CATALOG.map((p) => [p.sku, p.name]));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>stickless dashboard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
  body{font:14px system-ui,sans-serif;margin:1.5rem;color:#222;background:#fafafa}
- h1{margin:0 0 .3rem} .muted{color:#777} .panes{display:grid;grid-template-columns:1fr 1fr;gap:1rem;margin:1rem 0}
+ h1{margin:0 0 .3rem} .muted{color:#777} .panes{display:grid;grid-template-columns:repeat(3,1fr);gap:1rem;margin:1rem 0}
  .pane{background:#fff;border:1px solid #ddd;border-radius:6px;padding:1rem}
  .pane h2{margin-top:0;font-size:1.1rem} button{margin:.1rem;padding:.25rem .6rem}
  .served{font-weight:bold} .log{font:12px monospace;max-height:9rem;overflow:auto;background:#f4f4f4;padding:.4rem}
@@ -18,20 +30,36 @@ export function renderDashboardPage(): string {
 </style></head>
 <body>
 <h1>stickless dashboard</h1>
-<p class="muted">Left: the classic setup (carts in each replica's memory, hard-pinned). Right: carts in sessiond, soft affinity. Kill the replica that served a cart and compare.</p>
+<p class="muted">Three ways to keep a cart. Kill the replica that served a cart and compare. The kill, restart and affinity actions answer this machine (loopback) only.</p>
 <div class="panes">
- ${pane('sticky', 'Sticky sessions, local carts', '/sticky/')}
- ${pane('shop', 'Stickless: central sessions', '/shop/')}
+ ${PANES.map((p) => pane(p.route, p.title, p.note)).join('\n ')}
 </div>
 <h2>Replicas</h2>
-<table id="replicas"><thead><tr><th>replica</th><th>mode</th><th>process</th><th>proxy state</th><th>in flight</th><th>requests</th><th>load</th><th></th></tr></thead><tbody></tbody></table>
+<table id="replicas"><thead><tr><th>replica</th><th>mode</th><th>process</th><th>proxy state</th><th>in flight</th><th>requests</th><th>load</th><th>near cache</th><th></th></tr></thead><tbody></tbody></table>
 <p class="muted" id="updated"></p>
 <script>
-const PRODUCTS = [['tea', 'Green tea'], ['mug', 'Mug'], ['honey', 'Honey']];
+const PRODUCTS = ${products};
+const ROUTES = ${JSON.stringify(PANES.map((p) => p.route))};
 function el(id) { return document.getElementById(id); }
-async function shopCall(route, method, path, body) {
-  const res = await fetch('/' + route + '/api/' + path, { method, credentials: 'same-origin', headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-  const data = await res.json().catch(() => ({}));
+function newKey() { return crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now(); }
+// One queue per pane: a request starts when the previous one of that pane ended.
+const queues = {};
+function shopCall(route, method, path, body) {
+  const run = () => send(route, method, path, body);
+  queues[route] = (queues[route] || Promise.resolve()).then(run, run);
+  return queues[route];
+}
+async function send(route, method, path, body) {
+  const headers = body ? { 'content-type': 'application/json' } : {};
+  if (method !== 'GET') headers['idempotency-key'] = newKey();
+  let res, data = {};
+  try {
+    res = await fetch('/' + route + '/api/' + path, { method, credentials: 'same-origin', headers, body: body ? JSON.stringify(body) : undefined });
+    data = await res.json().catch(() => ({}));
+  } catch (error) {
+    res = { ok: false, status: 0, headers: new Headers() };
+    data = { error: String(error) };
+  }
   const backend = res.headers.get('x-stickless-backend') || data.replica || '-';
   const affinity = res.headers.get('x-stickless-affinity') || '';
   el('served-' + route).textContent = backend;
@@ -40,16 +68,18 @@ async function shopCall(route, method, path, body) {
   el('log-' + route).prepend(line);
   const status = el('status-' + route);
   if (!res.ok) {
-    const detail = data.error && typeof data.error === 'object' ? data.error.code + ' ' + data.error.message : (data.error || '');
+    const detail = data.error && typeof data.error === 'object' ? data.error.code + ' ' + data.error.message : ((data.code ? data.code + ' ' : '') + (data.error || ''));
     status.textContent = 'Error ' + res.status + ': ' + detail + (res.headers.get('retry-after') ? ' (retry after ' + res.headers.get('retry-after') + ' s)' : '');
     status.className = 'err';
-    el('cart-' + route).innerHTML = '<li class="muted">(cart unavailable)</li>';
-    el('count-' + route).textContent = '-';
+    if (res.status !== 413) { el('cart-' + route).innerHTML = '<li class="muted">(cart unavailable)</li>'; el('count-' + route).textContent = '-'; }
   } else if (data.cartLost) {
-    status.textContent = 'Cart lost: the replica that held it is gone';
+    status.textContent = 'Cart lost: the replica or cookie that held it is gone';
     status.className = 'err';
   } else { status.textContent = 'OK'; status.className = 'ok'; }
   if (data.cart) renderCart(route, data.cart);
+  if (typeof data.version === 'number') {
+    el('version-' + route).textContent = route === 'sticky' ? 'none (local)' : 'v' + data.version + (route === 'shop' ? ' (token vouched v' + data.minVersion + ')' : '') + ', cookie ' + data.cookieBytes + ' B';
+  }
   return data;
 }
 function renderCart(route, cart) {
@@ -59,7 +89,7 @@ function renderCart(route, cart) {
   el('count-' + route).textContent = String(entries.reduce((n, [, q]) => n + q, 0));
   for (const [sku, n] of entries) { const li = document.createElement('li'); li.textContent = n + ' x ' + sku; list.append(li); }
 }
-for (const route of ['sticky', 'shop']) {
+for (const route of ROUTES) {
   const box = el('buttons-' + route);
   for (const [sku, name] of PRODUCTS) {
     const b = document.createElement('button');
@@ -69,25 +99,33 @@ for (const route of ['sticky', 'shop']) {
   }
   el('refresh-' + route).onclick = () => shopCall(route, 'GET', 'cart');
   el('mode-' + route).onchange = async (e) => {
-    await fetch('/dashboard/api/routes/' + route + '/affinity', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ affinity: e.target.value }) });
+    const res = await fetch('/dashboard/api/routes/' + route + '/affinity', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ affinity: e.target.value }) });
+    if (!res.ok) { el('status-' + route).textContent = 'Error ' + res.status + ': ' + ((await res.json().catch(() => ({}))).error || ''); el('status-' + route).className = 'err'; }
     refresh();
   };
+  shopCall(route, 'GET', 'cart');
 }
 async function replicaAction(id, action) {
-  await fetch('/dashboard/api/replicas/' + id + '/' + action, { method: 'POST' });
+  const res = await fetch('/dashboard/api/replicas/' + id + '/' + action, { method: 'POST' });
+  if (!res.ok) el('updated').textContent = 'Error ' + res.status + ': ' + ((await res.json().catch(() => ({}))).error || '');
   refresh();
 }
+function ratio(hits, misses) { return hits + misses === 0 ? '-' : Math.round(100 * hits / (hits + misses)) + '%'; }
 async function refresh() {
   const res = await fetch('/dashboard/api/state');
   if (!res.ok) return;
   const state = await res.json();
   for (const route of state.routes) { const select = el('mode-' + route.name); if (select && document.activeElement !== select) select.value = route.affinity; }
   const byId = new Map(state.backends.map((b) => [b.id, b]));
-  const maxRequests = Math.max(1, ...state.backends.map((b) => b.requests));
+  // Bars compare replicas with each other: the dashboard's own backend (its polling) is left out.
+  const maxRequests = Math.max(1, ...state.replicas.map((r) => (byId.get(r.id) || {}).requests || 0));
+  const cache = { hits: 0, misses: 0 };
   const body = document.querySelector('#replicas tbody');
   body.innerHTML = '';
   for (const r of state.replicas) {
     const b = byId.get(r.id) || {};
+    const near = r.stats && r.stats.nearCache;
+    if (near) { cache.hits += near.hits; cache.misses += near.misses; }
     const tr = document.createElement('tr');
     tr.dataset.replica = r.id;
     const cells = [r.id, r.mode, r.alive ? 'running' : 'killed', b.state || '?', b.inFlight ?? '-', b.requests ?? '-'];
@@ -95,12 +133,14 @@ async function refresh() {
     const load = document.createElement('td');
     const bar = document.createElement('span'); bar.className = 'bar'; bar.style.width = Math.round(120 * (b.requests || 0) / maxRequests) + 'px';
     load.append(bar); tr.append(load);
+    const hit = document.createElement('td'); hit.textContent = near ? ratio(near.hits, near.misses) + ' (' + near.hits + '/' + (near.hits + near.misses) + ')' : '-'; tr.append(hit);
     const actions = document.createElement('td');
     const kill = document.createElement('button'); kill.textContent = 'Kill'; kill.dataset.testid = 'kill-' + r.id; kill.disabled = !r.alive; kill.onclick = () => replicaAction(r.id, 'kill');
     const restart = document.createElement('button'); restart.textContent = 'Restart'; restart.dataset.testid = 'restart-' + r.id; restart.disabled = r.alive; restart.onclick = () => replicaAction(r.id, 'restart');
     actions.append(kill, restart); tr.append(actions);
     body.append(tr);
   }
+  el('cache-shop').textContent = ratio(cache.hits, cache.misses) + ' of ' + (cache.hits + cache.misses) + ' reads';
   el('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
 }
 refresh();
@@ -109,13 +149,16 @@ setInterval(refresh, 1000);
 </body></html>`;
 }
 
-function pane(route: 'sticky' | 'shop', title: string, path: string): string {
+function pane(route: string, title: string, note: string): string {
+  const cache = route === 'shop' ? '<span id="cache-shop" data-testid="cache-shop">-</span>' : `<span class="muted">${route === 'token' ? 'no store' : 'no store calls'}</span>`;
   return `<section class="pane" id="pane-${route}">
-  <h2>${title} <small class="muted">${path}</small></h2>
+  <h2>${title} <small class="muted">/${route}/</small></h2>
+  <p class="muted">${note}</p>
   <label>affinity <select id="mode-${route}" data-testid="mode-${route}"><option>none</option><option>soft</option><option>hard</option></select></label>
   <div id="buttons-${route}"></div>
   <button id="refresh-${route}" data-testid="refresh-${route}">Refresh cart</button>
   <p>Served by <span class="served" id="served-${route}" data-testid="served-${route}">-</span> · items <b id="count-${route}" data-testid="count-${route}">0</b> · <span id="status-${route}" data-testid="status-${route}"></span></p>
+  <p class="muted">version <span id="version-${route}" data-testid="version-${route}">-</span> · near-cache hits ${cache}</p>
   <ul id="cart-${route}" data-testid="cart-${route}"></ul>
   <div class="log" id="log-${route}"></div>
 </section>`;

@@ -1,12 +1,17 @@
 // The dashboard's HTTP side: the page, a state endpoint that joins replica processes with the
 // proxy's view of them, and the buttons' actions (kill / restart a replica, switch a route's mode).
 // It runs inside the stack launcher, because it owns the replica processes.
+//
+// The actions (kill, restart, switch affinity) have no login: they are for the person at this
+// machine. They answer only clients on the loopback interface, as the proxy reports them
+// (X-Forwarded-For / Forwarded, set by the proxy in front) and as the socket shows; anyone else gets
+// 403 DASHBOARD_LOOPBACK_ONLY. `npm start` also binds the proxy to 127.0.0.1 only.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { renderDashboardPage } from './page.ts';
 
 export interface ReplicaView {
   id: string;
-  mode: 'local' | 'central';
+  mode: 'local' | 'central' | 'token';
   pool: string;
   port: number;
   alive: boolean;
@@ -41,7 +46,11 @@ export function createDashboardServer(control: StackControl): Server {
         { routes: unknown[] },
         { backends: unknown[] },
       ];
-      return json(res, 200, { replicas: control.replicas(), routes: routes.routes, backends: backends.backends });
+      const replicas = await Promise.all(control.replicas().map(async (r) => ({ ...r, stats: r.alive ? await replicaStats(r.port) : undefined })));
+      return json(res, 200, { replicas, routes: routes.routes, backends: backends.backends });
+    }
+    if ((req.method === 'POST' || req.method === 'PUT') && !fromLoopback(req)) {
+      return json(res, 403, { code: 'DASHBOARD_LOOPBACK_ONLY', error: 'the dashboard\'s actions answer clients on this machine only (loopback): open it on the machine that runs the stack' });
     }
     const replicaAction = /^\/dashboard\/api\/replicas\/([^/]+)\/(kill|restart)$/.exec(path);
     if (req.method === 'POST' && replicaAction) {
@@ -62,6 +71,28 @@ export function createDashboardServer(control: StackControl): Server {
   return createServer((req, res) => {
     handle(req, res).catch((error: unknown) => json(res, 502, { error: (error as Error).message }));
   });
+}
+
+/** A replica's GET /api/stats (see demo/README.md), or undefined when it does not answer in time. */
+async function replicaStats(port: number): Promise<unknown> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/api/stats`, { signal: AbortSignal.timeout(2000) });
+    return response.ok ? await response.json() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+/** True when the socket and every hop named by X-Forwarded-For / Forwarded are loopback addresses. */
+export function fromLoopback(req: IncomingMessage): boolean {
+  const hops = [req.socket.remoteAddress ?? ''];
+  for (const value of [req.headers['x-forwarded-for']].flat()) if (value) hops.push(...value.split(','));
+  for (const value of [req.headers['forwarded']].flat()) {
+    for (const match of (value ?? '').matchAll(/for=("?)([^;,"]*)\1/gi)) hops.push(match[2]!.replace(/^\[(.*)\](:\d+)?$/, '$1'));
+  }
+  return hops.every((hop) => LOOPBACK.test(hop.trim()));
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
