@@ -80,8 +80,13 @@ export const DEFAULT_NEAR_CACHE_OPTIONS: Readonly<NearCacheOptions> = Object.fre
 /** Options of `new SessionClient(options)`. Only `address` and `namespace` are required. */
 export interface SessionClientOptions {
   /**
-   * The sessiond to dial: `host:port` (e.g. `127.0.0.1:50051`), or any gRPC target URI grpc-js
-   * understands (`dns:///sessiond.internal:50051` to balance across the addresses of a name).
+   * The sessiond instance(s) to dial, as a gRPC target: one `host:port` (e.g. `127.0.0.1:50051`), or
+   * `dns:///sessiond.internal:50051` for every address of a name (re-resolved when a connection
+   * fails), or `ipv4:10.0.0.5:50051,10.0.0.6:50051`. The constructor also takes a list of `IP:port`
+   * addresses and turns it into an `ipv4:`/`ipv6:` target. Calls are balanced round robin over the
+   * instances that are connected, unless `channelOptions` names another policy
+   * (`grpc.service_config` or `grpc.lb_policy_name`); an instance that fails leaves the rotation
+   * until it is back, and a call lost with it is retried on another within the retry budget.
    */
   address: string;
   /** The namespace (one app or tenant) every call of this client works in. */
@@ -139,7 +144,8 @@ export interface SessionClientOptions {
 
 /** What the constructor accepts: the required options, and any subset of the others. */
 export type SessionClientInit =
-  & Pick<SessionClientOptions, 'address' | 'namespace'>
+  & Pick<SessionClientOptions, 'namespace'>
+  & { address: string | readonly string[] }
   & Partial<Omit<SessionClientOptions, 'address' | 'namespace' | 'retry' | 'nearCache'>>
   & { retry?: Partial<RetryOptions> | undefined; nearCache?: Partial<NearCacheOptions> | boolean | undefined };
 
@@ -161,18 +167,18 @@ export function resolveClientOptions(init: SessionClientInit): Readonly<SessionC
   const options: SessionClientOptions = {
     ...DEFAULT_CLIENT_OPTIONS,
     ...withoutUndefined(init),
-    address: init.address,
+    address: '',
     namespace: init.namespace,
     retry: { ...DEFAULT_CLIENT_OPTIONS.retry, ...withoutUndefined(init.retry ?? {}) },
-    channelOptions: { ...(init.channelOptions ?? DEFAULT_CLIENT_OPTIONS.channelOptions) },
+    channelOptions: withRoundRobin(init.channelOptions ?? DEFAULT_CLIENT_OPTIONS.channelOptions),
     nearCache: resolveNearCache(init.nearCache),
   };
   const problems: string[] = [];
   const check = (ok: boolean, name: string, expected: string, value: unknown): void => {
     if (!ok) problems.push(`${name}: expected ${expected}, got ${describe(value)}`);
   };
-  const { address, namespace, token, deadlineMs, retry, maxUpdateAttempts } = options;
-  check(typeof address === 'string' && /^\S+$/.test(address), 'address', 'a "host:port" string', address);
+  options.address = toGrpcTarget(init.address, problems);
+  const { namespace, token, deadlineMs, retry, maxUpdateAttempts } = options;
   check(typeof namespace === 'string' && namespace.length > 0, 'namespace', 'a non-empty string', namespace);
   check(token === undefined || (typeof token === 'string' && token.length > 0), 'token', 'a non-empty string or undefined', token === undefined ? token : '<redacted>');
   check(isInt(deadlineMs, 1), 'deadlineMs', 'a positive integer (ms)', deadlineMs);
@@ -196,6 +202,44 @@ export function resolveClientOptions(init: SessionClientInit): Readonly<SessionC
   Object.freeze(options.channelOptions);
   if (options.nearCache) Object.freeze(options.nearCache);
   return Object.freeze(options);
+}
+
+/** Round robin over every address of the target, unless the caller chose a policy. */
+const ROUND_ROBIN_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
+function withRoundRobin(channelOptions: grpc.ChannelOptions): grpc.ChannelOptions {
+  if (typeof channelOptions !== 'object' || channelOptions === null) return channelOptions;
+  if ('grpc.service_config' in channelOptions || 'grpc.lb_policy_name' in channelOptions) return { ...channelOptions };
+  return { ...channelOptions, 'grpc.service_config': ROUND_ROBIN_SERVICE_CONFIG };
+}
+
+const IPV4_ADDRESS = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/;
+const IPV6_ADDRESS = /^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
+
+/**
+ * `address` as one gRPC target. grpc-js balances over the addresses of one target only, and its
+ * only multi-address targets are `ipv4:` and `ipv6:` lists, so a list must hold IP:port entries of one
+ * family (a name goes through `dns:///`, which yields every address of it).
+ */
+function toGrpcTarget(address: string | readonly string[], problems: string[]): string {
+  if (typeof address === 'string') {
+    if (!/^\S+$/.test(address)) problems.push(`address: expected a "host:port" string or gRPC target, got ${describe(address)}`);
+    return address;
+  }
+  if (!Array.isArray(address) || address.length === 0 || !address.every((entry) => typeof entry === 'string')) {
+    problems.push(`address: expected a "host:port" string or a non-empty list of "IP:port" strings, got ${describe(address)}`);
+    return '';
+  }
+  if (address.length === 1) return toGrpcTarget(address[0]!, problems);
+  const family = address.every((entry) => IPV4_ADDRESS.test(entry)) ? 'ipv4' : address.every((entry) => IPV6_ADDRESS.test(entry)) ? 'ipv6' : undefined;
+  if (family === undefined) {
+    const bad = address.findIndex((entry) => !IPV4_ADDRESS.test(entry) && !IPV6_ADDRESS.test(entry));
+    problems.push(bad >= 0
+      ? `address[${bad}]: a list takes "IP:port" entries (e.g. "10.0.0.5:50051"), got ${describe(address[bad])}; for a host name use "dns:///name:port", which balances over all of its addresses`
+      : 'address: a list takes addresses of one family, all IPv4 or all IPv6');
+    return '';
+  }
+  return `${family}:${address.join(',')}`;
 }
 
 function resolveNearCache(init: SessionClientInit['nearCache']): NearCacheOptions | false {
