@@ -8,10 +8,10 @@ export const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
 export interface CliResult { code: number; stdout: string; stderr: string }
 
-/** One run to completion (bounded at 60 s: a hang is a failure, not a slow machine). */
+/** One run to completion, bounded at 170 s (a hang is a failure; a loaded 2-core machine can take a minute to start node). */
 export function stickless(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 170_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

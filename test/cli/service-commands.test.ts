@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/servers.ts';
 import { startStickless, stickless } from './cli-harness.ts';
 
 test('stickless sessiond runs sessiond with its flags and stops on SIGTERM (exit 0)', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000, 'node start-up on a busy machine');
   const run = startStickless(t, ['sessiond', '--store', 'memory', '--listen', '127.0.0.1:0']);
   const line = await waitFor(() => run.stdout().split('\n').find((l) => l.includes('sessiond listening')), 60_000, 'sessiond listening');
   const { address } = JSON.parse(line) as { address: string };
@@ -23,7 +23,7 @@ test('stickless sessiond runs sessiond with its flags and stops on SIGTERM (exit
 });
 
 test('stickless sessiond with a bad flag exits 2 naming it; proxy without --config exits 2', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000, 'node start-ups on a busy machine');
   const [sessiond, proxy] = await Promise.all([stickless(['sessiond', '--store', 'tape']), stickless(['proxy'])]);
   t.is(sessiond.code, 2);
   t.regex(sessiond.stderr, /--store/);
@@ -51,12 +51,21 @@ test('stickless up puts the proxy in front of the app and sessiond beside it; SI
   t.deepEqual(JSON.parse(up.stdout().split('\n')[0]!), { proxy: `http://127.0.0.1:${proxyPort}`, sessiond: `127.0.0.1:${sessiondPort}`, backends: [`http://127.0.0.1:${(app.address() as AddressInfo).port}`] });
   const client = new SessionClient({ address: `127.0.0.1:${sessiondPort}`, namespace: 'up', deadlineMs: 30_000 });
   t.teardown(() => client.destroy());
-  t.truthy((await client.create({})).id);
+  // sessiond starts beside the proxy, not before it: wait until it answers too.
+  const created = await waitFor(async () => {
+    try {
+      return (await client.create({})).id;
+    } catch {
+      return undefined;
+    }
+  }, 200_000, 'sessiond started by up to answer');
+  t.regex(created, /^[A-Za-z0-9_-]{43}$/);
   up.child.kill('SIGTERM');
   t.is(await up.exited, 0);
 });
 
 test('stickless up without --backend exits 2', async (t) => {
+  t.timeout(200_000, 'node start-up on a busy machine');
   const result = await stickless(['up']);
   t.is(result.code, 2);
   t.regex(result.stderr, /--backend/);
