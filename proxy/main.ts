@@ -8,7 +8,7 @@ import { loadProxyConfigFile } from './config.ts';
 import { ProxyError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { createProxy } from './index.ts';
-import { resolveWorkerCount, WorkerSupervisor } from './worker-supervisor.ts';
+import { availableParallelism } from 'node:os';
 
 const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
 const configPath = values.config ?? process.env['STICKLESS_PROXY_CONFIG'];
@@ -27,8 +27,9 @@ try {
 }
 
 const logger = createLogger(config.log.level);
-const workers = resolveWorkerCount(config.workers);
-const proxy = workers > 1 ? new WorkerSupervisor({ config, workers, logger }) : createProxy({ config, logger });
+const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+// Loaded only when used: a one-process proxy starts as fast as before.
+const proxy = workers > 1 ? new (await import('./worker-supervisor.ts')).WorkerSupervisor({ config, workers, logger }) : createProxy({ config, logger });
 try {
   await proxy.listen();
 } catch (error) {

@@ -9,7 +9,6 @@
 //   - A worker that exits while the proxy runs is replaced (backing off if it keeps dying).
 //   - close() tells every worker to drain (shutdownTimeoutMs), waits for them, then stops.
 import cluster, { type Worker } from 'node:cluster';
-import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -31,11 +30,6 @@ export interface WorkerSupervisorOptions {
   workers: number;
   logger: Logger;
   resolver?: Resolver;
-}
-
-/** `workers: auto` → one per core the process may use. */
-export function resolveWorkerCount(workers: number | 'auto'): number {
-  return workers === 'auto' ? availableParallelism() : workers;
 }
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
