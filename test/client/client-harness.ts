@@ -8,9 +8,16 @@ import { startSessiond, type StartSessiondOptions, type StartedSessiond } from '
 
 export const namespace = (): string => `ns-${randomUUID()}`;
 
+/**
+ * Deadline of a test client unless the test sets its own: the library's 2 s default is an answer a
+ * busy machine (two suites at once on 2 cores) can miss, which would fail tests about other things.
+ * Tests about deadlines pass `deadlineMs` themselves.
+ */
+const TEST_DEADLINE_MS = 30_000;
+
 /** A client closed (destroyed) in teardown. */
 export function connect(t: ExecutionContext, init: SessionClientInit): SessionClient {
-  const client = new SessionClient(init);
+  const client = new SessionClient({ deadlineMs: TEST_DEADLINE_MS, ...init });
   t.teardown(() => client.destroy());
   return client;
 }

@@ -21,7 +21,7 @@ test('64 clients × 25 concurrent increments of one field add up to exactly 1600
   const clients: SessionClient[] = Array.from({ length: 64 }, () => connect(t, {
     address: sessiond.address,
     namespace: ns,
-    deadlineMs: 10_000,
+    deadlineMs: 60_000, // a bound against a hang; a busy machine can take seconds per round
     // A channel and a TCP connection of its own per client, as 64 processes would have.
     channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
   }));

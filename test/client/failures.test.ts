@@ -50,7 +50,7 @@ async function deadClient(t: ExecutionContext, init: Partial<SessionClientInit> 
   const client = connect(t, {
     address: `127.0.0.1:${await freePort()}`,
     namespace: ns,
-    deadlineMs: 5000,
+    deadlineMs: 30_000, // every attempt fails at once (connection refused); a bound, not a timing
     retry: { maxAttempts: 3, initialBackoffMs: 10, maxBackoffMs: 20 },
     channelOptions: FAST_RECONNECT,
     ...init,
