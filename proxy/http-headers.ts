@@ -98,7 +98,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, trust: boolean, upg
   out['x-forwarded-for'] = trust && xff ? `${xff}, ${ip}` : ip;
   out['x-forwarded-proto'] = trust && incoming['x-forwarded-proto'] ? (incoming['x-forwarded-proto'] as string) : proto;
   out['x-forwarded-host'] = trust && incoming['x-forwarded-host'] ? (incoming['x-forwarded-host'] as string) : host;
-  const element = `for=${forwardedNode(ip)};host="${host.replace(/["\\]/g, '')}";proto=${proto}`;
+  const safeHost = host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host;
+  const element = `for=${forwardedNode(ip)};host="${safeHost}";proto=${proto}`;
   out['forwarded'] = trust && forwarded ? `${forwarded}, ${element}` : element;
   return out;
 }
@@ -129,6 +130,9 @@ export function clientResponseHeaders(
 function connectionTokens(headers: IncomingHttpHeaders): Set<string> | undefined {
   const connection = headers.connection;
   if (connection === undefined) return undefined;
+  // Nearly every message says just `keep-alive` (node backends on every response) or `close`:
+  // nothing to strip, and no split/map/filter/Set for it (issue 10, hot path).
+  if (connection.length <= 10 && /^(?:keep-alive|close|upgrade)$/i.test(connection)) return undefined;
   const tokens = connection.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
   return tokens.length === 0 ? undefined : new Set(tokens);
 }
