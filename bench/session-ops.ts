@@ -8,6 +8,7 @@ import type { RunResult } from './latency-recorder.ts';
 import { formatCpuUs, formatMs, formatRate, formatRatio, formatShare, formatTable } from './markdown-table.ts';
 import { ForeignLoadMeter, ownCpuMs, processCpuMs } from './process-cpu.ts';
 import { startRedis, type RedisProcess } from './redis-process.ts';
+import { runInvalidationLag, startNearCacheTarget, type LagResult } from './near-cache.ts';
 import { startDirectRedisTarget, startSessiondTarget, type OpName, type SessionTarget } from './session-targets.ts';
 
 export interface SessionOpsOptions {
@@ -20,6 +21,8 @@ export interface SessionOpsOptions {
   /** Also measure replicaAcks=1 on a primary + replica pair. */
   replicaAcks: boolean;
   log: (line: string) => void;
+  /** Receives every measured row as a plain object (`npm run bench -- --json`). */
+  onRow?: ((row: Record<string, unknown>) => void) | undefined;
 }
 
 interface Measurement {
@@ -37,6 +40,8 @@ interface Measurement {
 /** Rows measured while other processes kept more than this share of the cores busy are flagged. */
 export const DISTURBED_SHARE = 0.1;
 const OPS: readonly OpName[] = ['Get', 'Patch', 'Create'];
+/** Writes per second of the invalidation-lag run (issue 8's target is stated at 1,000/s). */
+const LAG_RATE = 1000;
 
 async function measure(target: SessionTarget, peer: string, options: SessionOpsOptions): Promise<Measurement[]> {
   const out: Measurement[] = [];
@@ -81,13 +86,19 @@ export async function runSessionOps(options: SessionOpsOptions): Promise<string>
   const { children } = options;
   const rows: Measurement[] = [];
   const redisList: RedisProcess[] = [];
+  let lag: LagResult | undefined;
   try {
     const redis = await startRedis(children);
     redisList.push(redis);
     const direct = 'Redis direct (ioredis)';
     rows.push(...await withTarget(() => startDirectRedisTarget(redis.url, [redis.pid]), direct, options));
     rows.push(...await withTarget(() => startSessiondTarget(children, { name: 'sessiond → Redis', env: { REDIS_URL: redis.url }, storePids: [redis.pid] }), direct, options));
+    const central = 'sessiond → Redis';
+    for (const kind of ['hit', 'miss'] as const) rows.push(...await withTarget(() => startNearCacheTarget(children, redis.url, redis.pid, kind), central, options));
     rows.push(...await withTarget(() => startSessiondTarget(children, { name: 'sessiond, memory store', env: { STICKLESS_STORE: 'memory' }, storePids: [] }), direct, options));
+    options.log(`  invalidation lag at ${LAG_RATE} writes/s:`);
+    lag = await runInvalidationLag(children, redis.url, LAG_RATE, options.durationMs);
+    options.log(`    ${formatRate(lag.writesPerSecond)} writes/s, ${lag.events} events, p50 ${formatMs(lag.p50Ms)} ms, p99 ${formatMs(lag.p99Ms)} ms`);
     await redis.stop();
     if (options.replicaAcks) {
       const primary = await startRedis(children);
@@ -104,10 +115,18 @@ export async function runSessionOps(options: SessionOpsOptions): Promise<string>
   } finally {
     for (const redis of redisList) await redis.stop();
   }
-  return report(rows, options);
+  return report(rows, lag, options);
 }
 
-function report(rows: Measurement[], options: SessionOpsOptions): string {
+function report(rows: Measurement[], lag: LagResult | undefined, options: SessionOpsOptions): string {
+  for (const row of rows) {
+    const per = (cpuMs: number) => (row.result.ok > 0 ? (cpuMs * 1000) / row.result.ok : null);
+    options.onRow?.({
+      section: 'sessions', setup: row.target, op: row.op, peer: row.peer, opsPerSecond: row.result.opsPerSecond, p50Ms: row.result.p50Ms, p99Ms: row.result.p99Ms,
+      storeCpuUsPerOp: per(row.storeCpuMs), sessiondCpuUsPerOp: per(row.serviceCpuMs), clientCpuUsPerOp: per(row.clientCpuMs), otherLoad: row.foreignLoad, errors: row.result.errors,
+    });
+  }
+  if (lag) options.onRow?.({ section: 'sessions', setup: 'invalidation lag', targetWritesPerSecond: LAG_RATE, ...lag });
   const peerOf = (row: Measurement): Measurement | undefined => rows.find((r) => r.target === row.peer && r.op === row.op);
   const table = formatTable(
     ['setup', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'ops/s vs peer', 'p50 vs peer', 'Redis CPU µs/op', 'sessiond CPU µs/op', 'client CPU µs/op', 'other load', 'errors'],
@@ -128,10 +147,15 @@ function report(rows: Measurement[], options: SessionOpsOptions): string {
     '',
     `Closed loop, ${options.concurrency} operations in flight from one client (one gRPC channel, or one ioredis connection), ` +
       `${options.warmupMs} ms warm-up then ${options.durationMs} ms measured per row. Latency percentiles are exact (every sample kept). ` +
-      'Peer: "Redis direct (ioredis)" for the first three setups, "Redis direct + WAIT 1" for the primary+replica rows. ' +
+      'Peer: "sessiond → Redis" for the near-cache rows (hit: the copy is held and trusted, no network call; miss: near cache on with maxEntries 1, so every read goes to sessiond), "Redis direct (ioredis)" for the other single-Redis setups, "Redis direct + WAIT 1" for the primary+replica rows. ' +
       'CPU per op = process CPU time during the measured window / operations completed in it (Redis CPU sums primary and replica on the pair). ' +
       '"other load" = share of all cores busy with processes that are not the benchmark\'s during the window; rows with more than 10% were disturbed by other work on the machine.',
   ];
+  if (lag) {
+    lines.push('', `Invalidation lag (near cache): one client holds ${1000} sessions, another writes them at ${formatRate(lag.writesPerSecond)} writes/s (target ${LAG_RATE}) for ${options.durationMs} ms; ` +
+      `the holder's lag from commit (store clock) to its copy dropped, over ${lag.events} events: p50 ${formatMs(lag.p50Ms)} ms, p99 ${formatMs(lag.p99Ms)} ms, max ${formatMs(lag.maxMs)} ms` +
+      `${lag.errors > 0 ? `, ${lag.errors} failed writes` : ''}.`);
+  }
   const acks0 = rows.filter((r) => r.target.endsWith('replicaAcks=0'));
   const acks1 = rows.filter((r) => r.target.endsWith('replicaAcks=1'));
   for (const without of acks0) {

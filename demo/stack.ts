@@ -192,7 +192,9 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
         replicas.push({ id, mode, pool, process: process_ });
       }
     }
-    await Promise.all(replicas.map((r) => r.process.start()));
+    // Nine node processes at once: at load average 50+ on 2 cores that took over 60 s (a bound for a
+    // replica that never listens, not a speed limit).
+    await Promise.all(replicas.map((r) => r.process.start(180_000)));
     options.log(`${replicas.length} cart-app replicas: ${replicas.map((r) => r.id).join(', ')}`);
 
     // 4. The proxy, with the dashboard as one more backend.

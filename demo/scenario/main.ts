@@ -1,17 +1,18 @@
-// `npm run scenario`: the four-way comparison on the local stack; prints the table, writes the report.
+// `npm run scenario`: the six-way comparison on the local stack; prints the table (or, with --json,
+// one JSON object per configuration and line), writes the HTML report.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startLocalStack } from '../stack.ts';
-import { formatTable, renderHtmlReport } from './report.ts';
+import { formatTable, renderHtmlReport, toJson } from './report.ts';
 import { DEFAULT_SCENARIO_OPTIONS, runScenario } from './run-scenario.ts';
 
 const { values } = parseArgs({
   options: {
-    shoppers: { type: 'string' }, 'duration-ms': { type: 'string' }, out: { type: 'string' }, memory: { type: 'boolean' }, help: { type: 'boolean' },
+    shoppers: { type: 'string' }, 'duration-ms': { type: 'string' }, out: { type: 'string' }, memory: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
   },
 });
 if (values.help) {
-  process.stdout.write('Usage: npm run scenario -- [--shoppers 30] [--duration-ms 9000] [--out scenario-report.html] [--memory]\n');
+  process.stdout.write('Usage: npm run scenario -- [--shoppers 30] [--duration-ms 9000] [--out scenario-report.html] [--memory] [--json]\n');
   process.exit(0);
 }
 const positive = (value: string | undefined, fallback: number, name: string): number => {
@@ -37,7 +38,8 @@ const startedAt = new Date();
 const stack = await startLocalStack({ proxyPort: 0, adminPort: 0, sessiondPort: 0, healthIntervalMs: 300, store: values.memory ? 'memory' : 'auto', log });
 try {
   const results = await runScenario(stack, options, log);
-  process.stdout.write(`${formatTable(results)}\n`);
+  if (values.json) for (const result of results) process.stdout.write(`${JSON.stringify(toJson(result))}\n`);
+  else process.stdout.write(`${formatTable(results)}\n`);
   const command = `npm run scenario -- --shoppers ${options.shoppers} --duration-ms ${options.durationMs}${values.memory ? ' --memory' : ''}`;
   writeFileSync(out, renderHtmlReport(results, { command, startedAt, store: stack.storeDescription, durationMs: options.durationMs, shoppers: options.shoppers }));
   log(`report written to ${out}`);

@@ -2,19 +2,50 @@
 // charts (requests per replica over time, failures around the kill), drawn as inline SVG.
 import type { ConfigurationResult } from './run-scenario.ts';
 
-const COLUMNS = ['configuration', 'carts intact', 'items lost', 'failed requests', 'clients moved', 'load max/mean', 'p50 ms', 'p99 ms'] as const;
+/** Every column, with what it means in words a student follows (the README and the report show them). */
+export const COLUMN_NOTES: ReadonlyArray<readonly [string, string]> = [
+  ['configuration', 'affinity (how the proxy picks a replica: hard = always the same one, soft = the same one while it is up, none = any) + where the cart lives (local = the replica\'s memory, central = sessiond, token = an encrypted cookie)'],
+  ['carts intact', 'shoppers whose final cart plus everything they ordered is exactly what the shop told them it added: nothing missing, nothing extra'],
+  ['items lost', 'items the shop acknowledged (answered 200 to the add) that are in neither the final cart nor an order, out of all acknowledged items'],
+  ['extra items', 'items in the final cart or an order that the shopper was never told were added (an add the store applied while its answer was lost; an Idempotency-Key retry prevents them)'],
+  ['tab losses', 'two adds sent at once from two tabs, both acknowledged, but the next cart view holds only one of them (the last cookie written wins)'],
+  ['failed requests', 'answers with a 5xx status or no answer within 5 s, out of all requests (retries included)'],
+  ['moved', 'shoppers served by more than one replica during the run (a dead replica, or no affinity)'],
+  ['p50 / p99 ms', 'request latency through the proxy: half of the requests took at most p50, 99 in 100 at most p99'],
+  ['near-cache hits', 'reads the replicas answered from their near cache, without asking sessiond, out of all session reads (– where no near cache runs)'],
+  ['guarantee violations', 'responses that showed an older cart version than the shopper\'s own last change (read-your-writes) / than one it had already seen (monotonic reads), from the version the app returns (– where the app returns none)'],
+  ['cookie B/req', 'bytes of the Cookie header the browser sends with every request (a token cart grows with the cart)'],
+  ['CPU µs/req', 'CPU time of the pool\'s replicas (app and stickless client) and sessiond, divided by the requests answered'],
+];
+const COLUMNS = COLUMN_NOTES.map(([name]) => name);
 
 function row(result: ConfigurationResult): string[] {
+  const versioned = result.configuration.route !== 'sticky';
   return [
     result.configuration.name,
     `${result.cartsIntact}/${result.shoppers}`,
     `${result.itemsLost}/${result.itemsAcknowledged}`,
+    String(result.extraItems),
+    String(result.concurrentTabLosses),
     `${result.failedRequests}/${result.requests}`,
     `${result.clientsMoved}/${result.shoppers}`,
-    `${result.loadMax}/${result.loadMean.toFixed(0)} = ${(result.loadMax / Math.max(1, result.loadMean)).toFixed(2)}`,
-    result.p50Ms.toFixed(1),
-    result.p99Ms.toFixed(1),
+    `${result.p50Ms.toFixed(1)} / ${result.p99Ms.toFixed(1)}`,
+    result.nearCacheHitRatio === null ? '–' : `${(result.nearCacheHitRatio * 100).toFixed(1)}%`,
+    versioned ? `${result.readYourWritesViolations} / ${result.monotonicViolations}` : '–',
+    result.cookieBytesPerRequest.toFixed(0),
+    Number.isFinite(result.cpuUsPerRequest) ? result.cpuUsPerRequest.toFixed(0) : '–',
   ];
+}
+
+/** One configuration as a JSON object (`npm run scenario -- --json`): every column, as numbers. */
+export function toJson(result: ConfigurationResult): Record<string, unknown> {
+  const { records: _records, configuration, ...figures } = result;
+  return { configuration: configuration.name, route: configuration.route, affinity: configuration.affinity, ...figures };
+}
+
+/** The column notes as a Markdown list. */
+export function formatNotes(): string {
+  return COLUMN_NOTES.map(([name, note]) => `- **${name}**: ${note}`).join('\n');
 }
 
 /** A Markdown table (readable as plain text too). */
@@ -76,11 +107,12 @@ export function renderHtmlReport(results: ConfigurationResult[], meta: ReportMet
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>stickless scenario report</title>
 <style>body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem}
 .muted{color:#777}.legend{font-size:12px;margin-bottom:1rem}section{display:inline-block;vertical-align:top;margin-right:1rem}</style></head>
-<body><h1>Sticky vs. centralized sessions</h1>
-<p class="muted">${escape(meta.startedAt.toISOString())} · ${meta.shoppers} shoppers per configuration · ${(meta.durationMs / 1000).toFixed(0)} s each · one replica killed (-9) at 1/3 and restarted at 2/3 · session store: ${escape(meta.store)}<br>
+<body><h1>Sticky, central and token sessions</h1>
+<p class="muted">${escape(meta.startedAt.toISOString())} · ${meta.shoppers} shoppers per configuration · ${(meta.durationMs / 1000).toFixed(0)} s each · each shopper views pages and the cart 2-5 times per add, a third use two tabs, a third check out; every add and checkout carries an Idempotency-Key and is retried with it · one replica killed (-9) at 1/3 and restarted at 2/3 · session store: ${escape(meta.store)}<br>
 Reproduce: <code>${escape(meta.command)}</code></p>
 <table>${header}\n${rows}</table>
-<p class="muted">carts intact: final cart equals every acknowledged add · items lost: acknowledged adds missing from the final cart · failed: 5xx or no answer · moved: served by more than one replica · load: requests on the busiest replica / mean per replica.</p>
+<h2>What the columns mean</h2>
+<dl>${COLUMN_NOTES.map(([name, note]) => `<dt><b>${escape(name)}</b></dt><dd>${escape(note)}</dd>`).join('')}</dl>
 <h2>Requests per replica over time</h2>
 ${charts}
 </body></html>`;

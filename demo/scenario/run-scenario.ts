@@ -1,20 +1,28 @@
-// The side-by-side scenario: for each configuration, N shoppers fill carts through the proxy while
-// one replica of the pool is killed (-9) and later restarted. Every figure comes from this run.
+// The side-by-side scenario: for each configuration, N shoppers browse and fill carts through the
+// proxy while one replica of the pool is killed (-9) and later restarted. Every figure comes from
+// this run: the shoppers' records, the replicas' /api/stats and the processes' CPU time.
 import type { LocalStack } from '../stack.ts';
-import { countItems, sameCart, Shopper, type RequestRecord } from './shopper.ts';
+import { pidOnPort, sample, totals } from './samples.ts';
+import { addCarts, Shopper, type RequestRecord } from './shopper.ts';
 
 export interface ScenarioConfiguration {
   name: string;
-  route: 'sticky' | 'shop';
+  route: 'sticky' | 'shop' | 'token';
   affinity: 'none' | 'soft' | 'hard';
 }
 
-/** The four configurations the report compares. */
+/**
+ * The six configurations the report compares. The central replicas of the stack always run the
+ * client's near cache (demo/cart-app has no switch for it yet), so `soft + central` and
+ * `soft + central + near cache` run the same code; the hit-ratio column shows what each got.
+ */
 export const CONFIGURATIONS: readonly ScenarioConfiguration[] = [
   { name: 'hard + local', route: 'sticky', affinity: 'hard' },
   { name: 'soft + local', route: 'sticky', affinity: 'soft' },
   { name: 'none + central', route: 'shop', affinity: 'none' },
   { name: 'soft + central', route: 'shop', affinity: 'soft' },
+  { name: 'soft + central + near cache', route: 'shop', affinity: 'soft' },
+  { name: 'none + token', route: 'token', affinity: 'none' },
 ];
 
 export interface ScenarioOptions {
@@ -23,7 +31,7 @@ export interface ScenarioOptions {
   durationMs: number;
   /** Pause between two requests of one shopper, ms. */
   thinkMs: number;
-  /** Seed of the product choice, so runs are comparable. */
+  /** Seed of the shoppers' habits and product choices, so runs are comparable. */
   seed: number;
 }
 
@@ -32,9 +40,14 @@ export const DEFAULT_SCENARIO_OPTIONS: Readonly<ScenarioOptions> = Object.freeze
 export interface ConfigurationResult {
   configuration: ScenarioConfiguration;
   shoppers: number;
+  /** Shoppers whose cart plus orders hold exactly what the shop acknowledged. */
   cartsIntact: number;
   itemsAcknowledged: number;
+  /** Acknowledged items in neither the final cart nor an order. */
   itemsLost: number;
+  /** Items in the final cart or an order beyond what the shop acknowledged. */
+  extraItems: number;
+  concurrentTabLosses: number;
   requests: number;
   failedRequests: number;
   /** Shoppers served by more than one replica during the run. */
@@ -45,6 +58,14 @@ export interface ConfigurationResult {
   loadMean: number;
   p50Ms: number;
   p99Ms: number;
+  /** Near-cache hits / (hits + misses) over the pool's replicas; null where no near cache ran. */
+  nearCacheHitRatio: number | null;
+  readYourWritesViolations: number;
+  monotonicViolations: number;
+  /** Mean bytes of the Cookie header per request. */
+  cookieBytesPerRequest: number;
+  /** CPU of the pool's replicas (app + stickless client) and sessiond per answered request, µs. */
+  cpuUsPerRequest: number;
   killedReplica: string;
   killAtMs: number;
   restartAtMs: number;
@@ -53,73 +74,100 @@ export interface ConfigurationResult {
 
 export async function runScenario(stack: LocalStack, options: ScenarioOptions, log: (line: string) => void = () => {}): Promise<ConfigurationResult[]> {
   const results: ConfigurationResult[] = [];
+  const sessiondPid = pidOnPort(Number(stack.urls.sessiond.split(':').at(-1)));
   for (const configuration of CONFIGURATIONS) {
     log(`running ${configuration.name}: ${options.shoppers} shoppers for ${options.durationMs} ms`);
-    results.push(await runConfiguration(stack, configuration, options));
+    results.push(await runConfiguration(stack, configuration, options, sessiondPid));
   }
   return results;
 }
 
-async function runConfiguration(stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions): Promise<ConfigurationResult> {
+async function runConfiguration(stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions, sessiondPid: number | undefined): Promise<ConfigurationResult> {
   const pool = stack.replicas.filter((r) => r.pool === configuration.route);
   // Every configuration starts with the whole pool healthy. Its shoppers are new clients (no cookie),
-  // so carts left in a local replica's memory by an earlier run are never read: no restart needed
-  // (restarting six node processes per run was most of the scenario's CPU time).
+  // so carts left in a local replica's memory by an earlier run are never read: no restart needed.
   await Promise.all(pool.map((replica) => replica.process.start()));
   await waitForPoolUp(stack, pool.map((r) => r.id));
   await stack.admin('PUT', `/routes/${configuration.route}/affinity`, { affinity: configuration.affinity });
 
   const random = mulberry32(options.seed);
   const startedAt = Date.now();
-  const base = configuration.route === 'sticky' ? stack.urls.sticky : stack.urls.shop;
-  const shoppers = Array.from({ length: options.shoppers }, () => new Shopper(base, startedAt));
+  const base = stack.urls[configuration.route];
+  // Habits: 2-5 views per add; a third use two tabs; a third check out every 4-6 adds.
+  const shoppers = Array.from({ length: options.shoppers }, (_, i) => new Shopper(base, startedAt, {
+    viewsPerAdd: 2 + Math.floor(random() * 4),
+    twoTabs: i % 3 === 1,
+    checkoutEvery: i % 3 === 2 ? 4 + Math.floor(random() * 3) : 0,
+  }));
   const victim = pool[1 % pool.length]!;
   const killAtMs = Math.round(options.durationMs / 3);
   const restartAtMs = Math.round((2 * options.durationMs) / 3);
+  const start = await sample(pool, sessiondPid);
+  let atKill = start;
   const chaos = (async () => {
     await sleep(killAtMs);
+    atKill = await sample(pool, sessiondPid);
     await victim.process.kill();
     await sleep(restartAtMs - killAtMs);
     await victim.process.start();
   })();
+  const pause = () => sleep(options.thinkMs);
   await Promise.all(shoppers.map(async (shopper, i) => {
     await sleep((i * options.thinkMs) / options.shoppers);
-    while (Date.now() - startedAt < options.durationMs) {
-      await shopper.addRandomItem(random);
-      await sleep(options.thinkMs);
-    }
+    while (Date.now() - startedAt < options.durationMs) await shopper.shop(random, pause);
   }));
   await chaos;
   await waitForPoolUp(stack, pool.map((r) => r.id));
 
   let cartsIntact = 0;
   let itemsLost = 0;
+  let extraItems = 0;
   let itemsAcknowledged = 0;
   for (const shopper of shoppers) {
     const cart = await shopper.readCart();
-    itemsAcknowledged += countItems(shopper.expected);
-    if (sameCart(cart, shopper.expected)) cartsIntact += 1;
-    itemsLost += Math.max(0, countItems(shopper.expected) - countItems(cart));
+    const held = addCarts(shopper.ordered, cart);
+    let lost = 0;
+    let extra = 0;
+    for (const sku of new Set([...Object.keys(held), ...Object.keys(shopper.acknowledged)])) {
+      const difference = (held[sku] ?? 0) - (shopper.acknowledged[sku] ?? 0);
+      if (difference < 0) lost -= difference;
+      else extra += difference;
+    }
+    itemsAcknowledged += Object.values(shopper.acknowledged).reduce((a, b) => a + b, 0);
+    itemsLost += lost;
+    extraItems += extra;
+    if (cart && lost === 0 && extra === 0) cartsIntact += 1;
   }
+  const used = totals(start, atKill, await sample(pool, sessiondPid), victim.id);
   const records = shoppers.flatMap((s) => s.records);
+  const answered = records.filter((r) => r.status > 0 && r.status < 500);
   const perReplica: Record<string, number> = Object.fromEntries(pool.map((r) => [r.id, 0]));
-  for (const record of records) if (record.replica in perReplica && record.status > 0 && record.status < 500) perReplica[record.replica]! += 1;
+  for (const record of answered) if (record.replica in perReplica) perReplica[record.replica]! += 1;
   const loads = Object.values(perReplica);
   const latencies = records.map((r) => r.latencyMs).sort((a, b) => a - b);
+  const sumOf = (f: (s: Shopper) => number) => shoppers.reduce((sum, s) => sum + f(s), 0);
+  const reads = used.hits + used.misses;
   return {
     configuration,
     shoppers: shoppers.length,
     cartsIntact,
     itemsAcknowledged,
     itemsLost,
+    extraItems,
+    concurrentTabLosses: sumOf((s) => s.concurrentTabLosses),
     requests: records.length,
-    failedRequests: records.filter((r) => r.status === 0 || r.status >= 500).length,
+    failedRequests: records.length - answered.length,
     clientsMoved: shoppers.filter((s) => s.replicas.size > 1).length,
     perReplica,
     loadMax: Math.max(...loads),
     loadMean: loads.reduce((a, b) => a + b, 0) / loads.length,
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
+    nearCacheHitRatio: reads === 0 ? null : used.hits / reads,
+    readYourWritesViolations: sumOf((s) => s.readYourWritesViolations),
+    monotonicViolations: sumOf((s) => s.monotonicViolations),
+    cookieBytesPerRequest: records.reduce((sum, r) => sum + r.cookieBytes, 0) / Math.max(1, records.length),
+    cpuUsPerRequest: (used.cpuMs * 1000) / Math.max(1, answered.length),
     killedReplica: victim.id,
     killAtMs,
     restartAtMs,
@@ -147,7 +195,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Small seeded PRNG (mulberry32): the same seed gives the same product choices. */
+/** Small seeded PRNG (mulberry32): the same seed gives the same habits and product choices. */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -1,0 +1,61 @@
+// What the scenario reads from the processes of a run, beside the shoppers' own records: CPU time
+// (from /proc, Linux) of the pool's replicas and sessiond, and the near-cache counters the central
+// replicas report in GET /api/stats. A killed replica loses its counters, so the run samples it
+// just before the kill and adds what its restarted process counted after.
+import { execFileSync } from 'node:child_process';
+import { processCpuMs } from '../../bench/process-cpu.ts';
+import type { ReplicaInfo } from '../stack.ts';
+
+export interface Sample {
+  /** CPU ms per process key (replica id, 'sessiond'). */
+  cpuMs: Record<string, number>;
+  /** Near-cache hits and misses per replica (central replicas; 0 elsewhere). */
+  hits: Record<string, number>;
+  misses: Record<string, number>;
+}
+
+/** The pid listening on a loopback TCP port (sessiond), through `ss`; undefined when unknown. */
+export function pidOnPort(port: number): number | undefined {
+  try {
+    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8', timeout: 5000 });
+    const match = /pid=(\d+)/.exec(out);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function sample(replicas: ReplicaInfo[], sessiondPid: number | undefined): Promise<Sample> {
+  const result: Sample = { cpuMs: { sessiond: processCpuMs(sessiondPid) }, hits: {}, misses: {} };
+  await Promise.all(replicas.map(async (replica) => {
+    result.cpuMs[replica.id] = processCpuMs(replica.process.pid);
+    result.hits[replica.id] = 0;
+    result.misses[replica.id] = 0;
+    if (replica.process.pid === undefined) return;
+    try {
+      const response = await fetch(`http://127.0.0.1:${replica.process.port}/api/stats`, { signal: AbortSignal.timeout(5000) });
+      const stats = (await response.json()) as { nearCache?: { hits?: number; misses?: number } };
+      result.hits[replica.id] = stats.nearCache?.hits ?? 0;
+      result.misses[replica.id] = stats.nearCache?.misses ?? 0;
+    } catch {
+      // a replica that does not answer counts nothing
+    }
+  }));
+  return result;
+}
+
+/**
+ * Totals over a run: end − start for every process, plus, for the killed one, what it counted
+ * before the kill (its restarted process starts from zero).
+ */
+export function totals(start: Sample, atKill: Sample, end: Sample, victim: string): { cpuMs: number; hits: number; misses: number } {
+  const sum = (field: keyof Sample): number => {
+    let total = 0;
+    for (const key of Object.keys(end[field])) {
+      const from = start[field][key] ?? 0;
+      total += key === victim ? (atKill[field][key] ?? from) - from + (end[field][key] ?? 0) : (end[field][key] ?? 0) - from;
+    }
+    return total;
+  };
+  return { cpuMs: sum('cpuMs'), hits: sum('hits'), misses: sum('misses') };
+}
