@@ -121,7 +121,8 @@ test('ports and healthchecks match what each service listens on', (t) => {
   const sessiond = services.sessiond!;
   const sessiondPort = portOf(sessiond.environment!.STICKLESS_LISTEN!);
   t.deepEqual(sessiond.expose, [sessiondPort, portOf(sessiond.environment!.STICKLESS_METRICS_LISTEN!)]);
-  t.true(sessiond.healthcheck!.test.some((part) => part.endsWith(`:${sessiondPort}`)), 'sessiond healthcheck dials its port');
+  const metricsPort = portOf(sessiond.environment!.STICKLESS_METRICS_LISTEN!);
+  t.true(sessiond.healthcheck!.test.some((part) => part.includes(`127.0.0.1:${metricsPort}/metrics`) && part.includes('stickless_sessiond_serving 1')), 'sessiond healthcheck reads the serving gauge on its metrics port');
   for (const name of ['cart-app-local', 'cart-app-central']) {
     const service = services[name]!;
     t.deepEqual(service.expose, [service.environment!.PORT]);
@@ -142,7 +143,7 @@ test('ports and healthchecks match what each service listens on', (t) => {
     t.truthy(target, `pool dns name ${pool.dns!.name} is a service`);
     t.is(String(pool.dns!.port), target?.environment?.PORT ?? "(no PORT)", `pool ${pool.dns!.name} dials the port the app listens on`);
   }
-  t.deepEqual(config.routes.map((r) => [r.match.pathPrefix, r.affinity]), [['/sticky', 'hard'], ['/shop', 'soft']], 'the same routes as npm start');
+  t.deepEqual(config.routes.map((r) => [r.match.pathPrefix, r.affinity]), [['/sticky', 'hard'], ['/shop', 'soft'], ['/token', 'none']], 'the same routes as npm start');
 });
 
 test('the Dockerfile builds on node:24-slim, installs production dependencies only and runs as non-root', (t) => {
