@@ -16,8 +16,10 @@ export interface CallOptions extends TraceCallOptions {
 export interface IdempotentCallOptions extends CallOptions {
   /**
    * 1..128 printable ASCII characters, unique per logical operation. A repeat with the same key
-   * within the server's idempotency window returns the first result (`replayed: true`) and changes
-   * nothing. Default: a random key per call when the client's `autoIdempotencyKeys` is on.
+   * within the server's idempotency window changes nothing and answers with the session as it is now
+   * (`replayed: true`; its version is at least the one the first call produced). Records go with
+   * their session: after Delete, revoke, Regenerate or expiry a repeat is a new call. Default: a
+   * random key per call when the client's `autoIdempotencyKeys` is on.
    */
   idempotencyKey?: string | undefined;
 }

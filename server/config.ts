@@ -122,7 +122,7 @@ export const SERVER_OPTIONS: Readonly<Record<keyof ServerConfig, ServerOptionInf
   maxFields: { env: 'STICKLESS_MAX_FIELDS', help: 'fields in one session' },
   maxFieldBytes: { env: 'STICKLESS_MAX_FIELD_BYTES', help: 'bytes of one field value' },
   maxPatchOps: { env: 'STICKLESS_MAX_PATCH_OPS', help: 'operations in one Patch' },
-  idempotencyWindowMs: { env: 'STICKLESS_IDEMPOTENCY_WINDOW_MS', help: 'ms an idempotency key remembers its first result' },
+  idempotencyWindowMs: { env: 'STICKLESS_IDEMPOTENCY_WINDOW_MS', help: 'ms an idempotency record lives (a repeat answers with the session as it is now)' },
   maxTrackedIds: { env: 'STICKLESS_MAX_TRACKED_IDS', help: 'session ids one Track stream (a client\'s near cache) may hold at once' },
   replicaAcks: { env: 'STICKLESS_REPLICA_ACKS', help: 'replicas that must confirm each write (Redis WAIT); 0: none' },
   replicaAckTimeoutMs: { env: 'STICKLESS_REPLICA_ACK_TIMEOUT_MS', help: 'ms a write waits for replica confirmations' },

@@ -145,7 +145,7 @@ export interface StoreLimits {
   maxFieldBytes: number;
   /** Absolute lifetime cap: no session lives past createdAtMs + maxLifetimeMs. */
   maxLifetimeMs: number;
-  /** How long an idempotency key remembers its first call (while the session lives). */
+  /** How long an idempotency record lives (records end with their session); a repeat answers with the session as it is now. */
   idempotencyWindowMs: number;
 }
 
