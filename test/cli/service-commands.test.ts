@@ -12,7 +12,7 @@ import { startStickless, stickless } from './cli-harness.ts';
 test('stickless sessiond runs sessiond with its flags and stops on SIGTERM (exit 0)', async (t) => {
   t.timeout(300_000, 'node start-up on a busy machine');
   const run = startStickless(t, ['sessiond', '--store', 'memory', '--listen', '127.0.0.1:0']);
-  const line = await waitFor(() => run.stdout().split('\n').find((l) => l.includes('sessiond listening')), 60_000, 'sessiond listening');
+  const line = await waitFor(() => run.stdout().split('\n').find((l) => l.includes('sessiond listening')), 200_000, 'sessiond listening');
   const { address } = JSON.parse(line) as { address: string };
   const client = new SessionClient({ address, namespace: 'cli', deadlineMs: 30_000 });
   t.teardown(() => client.destroy());
