@@ -20,7 +20,7 @@ async function startSessiond(children: ChildProcesses, name: string, redisUrl: s
     env: { STICKLESS_LISTEN: `127.0.0.1:${port}`, STICKLESS_LOG_LEVEL: 'warn', STICKLESS_KEY_PREFIX: 'bench:', REDIS_URL: redisUrl },
   });
   try {
-    await waitForPort(port, child);
+    await waitForPort(port, child, 90_000); // a bound for a sessiond that never listens, not a speed limit
   } catch (error) {
     await children.stop(child);
     throw error;

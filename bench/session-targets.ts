@@ -101,7 +101,7 @@ export async function startSessiondTarget(children: ChildProcesses, options: Ses
     await children.stop(child);
   };
   try {
-    await waitForPort(port, child);
+    await waitForPort(port, child, 90_000); // a bound for a sessiond that never listens: 15 s was too short at load average 50
     client = new SessionClient({ address: `127.0.0.1:${port}`, namespace: 'bench', deadlineMs: COMMAND_TIMEOUT_MS });
     const sessions = client;
     const ids: string[] = [];
