@@ -1,5 +1,6 @@
 // Header rules of the forwarding path: framing checks that keep ambiguous requests out,
 // hop-by-hop stripping both ways, and X-Forwarded-* / Forwarded (RFC 7239).
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies strip. `expect` is handled here (Node answers 100-continue itself). */
@@ -101,6 +102,13 @@ export function upstreamRequestHeaders(req: IncomingMessage, trust: boolean, upg
   const safeHost = host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host;
   const element = `for=${forwardedNode(ip)};host="${safeHost}";proto=${proto}`;
   out['forwarded'] = trust && forwarded ? `${forwarded}, ${element}` : element;
+  // Trace context (docs/tracing.md): a valid W3C traceparent and an x-request-id pass through; a
+  // request without them gets new ones, so the app's and sessiond's log lines share its ids.
+  if (typeof out['traceparent'] !== 'string' || !/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/.test(out['traceparent'])) {
+    out['traceparent'] = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`;
+    delete out['tracestate'];
+  }
+  if (typeof out['x-request-id'] !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(out['x-request-id'])) out['x-request-id'] = randomUUID();
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Traces across the hops: the app request's W3C traceparent reaches sessiond as gRPC metadata (no
 // OpenTelemetry SDK needed), each client call is a CLIENT span when a tracer provider is registered,
-// and sessiond's log lines inside an RPC carry the request and trace ids.
+// sessiond's log lines inside an RPC carry the request and trace ids, and the proxy hands the app a
+// traceparent and x-request-id (the client's, or new ones).
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import { SessionClient } from '../../client/index.ts';
 import { sessionMiddleware, type RequestSession } from '../../client/middleware.ts';
 import { sessionServiceDefinition } from '../../proto/index.ts';
 import { createLogger, withRpcLogContext } from '../../server/logger.ts';
+import { startProxy, testConfig } from '../helpers/proxy-harness.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
@@ -109,4 +111,19 @@ test('sessiond log lines written while serving an RPC carry its reqId and traceI
   t.regex(String(lines[1]?.['reqId']), /^[0-9a-f-]{36}$/, 'a new request id when the caller sent none');
   t.is(lines[1]?.['traceId'], undefined);
   t.is(lines[2]?.['reqId'], undefined);
+});
+
+test('the proxy passes the request\'s traceparent and x-request-id to the app, and mints them when absent', async (t) => {
+  const app = createServer((req, res) => res.end(JSON.stringify({ traceparent: req.headers['traceparent'], tracestate: req.headers['tracestate'], requestId: req.headers['x-request-id'] })));
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
+  const running = await startProxy(t, testConfig([{ id: 'app-1', url: `http://127.0.0.1:${(app.address() as AddressInfo).port}` }]));
+  type Seen = { traceparent?: string; tracestate?: string; requestId?: string };
+  const passed = (await (await fetch(`${running.url}/`, { headers: { traceparent: TRACEPARENT, tracestate: 'vendor=1', 'x-request-id': 'req-9' } })).json()) as Seen;
+  t.deepEqual(passed, { traceparent: TRACEPARENT, tracestate: 'vendor=1', requestId: 'req-9' });
+  const minted = (await (await fetch(`${running.url}/`, { headers: { traceparent: 'garbage', tracestate: 'vendor=1' } })).json()) as Seen;
+  t.regex(minted.traceparent ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  t.is(minted.tracestate, undefined);
+  t.regex(minted.requestId ?? '', /^[0-9a-f-]{36}$/);
 });
