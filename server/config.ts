@@ -126,7 +126,7 @@ export const SERVER_OPTIONS: Readonly<Record<keyof ServerConfig, ServerOptionInf
   maxTrackedIds: { env: 'STICKLESS_MAX_TRACKED_IDS', help: 'session ids one Track stream (a client\'s near cache) may hold at once' },
   replicaAcks: { env: 'STICKLESS_REPLICA_ACKS', help: 'replicas that must confirm each write (Redis WAIT); 0: none' },
   replicaAckTimeoutMs: { env: 'STICKLESS_REPLICA_ACK_TIMEOUT_MS', help: 'ms a write waits for replica confirmations' },
-  commandTimeoutMs: { env: 'STICKLESS_COMMAND_TIMEOUT_MS', help: 'ms without an answer after which a Redis command fails (UNAVAILABLE)' },
+  commandTimeoutMs: { env: 'STICKLESS_COMMAND_TIMEOUT_MS', help: 'ms without an answer after which a Redis command fails: a read with SESS_ERR_STORE_UNAVAILABLE, a mutation with SESS_ERR_OUTCOME_UNKNOWN' },
   connectTimeoutMs: { env: 'STICKLESS_CONNECT_TIMEOUT_MS', help: 'ms TCP connect timeout towards Redis' },
   shutdownGraceMs: { env: 'STICKLESS_SHUTDOWN_GRACE_MS', help: 'ms in-flight calls may take after SIGTERM before they are cancelled' },
   namespaceTokens: { env: 'STICKLESS_NAMESPACE_TOKENS', help: 'JSON {"<token>": ["<namespace>" or "*"]}; empty: no authentication', sensitive: true },
