@@ -14,6 +14,8 @@ export interface HttpLoadOptions {
   durationMs: number;
   /** Extra request headers (a pin cookie). */
   headers?: Record<string, string> | undefined;
+  /** wrk threads (default 1). */
+  threads?: number | undefined;
 }
 
 /** A request that got no answer within this many ms counts as an error. */
@@ -35,7 +37,7 @@ export async function runHttpLoad(children: ChildProcesses, generator: HttpLoadG
 function wrkArgs(options: HttpLoadOptions): string[] {
   const seconds = Math.max(1, Math.round(options.durationMs / 1000));
   const headers = Object.entries(options.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
-  return ['-t1', `-c${options.connections}`, `-d${seconds}s`, '--latency', '--timeout', `${REQUEST_TIMEOUT_MS / 1000}s`, ...headers, options.url];
+  return [`-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${seconds}s`, '--latency', '--timeout', `${REQUEST_TIMEOUT_MS / 1000}s`, ...headers, options.url];
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };

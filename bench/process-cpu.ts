@@ -89,3 +89,36 @@ export class ForeignLoadMeter {
     return Math.max(0, foreign / ((performance.now() - start.at) * cores));
   }
 }
+
+/** `pid` and its child processes (one level: the workers of a primary), from /proc. */
+export function processTree(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(children === '' ? [] : children.split(/\s+/).map(Number))];
+  } catch {
+    return [pid];
+  }
+}
+
+/** CPU of reaped children of this process (load generators that exited), in ms. */
+export function reapedChildrenCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return ((fields[13]! + fields[14]!) / clockTicks()) * 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Resident set size now and at its peak (VmRSS, VmHWM) of `pid`, in bytes; NaN without /proc. */
+export function processRssBytes(pid: number): { rss: number; peak: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch {
+    return { rss: Number.NaN, peak: Number.NaN };
+  }
+}

@@ -7,7 +7,8 @@ import { freePort, waitForPort, type ChildProcesses } from './child-processes.ts
 import { runHttpLoad, type HttpLoadGenerator } from './http-load.ts';
 import type { RunResult } from './latency-recorder.ts';
 import { formatCpuUs, formatMs, formatRate, formatRatio, formatShare, formatTable } from './markdown-table.ts';
-import { ForeignLoadMeter, processCpuMs } from './process-cpu.ts';
+import { ForeignLoadMeter, processCpuMs, reapedChildrenCpuMs } from './process-cpu.ts';
+import { measureFixedRate, measurePinnedClientsRss, targetLines, type FixedRateRow, type RssResult } from './proxy-targets.ts';
 import { DISTURBED_SHARE } from './session-ops.ts';
 import { startHaproxy, startSticklessProxy, type Backend, type RunningProxy } from './proxy-peers.ts';
 
@@ -32,6 +33,10 @@ interface Scenario {
   url: string;
   headers?: Record<string, string> | undefined;
   proxyPid?: number | undefined;
+  /** All of the proxy's processes (a primary and its workers); default [proxyPid]. */
+  proxyPids?: (() => number[]) | undefined;
+  /** wrk threads for this row (default 1). */
+  threads?: number | undefined;
   /** Checks one response before the run, so the load does what the row says; returns a problem. */
   check: (response: Response) => string | undefined;
   /** Counters of the stickless route during the run (to prove pins were hit or inserted). */
@@ -44,6 +49,8 @@ interface Row {
   notMeasured?: string | undefined;
   proxyCpuMs: number;
   backendCpuMs: number;
+  /** CPU of the load generator during the run. */
+  generatorCpuMs?: number | undefined;
   /** Share of all cores busy with other work during the run. */
   foreignLoad?: number | undefined;
   affinity?: string | undefined;
@@ -53,18 +60,37 @@ const BACKEND_SCRIPT = fileURLToPath(new URL('./http-backend.ts', import.meta.ur
 const BACKEND_WARMUP_MS = 3000;
 const HAPROXY_NOT_INSTALLED = 'not measured: haproxy not installed (`apt-get install -y haproxy`)';
 
-export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<string> {
+/** What --json prints: every row, plus the figures the issue-10 targets are judged on. */
+export interface ProxyOverheadJson {
+  rows: Array<{ path: string; reqPerSecond: number; p50Ms: number; p99Ms: number; proxyCpuUsPerReq: number; generatorCoreShare: number; otherLoad: number; errors: number; peer?: string | undefined }>;
+  fixedRate: FixedRateRow[];
+  rss?: RssResult | undefined;
+  targets: string[];
+}
+
+export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<{ markdown: string; json: ProxyOverheadJson }> {
   const { children } = options;
   const backends: Backend[] = [{ id: 'app-1', port: await freePort() }, { id: 'app-2', port: await freePort() }];
   const backend = children.start({ name: 'backends', command: process.execPath, args: [BACKEND_SCRIPT, ...backends.map((b) => `${b.id}=${b.port}`)] });
   let stickless: RunningProxy | undefined;
+  let stickless2: RunningProxy | undefined;
   let haproxy: Awaited<ReturnType<typeof startHaproxy>> | undefined;
+  let haproxy2: Awaited<ReturnType<typeof startHaproxy>> | undefined;
   const rows: Row[] = [];
+  let fixedRate: FixedRateRow[] = [];
+  let rss: RssResult | undefined;
   try {
     for (const b of backends) await waitForPort(b.port, backend);
     stickless = await startSticklessProxy(children, backends);
+    stickless2 = await startSticklessProxy(children, backends, 2);
     if (options.haproxy) haproxy = await startHaproxy(children, backends);
+    if (options.haproxy) haproxy2 = await startHaproxy(children, backends, 2);
     const scenarios = await buildScenarios(backends[0]!, stickless, haproxy);
+    // Every core (issue 10): 2 workers against nbthread 2, two wrk threads for both.
+    const directAgain = scenarios.pop()!;
+    scenarios.push({ name: 'stickless, 2 workers, cookie inserted', peer: 'HAProxy nbthread 2, cookie insert', url: `${stickless2.url}/soft/bench`, proxyPid: stickless2.pid, proxyPids: stickless2.pids, threads: 2, check: scenarios[2]!.check });
+    if (haproxy2) scenarios.push({ name: 'HAProxy nbthread 2, cookie insert', url: `${haproxy2.cookie}/soft/bench`, proxyPid: haproxy2.pid, threads: 2, check: scenarios.find((s) => s.name === 'HAProxy, cookie insert')!.check });
+    scenarios.push(directAgain);
     // A fresh backend process is still being optimised by V8 for a few seconds; without this, the
     // first direct row ran up to 1.5x slower than the same row at the end.
     await runHttpLoad(children, options.generator, { url: scenarios[0]!.url, connections: options.connections, durationMs: BACKEND_WARMUP_MS });
@@ -75,12 +101,38 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<s
       }
       rows.push(await measure(scenario, backend.process.pid, options));
     }
+    await stickless2.stop();
+    fixedRate = await measureFixedRate(children, [
+      { name: 'direct to one backend', url: `http://127.0.0.1:${backends[0]!.port}/none/bench` },
+      { name: 'stickless, soft, cookie inserted', url: `${stickless.url}/soft/bench` },
+    ], options.log);
+    rss = await measurePinnedClientsRss(children, options.generator, stickless, 100_000, options.log);
   } finally {
     await stickless?.stop();
+    await stickless2?.stop();
     await haproxy?.stop();
+    await haproxy2?.stop();
     await children.stop(backend);
   }
-  return report(rows, options);
+  const json = toJson(rows, fixedRate, rss);
+  return { markdown: `${report(rows, options)}\n${targetLines(json).join('\n')}`, json };
+}
+
+function toJson(rows: Row[], fixedRate: FixedRateRow[], rss: RssResult | undefined): ProxyOverheadJson {
+  const json: ProxyOverheadJson = { rows: [], fixedRate, rss, targets: [] };
+  for (const row of rows) {
+    const r = row.result;
+    if (!r) continue;
+    const requests = r.ok + r.errors;
+    json.rows.push({
+      path: row.scenario.name, reqPerSecond: r.opsPerSecond, p50Ms: r.p50Ms, p99Ms: r.p99Ms,
+      proxyCpuUsPerReq: (row.proxyCpuMs * 1000) / requests,
+      generatorCoreShare: (row.generatorCpuMs ?? Number.NaN) / r.durationMs,
+      otherLoad: row.foreignLoad ?? Number.NaN, errors: r.errors, peer: row.scenario.peer,
+    });
+  }
+  json.targets = targetLines(json);
+  return json;
 }
 
 async function buildScenarios(direct: Backend, stickless: RunningProxy, haproxy: Awaited<ReturnType<typeof startHaproxy>> | undefined): Promise<Scenario[]> {
@@ -126,15 +178,18 @@ async function measure(scenario: Scenario, backendPid: number | undefined, optio
   await probe.arrayBuffer();
   const problem = scenario.check(probe);
   if (problem) return { scenario, notMeasured: `not measured: probe failed (${problem})`, proxyCpuMs: Number.NaN, backendCpuMs: Number.NaN };
-  const load = { url: scenario.url, connections: options.connections, headers: scenario.headers };
+  const load = { url: scenario.url, connections: options.connections, headers: scenario.headers, threads: scenario.threads };
+  const proxyPids = scenario.proxyPids?.() ?? (scenario.proxyPid === undefined ? [] : [scenario.proxyPid]);
+  const treeCpuMs = (): number => proxyPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
   await runHttpLoad(options.children, options.generator, { ...load, durationMs: options.warmupMs });
   const countersBefore = await scenario.counters?.();
-  const cpuBefore = { proxy: processCpuMs(scenario.proxyPid), backend: processCpuMs(backendPid) };
+  const cpuBefore = { proxy: treeCpuMs(), backend: processCpuMs(backendPid), generator: reapedChildrenCpuMs() };
   const foreign = new ForeignLoadMeter(() => options.children.pids());
   foreign.start();
   const result = await runHttpLoad(options.children, options.generator, { ...load, durationMs: options.durationMs });
   const foreignLoad = foreign.stop(availableParallelism());
-  const proxyCpuMs = scenario.proxyPid === undefined ? Number.NaN : processCpuMs(scenario.proxyPid) - cpuBefore.proxy;
+  const generatorCpuMs = reapedChildrenCpuMs() - cpuBefore.generator;
+  const proxyCpuMs = proxyPids.length === 0 ? Number.NaN : treeCpuMs() - cpuBefore.proxy;
   const backendCpuMs = processCpuMs(backendPid) - cpuBefore.backend;
   let affinity: string | undefined;
   if (countersBefore) {
@@ -142,7 +197,7 @@ async function measure(scenario: Scenario, backendPid: number | undefined, optio
     affinity = ['new', 'hit', 'moved'].map((k) => `${k} ${(after[k] ?? 0) - (countersBefore[k] ?? 0)}`).join(', ');
   }
   options.log(`  ${scenario.name}: ${formatRate(result.opsPerSecond)} req/s, p50 ${formatMs(result.p50Ms)} ms, p99 ${formatMs(result.p99Ms)} ms${result.errors ? `, ${result.firstError}` : ''}${affinity ? ` (${affinity})` : ''}`);
-  return { scenario, result, proxyCpuMs, backendCpuMs, foreignLoad, affinity };
+  return { scenario, result, proxyCpuMs, backendCpuMs, generatorCpuMs, foreignLoad, affinity };
 }
 
 function report(rows: Row[], options: ProxyOverheadOptions): string {

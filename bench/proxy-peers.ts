@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort, type ChildProcesses } from './child-processes.ts';
+import { processTree } from './process-cpu.ts';
 
 export interface Backend {
   id: string;
@@ -16,6 +17,8 @@ export interface RunningProxy {
   /** Base URL of the data plane, `http://127.0.0.1:<port>`. */
   readonly url: string;
   readonly pid: number | undefined;
+  /** The proxy's processes (with workers: the primary and each worker). */
+  pids(): number[];
   /** Route counters from the admin API (stickless only). */
   routeCounters?(route: string): Promise<Record<string, number>>;
   stop(): Promise<void>;
@@ -26,8 +29,9 @@ const PROXY_MAIN = fileURLToPath(new URL('../proxy/main.ts', import.meta.url));
 /**
  * The stickless proxy with two routes on one pool: `/none` (affinity none) and `/soft` (soft, pin
  * cookie `stickless`). No health checks and no passive ejection, so nothing runs besides requests.
+ * `workers` > 1: a primary and that many node:cluster workers.
  */
-export async function startSticklessProxy(children: ChildProcesses, backends: readonly Backend[]): Promise<RunningProxy> {
+export async function startSticklessProxy(children: ChildProcesses, backends: readonly Backend[], workers = 1): Promise<RunningProxy> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const dir = children.makeTempDir('stickless-bench-proxy-');
   const config = join(dir, 'proxy.yaml');
@@ -37,6 +41,7 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
     'keys: [{ env: BENCH_PIN_KEY }]',
     'log: { level: warn }',
     'shutdownTimeoutMs: 2000',
+    `workers: ${workers}`,
     'pools:',
     '  app:',
     '    backends:',
@@ -59,7 +64,12 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
     children.removeTempDir(dir);
   };
   try {
-    await waitForPort(port, child);
+    await waitForPort(port, child, 60_000);
+    if (workers > 1) {
+      // The port answers once the first worker listens; wait for all of them.
+      const deadline = Date.now() + 60_000;
+      while (processTree(child.process.pid).length < workers + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    }
   } catch (error) {
     await stop();
     throw error;
@@ -67,6 +77,7 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.process.pid,
+    pids: () => processTree(child.process.pid),
     routeCounters: async (route) => {
       const response = await fetch(`http://127.0.0.1:${adminPort}/routes/${route}`, {
         headers: { authorization: `Bearer ${token}` },
@@ -80,10 +91,10 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
 
 /**
  * HAProxy with two frontends on one backend set: `roundrobin` (no affinity) and the classic
- * `cookie SRV insert indirect nocache` sticky configuration. `nbthread 1` to match node's one
- * thread; no `log` lines, so nothing is logged; HTTP keep-alive on both sides (the default mode).
+ * `cookie SRV insert indirect nocache` sticky configuration. `nbthread` = `threads`, to match the
+ * stickless proxy's worker count; no `log` lines, so nothing is logged; HTTP keep-alive on both sides (the default mode).
  */
-export async function startHaproxy(children: ChildProcesses, backends: readonly Backend[]): Promise<{ roundRobin: string; cookie: string; pid: number | undefined; stop(): Promise<void> }> {
+export async function startHaproxy(children: ChildProcesses, backends: readonly Backend[], threads = 1): Promise<{ roundRobin: string; cookie: string; pid: number | undefined; stop(): Promise<void> }> {
   const [rrPort, cookiePort] = [await freePort(), await freePort()];
   const dir = children.makeTempDir('stickless-bench-haproxy-');
   const config = join(dir, 'haproxy.cfg');
@@ -91,7 +102,7 @@ export async function startHaproxy(children: ChildProcesses, backends: readonly 
     backends.map((b) => `  server ${b.id} 127.0.0.1:${b.port}${withCookie ? ` cookie ${b.id}` : ''}`);
   writeFileSync(config, [
     'global',
-    '  nbthread 1',
+    `  nbthread ${threads}`,
     '  maxconn 4096',
     'defaults',
     '  mode http',

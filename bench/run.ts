@@ -9,17 +9,20 @@ import { ChildProcesses } from './child-processes.ts';
 import { collectMachineNotes, describeMachine } from './machine-notes.ts';
 import { runProxyOverhead } from './proxy-overhead.ts';
 import { runSessionOps } from './session-ops.ts';
+import { runWebRequests } from './web-requests.ts';
 
 const USAGE = `Usage: npm run bench [-- options]
 
   --quick                 short runs (1.5 s per row instead of 4 s) for a smoke check
-  --only <section>        sessions | proxy (default: both)
+  --only <section>        sessions | web | proxy (default: all three)
   --duration-ms <n>       measured time per row (default 4000; --quick 1500)
   --concurrency <n>       session operations in flight (default 32)
   --connections <n>       HTTP keep-alive connections for the proxy load (default 32)
   --no-replica            skip the replicaAcks=1 (primary + replica) rows
   --load-generator <g>    auto | wrk | undici (default auto: wrk when installed)
   --out <file>            where to write the report (default bench/results/latest.md)
+  --json                  print the proxy rows and targets as JSON on stdout (the report still goes to --out)
+  --shoppers <n>          web section: scenario shoppers per configuration (default 12)
   --help
 `;
 
@@ -34,6 +37,8 @@ const { values } = parseArgs({
     'load-generator': { type: 'string', default: 'auto' },
     out: { type: 'string', default: fileURLToPath(new URL('./results/latest.md', import.meta.url)) },
     help: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    shoppers: { type: 'string', default: '12' },
   },
 });
 if (values.help) {
@@ -54,8 +59,8 @@ const warmupMs = values.quick ? 500 : 1000;
 const concurrency = positiveInt('concurrency', values.concurrency);
 const connections = positiveInt('connections', values.connections);
 const only = values.only;
-if (only !== undefined && only !== 'sessions' && only !== 'proxy') {
-  process.stderr.write(`bench: --only expects sessions or proxy, got ${only}\n\n${USAGE}`);
+if (only !== undefined && only !== 'sessions' && only !== 'proxy' && only !== 'web') {
+  process.stderr.write(`bench: --only expects sessions, web or proxy, got ${only}\n\n${USAGE}`);
   process.exit(2);
 }
 const requestedGenerator = values['load-generator'];
@@ -99,6 +104,9 @@ const sections: string[] = [
 ];
 
 let failed = false;
+let proxyJson: unknown;
+const sessionRows: Record<string, unknown>[] = [];
+const webRows: Record<string, unknown>[] = [];
 try {
   if (only === undefined || only === 'sessions') {
     sections.push('', '## Session operations', '');
@@ -106,14 +114,21 @@ try {
       sections.push(`Not measured: redis-server is not installed (\`${redis.install}\`).`);
     } else {
       log('session operations:');
-      sections.push(await runSessionOps({ children, concurrency, durationMs, warmupMs, replicaAcks: !values['no-replica'], log }));
+      sections.push(await runSessionOps({ children, concurrency, durationMs, warmupMs, replicaAcks: !values['no-replica'], log, onRow: (row) => void sessionRows.push(row) }));
     }
+  }
+  if (only === undefined || only === 'web') {
+    log('CPU per served web request (the scenario):');
+    sections.push('', '## CPU per served web request', '');
+    sections.push(await runWebRequests({ shoppers: positiveInt('shoppers', values.shoppers), durationMs: Math.max(3000, 2 * durationMs), log, onRow: (row) => void webRows.push(row) }));
   }
   if (only === undefined || only === 'proxy') {
     log('proxy overhead:');
     sections.push('', '## Proxy overhead', '');
     if (haproxy.version === undefined) sections.push(`HAProxy rows not measured: haproxy is not installed (\`${haproxy.install}\`).`, '');
-    sections.push(await runProxyOverhead({ children, connections, durationMs, warmupMs: Math.max(1000, warmupMs), generator, generatorReason, haproxy: haproxy.version !== undefined, log }));
+    const proxy = await runProxyOverhead({ children, connections, durationMs, warmupMs: Math.max(1000, warmupMs), generator, generatorReason, haproxy: haproxy.version !== undefined, log });
+    sections.push(proxy.markdown);
+    proxyJson = proxy.json;
   }
 } catch (error) {
   failed = true;
@@ -124,7 +139,7 @@ try {
 }
 
 const markdown = `${sections.join('\n')}\n`;
-process.stdout.write(markdown);
+process.stdout.write(values.json ? `${JSON.stringify({ command, machine: describeMachine(notes), proxy: proxyJson ?? null, sessions: sessionRows, web: webRows }, null, 2)}\n` : markdown);
 if (!failed) {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(values.out, markdown);

@@ -1,0 +1,95 @@
+// The issue-10 targets that the throughput rows do not cover: latency added at a fixed 1,000
+// requests/s (open loop, bench/http-load-fixed-rate.ts) and the proxy's memory after 100,000
+// distinct clients were pinned; plus the lines that judge every target from one run's figures.
+import { fileURLToPath } from 'node:url';
+import type { ChildProcesses } from './child-processes.ts';
+import { runHttpLoad, type HttpLoadGenerator } from './http-load.ts';
+import type { RunResult } from './latency-recorder.ts';
+import { processRssBytes } from './process-cpu.ts';
+import type { ProxyOverheadJson } from './proxy-overhead.ts';
+import type { RunningProxy } from './proxy-peers.ts';
+
+export interface FixedRateRow {
+  name: string;
+  rate: number;
+  result: RunResult;
+}
+
+export interface RssResult {
+  /** Distinct clients given a pin during the run (the route's `new` counter). */
+  pinnedClients: number;
+  rssMb: number;
+  peakRssMb: number;
+}
+
+const FIXED_RATE_SCRIPT = fileURLToPath(new URL('./http-load-fixed-rate.ts', import.meta.url));
+const FIXED_RATE = 1000;
+const FIXED_RATE_MS = 5000;
+const MB = 1024 * 1024;
+
+export async function measureFixedRate(children: ChildProcesses, targets: Array<{ name: string; url: string }>, log: (line: string) => void): Promise<FixedRateRow[]> {
+  const rows: FixedRateRow[] = [];
+  for (const target of targets) {
+    const child = children.start({
+      name: 'fixed-rate load',
+      command: process.execPath,
+      args: [FIXED_RATE_SCRIPT, JSON.stringify({ url: target.url, rate: FIXED_RATE, durationMs: FIXED_RATE_MS, warmupMs: 1000, connections: 64 })],
+    });
+    const code = await child.exited;
+    if (code !== 0) throw new Error(`fixed-rate load exited with ${code}:\n${child.tail()}`);
+    const result = JSON.parse(child.stdout().trim().split('\n').at(-1)!) as RunResult;
+    log(`  ${target.name} at ${FIXED_RATE} req/s: p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}`);
+    rows.push({ name: target.name, rate: FIXED_RATE, result });
+  }
+  return rows;
+}
+
+/** Cookie-insertion load until `clients` distinct clients were pinned; then the proxy's RSS. */
+export async function measurePinnedClientsRss(children: ChildProcesses, generator: HttpLoadGenerator, proxy: RunningProxy, clients: number, log: (line: string) => void): Promise<RssResult> {
+  const start = (await proxy.routeCounters!('soft'))['new'] ?? 0;
+  let pinned = 0;
+  for (let round = 0; round < 60 && pinned < clients; round++) {
+    await runHttpLoad(children, generator, { url: `${proxy.url}/soft/bench`, connections: 32, durationMs: 2000 });
+    pinned = ((await proxy.routeCounters!('soft'))['new'] ?? 0) - start;
+  }
+  let rss = 0;
+  let peak = 0;
+  for (const pid of proxy.pids()) {
+    const bytes = processRssBytes(pid);
+    rss += bytes.rss;
+    peak += bytes.peak;
+  }
+  log(`  RSS after ${pinned} distinct pinned clients: ${(rss / MB).toFixed(0)} MB (peak ${(peak / MB).toFixed(0)} MB)`);
+  return { pinnedClients: pinned, rssMb: rss / MB, peakRssMb: peak / MB };
+}
+
+/** One line per target: the figure, the bar, met or missed. */
+export function targetLines(json: Omit<ProxyOverheadJson, 'targets'>): string[] {
+  const row = (path: string) => json.rows.find((r) => r.path === path);
+  const lines = ['', '### Issue-10 targets (this run)', ''];
+  const verdict = (met: boolean) => (met ? 'met' : '**missed**');
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  const one = row('stickless, soft, cookie inserted');
+  const haOne = row('HAProxy, cookie insert');
+  if (one && haOne) {
+    lines.push(`- 1 worker vs nbthread 1, cookie insertion: ${ratio(one.reqPerSecond, haOne.reqPerSecond)} HAProxy's req/s (target ≥ 0.6×: ${verdict(one.reqPerSecond / haOne.reqPerSecond >= 0.6)}); ` +
+      `CPU per request ${one.proxyCpuUsPerReq.toFixed(0)} vs ${haOne.proxyCpuUsPerReq.toFixed(0)} µs = ${ratio(one.proxyCpuUsPerReq, haOne.proxyCpuUsPerReq)} (target ≤ 2.5×: ${verdict(one.proxyCpuUsPerReq / haOne.proxyCpuUsPerReq <= 2.5)}).`);
+  }
+  const two = row('stickless, 2 workers, cookie inserted');
+  const haTwo = row('HAProxy nbthread 2, cookie insert');
+  if (two && haTwo) {
+    lines.push(`- 2 workers vs nbthread 2, cookie insertion: ${ratio(two.reqPerSecond, haTwo.reqPerSecond)} HAProxy's req/s (target ≥ 0.8×: ${verdict(two.reqPerSecond / haTwo.reqPerSecond >= 0.8)}); ` +
+      `CPU per request ${two.proxyCpuUsPerReq.toFixed(0)} vs ${haTwo.proxyCpuUsPerReq.toFixed(0)} µs; wrk (2 threads) used ${(two.generatorCoreShare * 100).toFixed(0)}% / ${(haTwo.generatorCoreShare * 100).toFixed(0)}% of one core in these rows.`);
+  }
+  const direct = json.fixedRate.find((r) => r.name.startsWith('direct'));
+  const proxied = json.fixedRate.find((r) => r.name.startsWith('stickless'));
+  if (direct && proxied) {
+    const added = proxied.result.p99Ms - direct.result.p99Ms;
+    lines.push(`- p99 at a fixed ${direct.rate} req/s (open loop, 5 s): direct ${direct.result.p99Ms.toFixed(2)} ms, through stickless with cookie insertion ${proxied.result.p99Ms.toFixed(2)} ms: ` +
+      `${added.toFixed(2)} ms added (target ≤ 1 ms: ${verdict(added <= 1)}); p50 ${direct.result.p50Ms.toFixed(2)} → ${proxied.result.p50Ms.toFixed(2)} ms.`);
+  }
+  if (json.rss) {
+    lines.push(`- RSS of the proxy (1 worker) after ${json.rss.pinnedClients.toLocaleString('en-US')} distinct pinned clients: ${json.rss.rssMb.toFixed(0)} MB, peak ${json.rss.peakRssMb.toFixed(0)} MB (target < 150 MB: ${verdict(json.rss.peakRssMb < 150)}).`);
+  }
+  return lines;
+}
