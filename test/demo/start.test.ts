@@ -9,12 +9,14 @@ const run = promisify(execFile);
 // Serial: each test starts node processes (a whole stack for the last two), and a dozen at once on
 // a busy 2-core machine is what makes them slow, not what they test.
 const ROOT = new URL('../../', import.meta.url).pathname;
+// A bound for a hang, below ava's 60 s: at load average 50 on 2 cores one `node demo/start.ts --bogus` took 31 s.
+const CHILD_BOUND_MS = 50_000;
 const EXIT_WITH_PARENT = new URL('../../demo/exit-with-parent.ts', import.meta.url).href;
 
 /** Runs `node demo/start.ts ...args` expecting it to stop at once; resolves its exit code and output. */
 async function startFails(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['demo/start.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, ['demo/start.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: CHILD_BOUND_MS });
     return { code: 0, stdout, stderr };
   } catch (error) {
     return error as { code: number; stdout: string; stderr: string };
@@ -62,14 +64,14 @@ test.serial('a busy admin port set by ADMIN_PORT is named as the variable; one h
 });
 
 test.serial('--help lists every flag with its meaning and default, and every flag it lists is accepted', async (t) => {
-  const { stdout } = await run(process.execPath, ['demo/start.ts', '--help'], { cwd: ROOT, timeout: 30_000 });
+  const { stdout } = await run(process.execPath, ['demo/start.ts', '--help'], { cwd: ROOT, timeout: CHILD_BOUND_MS });
   for (const [flag, fallback] of [['--port <port>', '8080'], ['--admin-port <port>', '9901'], ['--sessiond-port <port>', '50051'], ['--memory', 'off'], ['--verbose', 'off']] as const) {
     t.regex(stdout, new RegExp(`^  ${flag.replace(/[<>]/g, '.')}\\s+\\S.*\\n\\s+default: ${fallback}`, 'm'), `${flag}: meaning and default ${fallback}`);
   }
   t.regex(stdout, /^  -h, --help\s+print this help and exit$/m);
   const listed = [...stdout.matchAll(/^  (?:-h, )?(--[a-z-]+)/gm)].map((m) => m[1]!);
   t.deepEqual(listed, ['--port', '--admin-port', '--sessiond-port', '--memory', '--verbose', '--help']);
-  const { stdout: short } = await run(process.execPath, ['demo/start.ts', '-h', '--verbose', '--memory', ...FREE], { cwd: ROOT, timeout: 30_000 });
+  const { stdout: short } = await run(process.execPath, ['demo/start.ts', '-h', '--verbose', '--memory', ...FREE], { cwd: ROOT, timeout: CHILD_BOUND_MS });
   t.is(short, stdout, 'every listed flag parses (with -h the stack is not started)');
 });
 
@@ -80,7 +82,7 @@ test.serial('a port in use stops npm start with a clear message and exit status 
   const port = (busy.address() as { port: number }).port;
   const error = await t.throwsAsync(run(process.execPath, ['demo/start.ts', '--port', String(port), '--admin-port', '0', '--sessiond-port', '0'], {
     cwd: new URL('../../', import.meta.url).pathname,
-    timeout: 30_000,
+    timeout: CHILD_BOUND_MS,
   })) as unknown as { code: number; stderr: string };
   t.is(error.code, 2);
   t.regex(error.stderr, new RegExp(`port ${port} \\(proxy\\) is in use: pass --port <port>`));
