@@ -71,6 +71,10 @@ before(() => check(async () => {
   for (const tool of ['dockerd', 'docker', 'docker-compose', 'debootstrap']) {
     if ((await run('sh', ['-c', `command -v ${tool}`], { allowFailure: true })).code !== 0) throw new Error(`test:compose needs ${tool} (apt-get install docker.io docker-compose debootstrap)`);
   }
+  // compose.override.yml pins the network to 172.30.53.0/24: a route to it means another run (or a
+  // bridge one left behind) would take the host's traffic for the published ports.
+  const route = (await run('ip', ['route', 'show', '172.30.53.0/24'], { allowFailure: true })).stdout.trim();
+  if (route) throw new Error(`172.30.53.0/24 is already routed (${route}): another test:compose runs, or remove the stale bridge with ip link delete`);
   dockerd = await startDockerd({ dns: '172.30.53.53', readyTimeoutMs: 120_000 });
   const env = { DOCKER_HOST: dockerd.host };
   const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'stickless', 'compose-test');

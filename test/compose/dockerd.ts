@@ -48,6 +48,10 @@ export async function startDockerd(options: DockerdOptions): Promise<PrivateDock
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    // A network still defined when dockerd stops keeps its bridge (br-<id>) and route in the host's
+    // namespace; a later run's network on the same subnet would then be unreachable from the host.
+    const networks = exited ? { stdout: '' } : await run('docker', ['network', 'ls', '-q', '--no-trunc', '--filter', 'driver=bridge'], { env: { DOCKER_HOST: host }, allowFailure: true });
+    const bridges = networks.stdout.split('\n').filter(Boolean).map((id) => `br-${id.slice(0, 12)}`);
     if (!exited) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
@@ -65,6 +69,9 @@ export async function startDockerd(options: DockerdOptions): Promise<PrivateDock
           // already gone
         }
       }
+    }
+    for (const bridge of bridges) {
+      if (existsSync(`/sys/class/net/${bridge}`)) await run('ip', ['link', 'delete', bridge], { allowFailure: true });
     }
     // Overlay and netns mounts left by an unclean exit would make the removal fail.
     const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1] ?? '').filter((path) => path.startsWith(dir));
