@@ -8,9 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { SessionClient } from '../../client/index.ts';
-import { buildPackage } from '../../packaging/build.ts';
-import { startSessiond } from '../helpers/servers.ts';
 
 const run = promisify(execFile);
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -65,6 +62,10 @@ await sessions.get(42);
 
 test('npm pack yields a tarball an app installs and uses from JavaScript, TypeScript and the bin', async (t) => {
   t.timeout(600_000, 'tsc build, npm pack and npm install on a busy machine');
+  // Imported only now, under the test's own timeout: loading them took over a minute at load 50.
+  const [{ SessionClient }, { buildPackage }, { startSessiond }] = await Promise.all([
+    import('../../client/index.ts'), import('../../packaging/build.ts'), import('../helpers/servers.ts'),
+  ]);
   const work = mkdtempSync(join(tmpdir(), 'stickless-pack-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
