@@ -9,7 +9,8 @@ import type { ExecutionContext } from 'ava';
 import { request } from 'undici';
 
 const BACKEND_FILE = fileURLToPath(new URL('./proxy-backend.ts', import.meta.url));
-const START_TIMEOUT_MS = 30_000;
+/** Only a bound against a hung child: a slow start on a busy machine is waited for, never killed and retried (that adds load). */
+const START_TIMEOUT_MS = 60_000;
 /** Backends started at once per test worker: a file starting a dozen at the same instant starves them all on a busy machine. */
 const MAX_CONCURRENT_STARTS = 2;
 let starting = 0;
@@ -96,9 +97,11 @@ async function spawnBackend(id: string, port: number): Promise<{ process: ChildP
 }
 
 async function spawnBackendNow(id: string, port: number): Promise<{ process: ChildProcess; port: number }> {
-  // Retry a few times: restarting on the same port can race the kernel releasing it.
+  // Retry a few times when the child exits before listening: restarting on the same port can race
+  // the kernel releasing it. A child that is merely slow is not retried.
   for (let attempt = 0; ; attempt++) {
     const child = spawn(process.execPath, [BACKEND_FILE, '--id', id, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    let exited = false;
     try {
       const bound = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`backend ${id} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
@@ -107,6 +110,7 @@ async function spawnBackendNow(id: string, port: number): Promise<{ process: Chi
           resolve(message.port);
         });
         child.once('exit', (code) => {
+          exited = true;
           clearTimeout(timer);
           reject(new Error(`backend ${id} exited with ${code} before listening`));
         });
@@ -115,7 +119,7 @@ async function spawnBackendNow(id: string, port: number): Promise<{ process: Chi
       return { process: child, port: bound };
     } catch (error) {
       child.kill('SIGKILL');
-      if (attempt >= 4) throw error;
+      if (!exited || attempt >= 4) throw error;
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
   }
