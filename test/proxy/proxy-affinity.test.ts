@@ -6,7 +6,9 @@ import { DEFAULT_PROXY_OPTIONS } from '../../proxy/index.ts';
 import { admin, backendState, call, pinTo, startProxy, testConfig, TEST_KEY, waitFor, type RunningProxy } from '../helpers/proxy-harness.ts';
 import { startBackends, type Backend } from '../helpers/upstream.ts';
 
-const FAST_HEALTH = { health: { path: '/healthz', intervalMs: 100, timeoutMs: 1_000, rise: 1, fall: 1 } };
+// Checks every 100 ms, but a check times out only after 5 s and two must fail: a live backend slow
+// to answer on a busy machine is not marked down.
+const FAST_HEALTH = { health: { path: '/healthz', intervalMs: 100, timeoutMs: 5_000, rise: 1, fall: 2 } };
 const routes = [
   { name: 'none', pool: 'app', affinity: 'none', match: { pathPrefix: '/none' } },
   { name: 'soft', pool: 'app', affinity: 'soft', match: { pathPrefix: '/soft' }, soft: { overloadFactor: 1, overloadMinInFlight: 2 } },
@@ -19,7 +21,7 @@ async function setup(t: Parameters<typeof startBackends>[0]): Promise<{ running:
   return { running, a: a!, b: b! };
 }
 
-test('a new client gets a signed pin and then hits the same backend', async (t) => {
+test.serial('a new client gets a signed pin and then hits the same backend', async (t) => {
   const { running } = await setup(t);
   for (const mode of ['soft', 'hard'] as const) {
     const first = await call(`${running.url}/${mode}/x`);
@@ -43,7 +45,7 @@ test('a new client gets a signed pin and then hits the same backend', async (t) 
   t.like(routesView.find((r: any) => r.name === 'none').counters, { none: 1, routed: 0 });
 });
 
-test('pinned backend down: soft moves and re-pins, hard fails closed with Retry-After, none balances', async (t) => {
+test.serial('pinned backend down: soft moves and re-pins, hard fails closed with Retry-After, none balances', async (t) => {
   const { running, a, b } = await setup(t);
   const softPin = await pinTo(`${running.url}/soft`, 'a');
   const hardPin = await pinTo(`${running.url}/hard`, 'a');
@@ -75,7 +77,7 @@ test('pinned backend down: soft moves and re-pins, hard fails closed with Retry-
   void b;
 });
 
-test('pinned backend draining: no new pins, soft moves, hard stays until the deadline then moves', async (t) => {
+test.serial('pinned backend draining: no new pins, soft moves, hard stays until the deadline then moves', async (t) => {
   const { running } = await setup(t);
   const softPin = await pinTo(`${running.url}/soft`, 'a');
   const hardPin = await pinTo(`${running.url}/hard`, 'a');
@@ -100,7 +102,7 @@ test('pinned backend draining: no new pins, soft moves, hard stays until the dea
   t.like(await call(`${running.url}/hard`, { cookie: hardPin }), { backend: 'a', affinity: 'hit' });
 });
 
-test('pinned backend overloaded: soft moves, hard stays, none balances away', async (t) => {
+test.serial('pinned backend overloaded: soft moves, hard stays, none balances away', async (t) => {
   const { running } = await setup(t);
   const pin = await pinTo(`${running.url}/hard`, 'a');
   // Pins are route-bound: the soft route needs its own pin on a.
@@ -115,7 +117,7 @@ test('pinned backend overloaded: soft moves, hard stays, none balances away', as
   await Promise.all(hanging);
 });
 
-test('forged, tampered, foreign and expired cookies count as absent and never leave the pool', async (t) => {
+test.serial('forged, tampered, foreign and expired cookies count as absent and never leave the pool', async (t) => {
   const [a, b, c] = await startBackends(t, ['a', 'b', 'c']);
   const raw = testConfig([a!, b!], {
     routes: [
@@ -149,7 +151,7 @@ test('forged, tampered, foreign and expired cookies count as absent and never le
   t.like(await call(running.url, { cookie: `stickless=${valid}` }), { backend: 'b', affinity: 'hit' });
 });
 
-test('key rotation: pins signed by an old key still hit and are re-signed with the new one', async (t) => {
+test.serial('key rotation: pins signed by an old key still hit and are re-signed with the new one', async (t) => {
   const [a, b] = await startBackends(t, ['a', 'b']);
   const OLD = TEST_KEY;
   const NEW = 'rotated-key-0123456789abcdef';
@@ -165,7 +167,7 @@ test('key rotation: pins signed by an old key still hit and are re-signed with t
   t.is((await call(after.url, { cookie: oldPin })).affinity, 'new', 'once the old key is dropped its pins are absent');
 });
 
-test('two proxy instances with the same keys agree on pins and on header hashing', async (t) => {
+test.serial('two proxy instances with the same keys agree on pins and on header hashing', async (t) => {
   const backends = await startBackends(t, ['a', 'b', 'c']);
   const extra = {
     routes: [
