@@ -84,7 +84,7 @@ test('the CLI refuses an invalid file and prints every problem by path', async (
   writeFileSync(file, ['keys: [short]', 'pools:', '  app:', '    backends: [{ id: a, url: "http://127.0.0.1:1" }]', 'routes:', '  - { name: a, pool: app }', '  - { name: b, pool: app, match: { pathPrefix: /b } }', '  - { name: c, pool: app, affinity: sticky }', ''].join('\n'));
   const main = fileURLToPath(new URL('../../proxy/main.ts', import.meta.url));
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    execFile(process.execPath, [main, '--config', file], { timeout: 20_000 }, (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stderr }));
+    execFile(process.execPath, [main, '--config', file], { timeout: 60_000 }, (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stderr }));
   });
   t.is(code, 1);
   t.true(stderr.includes('PRX_ERR_CONFIG_INVALID'));

@@ -19,7 +19,7 @@ test('request and response bodies stream through without buffering', async (t) =
     await echoed;
     yield Buffer.from('second');
   }
-  const response = await request(`${running.url}/echo`, { dispatcher: agent, method: 'POST', body: Readable.from(body()), headersTimeout: 10_000, bodyTimeout: 10_000, signal: AbortSignal.timeout(10_000) });
+  const response = await request(`${running.url}/echo`, { dispatcher: agent, method: 'POST', body: Readable.from(body()), headersTimeout: 30_000, bodyTimeout: 30_000, signal: AbortSignal.timeout(30_000) });
   t.is(response.headers['x-stickless-backend'], 'a');
   let received = '';
   for await (const chunk of response.body) {
@@ -44,7 +44,7 @@ test('hop-by-hop headers are stripped both ways and forwarding headers are set',
           port,
           path,
           agent: false,
-          timeout: 10_000,
+          timeout: 30_000,
           headers: { host: 'shop.example:8080', connection: 'keep-alive, x-secret-hop', 'x-secret-hop': 'no', 'keep-alive': 'timeout=5', te: 'trailers', 'x-forwarded-for': '6.6.6.6', forwarded: 'for=6.6.6.6', 'x-app': 'kept' },
         },
         (res) => {
@@ -137,7 +137,7 @@ function raw(port: number, bytes: string): Promise<{ status: string; body: strin
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
     let data = '';
-    socket.setTimeout(10_000, () => socket.destroy(new Error('raw request timed out')));
+    socket.setTimeout(30_000, () => socket.destroy(new Error('raw request timed out')));
     socket.on('data', (chunk) => (data += chunk));
     socket.on('error', reject);
     socket.on('close', () => resolve({ status: data.split('\r\n')[0] ?? '', body: data.slice(data.indexOf('\r\n\r\n') + 4) }));
