@@ -6,6 +6,7 @@ import type { SessionServiceHandlers } from '../proto/generated/stickless/sessio
 import type { Session } from '../proto/generated/stickless/session/v1/Session.ts';
 import { SessionError } from '../proto/errors.ts';
 import { toGrpcStatus } from './errors.ts';
+import { withRpcLogContext } from './logger.ts';
 import {
   parseFields, parseMutationOptions, parseOps, requireExpectedVersion, requireFieldName, requireId,
   requireIdempotencyKey, requireNamespace, requireOwner, requireTtl, type RequestLimits,
@@ -39,7 +40,7 @@ export function createSessionService(store: SessionStore, options: SessionServic
 
   // Wraps a promise-returning handler into grpc-js's callback style; the single error exit.
   function unary<Req, Res>(method: string, handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
+    return (call, callback) => withRpcLogContext(call.metadata, () => {
       const started = performance.now();
       const done = (code: string): void => metrics?.observeCall(method, code, (performance.now() - started) / 1000);
       handler(call.request, call).then(
@@ -55,7 +56,7 @@ export function createSessionService(store: SessionStore, options: SessionServic
           callback(status);
         },
       );
-    };
+    });
   }
 
   function namespaceOf(request: { namespace: string }, call: Call): string {
@@ -144,17 +145,17 @@ export function createSessionService(store: SessionStore, options: SessionServic
       return { revoked: await store.revokeByOwner(namespace, owner, request.handles) };
     }),
 
-    Watch: (call) => {
+    Watch: (call) => withRpcLogContext(call.metadata, () => {
       try {
         const namespace = namespaceOf(call.request, call);
         watches.start(namespace, requireId(call.request.id), call);
       } catch (error) {
         call.emit('error', toGrpcStatus(error));
       }
-    },
+    }),
 
     // Namespaces are authorized per message (each names its own); see session-track.ts.
-    Track: (call) => tracks.start(call),
+    Track: (call) => withRpcLogContext(call.metadata, () => tracks.start(call)),
   };
 
   return {
