@@ -63,6 +63,8 @@ export interface LocalStack {
   replicas: ReplicaInfo[];
   /** Calls the proxy admin API. */
   admin(method: string, path: string, body?: unknown): Promise<unknown>;
+  /** sessiond's process id while it runs (the scenario reads its CPU time). */
+  sessiondPid(): number | undefined;
   killReplica(id: string): Promise<void>;
   restartReplica(id: string): Promise<void>;
   stop(): Promise<void>;
@@ -236,6 +238,7 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
       storeDescription,
       replicas,
       admin,
+      sessiondPid: () => sessiond.pid,
       killReplica: (id) => findReplica(replicas, id).process.kill(),
       restartReplica: (id) => findReplica(replicas, id).process.start(),
       stop: stopAll,

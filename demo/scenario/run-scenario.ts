@@ -74,7 +74,7 @@ export interface ConfigurationResult {
 
 export async function runScenario(stack: LocalStack, options: ScenarioOptions, log: (line: string) => void = () => {}): Promise<ConfigurationResult[]> {
   const results: ConfigurationResult[] = [];
-  const sessiondPid = pidOnPort(Number(stack.urls.sessiond.split(':').at(-1)));
+  const sessiondPid = stack.sessiondPid() ?? pidOnPort(Number(stack.urls.sessiond.split(':').at(-1)));
   for (const configuration of CONFIGURATIONS) {
     log(`running ${configuration.name}: ${options.shoppers} shoppers for ${options.durationMs} ms`);
     results.push(await runConfiguration(stack, configuration, options, sessiondPid));

@@ -17,7 +17,7 @@ export interface Sample {
 /** The pid listening on a loopback TCP port (sessiond), through `ss`; undefined when unknown. */
 export function pidOnPort(port: number): number | undefined {
   try {
-    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8', timeout: 5000 });
+    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8', timeout: 30_000 });
     const match = /pid=(\d+)/.exec(out);
     return match ? Number(match[1]) : undefined;
   } catch {
@@ -52,6 +52,8 @@ export function totals(start: Sample, atKill: Sample, end: Sample, victim: strin
   const sum = (field: keyof Sample): number => {
     let total = 0;
     for (const key of Object.keys(end[field])) {
+      // A process whose CPU could not be read (no /proc, not running) counts nothing rather than NaN.
+      if (!Number.isFinite(end[field][key]) || !Number.isFinite(start[field][key] ?? 0)) continue;
       const from = start[field][key] ?? 0;
       total += key === victim ? (atKill[field][key] ?? from) - from + (end[field][key] ?? 0) : (end[field][key] ?? 0) - from;
     }
