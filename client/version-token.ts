@@ -14,9 +14,9 @@
 // ignored as if absent: never an error page. A response streamed with res.write() before end() keeps
 // the previous token (its headers left before the save).
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessionError } from '../proto/errors.ts';
+import { signVersionToken, verifyVersionToken } from './session-cookie.ts';
 
 export interface VersionTokenOptions {
   /**
@@ -37,7 +37,7 @@ export const DEFAULT_VERSION_TOKEN_OPTIONS = Object.freeze({
 
 interface TokenContext {
   /** The token cookie as received, not yet verified (it is verified against a sid). */
-  received: { version: number; mac: string } | undefined;
+  received: string | undefined;
   readonly secrets: readonly string[];
   /** sid -> the highest version read or written in this request. */
   seen: Map<string, number>;
@@ -48,9 +48,7 @@ const context = new AsyncLocalStorage<TokenContext>();
 /** The version the current request's token vouches for `sid`; 0 without a valid token (or outside a request). */
 export function minVersionFor(sid: string): number {
   const ctx = context.getStore();
-  if (!ctx?.received) return 0;
-  const { version, mac } = ctx.received;
-  return ctx.secrets.some((secret) => sameMac(sign(secret, sid, version), mac)) ? version : 0;
+  return ctx ? verifyVersionToken(ctx.received, sid, ctx.secrets) : 0;
 }
 
 /** Records that `sid` was read or written at `version` during the current request (outside one: nothing). */
@@ -82,7 +80,7 @@ export function versionTokens<Req extends IncomingMessage, Res extends ServerRes
     const req = request as Req & SessionRequest;
     const res = response as ServerResponse;
     const raw = readCookie(req.headers.cookie, name);
-    const ctx: TokenContext = { received: parseToken(raw), secrets, seen: new Map() };
+    const ctx: TokenContext = { received: raw, secrets, seen: new Map() };
     context.run(ctx, () => sessionMiddleware(req, response, (error) => {
       if (error) return next(error);
       const loadedId = req.sessionID;
@@ -100,7 +98,7 @@ export function versionTokens<Req extends IncomingMessage, Res extends ServerRes
         }
         const setToken = (): void => {
           const version = Math.max(ctx.seen.get(sid) ?? 0, minVersionFor(sid));
-          const value = version > 0 ? `${version}.${sign(secrets[0]!, sid, version)}` : undefined;
+          const value = version > 0 ? signVersionToken(secrets[0]!, sid, version) : undefined;
           if (value !== undefined && value !== raw) {
             const expires = session.cookie?.expires instanceof Date ? session.cookie.expires : undefined;
             res.appendHeader('set-cookie', serialize(name, value, { ...attributes, expires }));
@@ -125,21 +123,6 @@ export function versionTokens<Req extends IncomingMessage, Res extends ServerRes
       next();
     }));
   };
-}
-
-function sign(secret: string, sid: string, version: number): string {
-  return createHmac('sha256', secret).update(`${sid}\n${version}`).digest('base64url').slice(0, 22);
-}
-
-function sameMac(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
-}
-
-function parseToken(raw: string | undefined): TokenContext['received'] {
-  const match = raw === undefined ? null : /^([1-9][0-9]{0,15})\.([A-Za-z0-9_-]{22})$/.exec(raw);
-  if (!match) return undefined;
-  const version = Number(match[1]);
-  return Number.isSafeInteger(version) ? { version, mac: match[2]! } : undefined;
 }
 
 /** The session's data as express-session compares it: everything but the cookie. */
