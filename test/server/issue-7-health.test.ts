@@ -42,11 +42,11 @@ test('a frozen Redis (SIGSTOP) turns health NOT_SERVING, and SERVING again once 
   t.is(await checkHealth(health, ''), 'SERVING');
 
   redis.pause(true);
-  await waitFor(async () => (await checkHealth(health, '')) === 'NOT_SERVING', 20_000, 'NOT_SERVING while Redis is frozen');
+  await waitFor(async () => (await checkHealth(health, '')) === 'NOT_SERVING', 60_000, 'NOT_SERVING while Redis is frozen');
   t.is(await checkHealth(health, SESSION_SERVICE_NAME), 'NOT_SERVING');
 
   redis.pause(false);
-  await waitFor(async () => (await checkHealth(health, '')) === 'SERVING', 20_000, 'SERVING once Redis answers');
+  await waitFor(async () => (await checkHealth(health, '')) === 'SERVING', 60_000, 'SERVING once Redis answers');
   t.is(await checkHealth(health, SESSION_SERVICE_NAME), 'SERVING');
 });
 
@@ -75,7 +75,7 @@ test('a write to a frozen Redis is OUTCOME_UNKNOWN; retried with its idempotency
     } catch {
       return undefined;
     }
-  }, 20_000, 'the retry to be answered');
+  }, 60_000, 'the retry to be answered');
   t.true(retried.replayed, 'the frozen write was applied when Redis woke up, so the retry is a replay');
   t.is(Number(retried.session!.version), 3);
   const got = await call<object, GetResponse__Output>(stub, 'Get', { namespace: 'ns', id });
@@ -93,7 +93,7 @@ test('with Redis killed, writes are STORE_UNAVAILABLE (not applied) with the add
   const id = created.session!.id;
 
   await redis.kill();
-  await waitFor(async () => (await checkHealth(health, '')) === 'NOT_SERVING', 20_000, 'NOT_SERVING');
+  await waitFor(async () => (await checkHealth(health, '')) === 'NOT_SERVING', 60_000, 'NOT_SERVING');
   const writes = [
     call(stub, 'Create', { namespace: 'ns' }, { deadlineMs: 10_000 }),
     call(stub, 'Patch', { namespace: 'ns', id, ops: [{ field: 'n', incrementInt: 1 }], options: { idempotencyKey: 'down-1' } }, { deadlineMs: 10_000 }),
@@ -125,7 +125,7 @@ test('sessiond logs an unreachable Redis at warn with its address and reason, at
   t.teardown(() => server.destroy());
   const warnings = (): LogLine[] => lines.filter((line) => line.level === 40 && line.redis !== undefined);
 
-  await waitFor(() => warnings().length === 1, 20_000, 'a warning about the Redis that is not running');
+  await waitFor(() => warnings().length === 1, 60_000, 'a warning about the Redis that is not running');
   t.is(warnings()[0]!.redis, `127.0.0.1:${port}`);
   t.is(warnings()[0]!.reason, 'connection refused');
   t.is(warnings()[0]!.msg, `Redis at 127.0.0.1:${port} unreachable (connection refused): NOT_SERVING`);
@@ -135,10 +135,10 @@ test('sessiond logs an unreachable Redis at warn with its address and reason, at
 
   const redis = await startRedisProcess([], port);
   t.teardown(() => redis.stop());
-  await waitFor(() => lines.some((line) => line.level === 30 && line.msg === `Redis at 127.0.0.1:${port} answering: SERVING`), 20_000, 'the recovery line');
+  await waitFor(() => lines.some((line) => line.level === 30 && line.msg === `Redis at 127.0.0.1:${port} answering: SERVING`), 60_000, 'the recovery line');
 
   await redis.kill();
-  await waitFor(() => warnings().length === 2, 20_000, 'a warning about the Redis that went away');
+  await waitFor(() => warnings().length === 2, 60_000, 'a warning about the Redis that went away');
   t.regex(warnings()[1]!.msg, new RegExp(`^Redis at 127\\.0\\.0\\.1:${port} unreachable \\(connection (closed|reset|refused)\\): NOT_SERVING$`));
   for (const line of lines) t.notRegex(line.msg, IOREDIS_WORDING);
 });
@@ -148,6 +148,6 @@ test('sessiond started with a Redis that is not running logs a warn line naming 
   const sessiond = spawnSessiond(t, ['--listen', '127.0.0.1:0', '--redis-url', `redis://127.0.0.1:${port}`]);
   const warnings = (): LogLine[] => sessiond.stdout().split('\n').filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as LogLine).filter((line) => line.level === 40);
-  await waitFor(() => warnings().length > 0, 20_000, 'the warn line');
+  await waitFor(() => warnings().length > 0, 60_000, 'the warn line');
   t.like(warnings()[0], { redis: `127.0.0.1:${port}`, reason: 'connection refused', msg: `Redis at 127.0.0.1:${port} unreachable (connection refused): NOT_SERVING` });
 });

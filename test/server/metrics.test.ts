@@ -6,7 +6,7 @@ import { call, rawStub } from '../helpers/grpc.ts';
 import { startSessiond, waitFor } from '../helpers/servers.ts';
 
 async function scrape(port: number): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(30_000) });
   return response.text();
 }
 
@@ -24,15 +24,15 @@ test('calls, outcomes, latency, watches and serving state are exported for Prome
   const text = await waitFor(async () => {
     const body = await scrape(port);
     return body.includes('stickless_sessiond_watch_streams 1') ? body : undefined;
-  }, 5000, 'the open watch to show');
+  }, 30_000, 'the open watch to show');
   t.regex(text, /stickless_sessiond_rpc_total\{method="Create",code="OK"\} 2/);
   t.regex(text, /stickless_sessiond_rpc_total\{method="Get",code="SESS_ERR_INVALID_ID"\} 1/);
   t.regex(text, /stickless_sessiond_rpc_duration_seconds_count\{method="Create"\} 2/);
   t.regex(text, /stickless_sessiond_serving 1/);
   t.regex(text, /stickless_sessiond_process_cpu_seconds_total/);
   watch.cancel();
-  await waitFor(async () => (await scrape(port)).includes('stickless_sessiond_watch_streams 0'), 5000, 'the watch to close');
-  const notFound = await fetch(`http://127.0.0.1:${port}/other`, { signal: AbortSignal.timeout(5000) });
+  await waitFor(async () => (await scrape(port)).includes('stickless_sessiond_watch_streams 0'), 30_000, 'the watch to close');
+  const notFound = await fetch(`http://127.0.0.1:${port}/other`, { signal: AbortSignal.timeout(30_000) });
   t.is(notFound.status, 404);
 });
 

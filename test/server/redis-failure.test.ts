@@ -63,6 +63,6 @@ test('a Redis that stops answering (SIGSTOP) costs a call the command timeout, n
     } catch {
       return false;
     }
-  }, 10_000, 'recovery');
+  }, 30_000, 'recovery');
   t.pass();
 });

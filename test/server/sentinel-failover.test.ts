@@ -70,7 +70,7 @@ test('a primary killed with -9 fails over through Sentinel and sessiond keeps th
 
   const got = await waitFor(async () => {
     try {
-      const reply = await call<object, GetResponse__Output>(stub, 'Get', { namespace: 'shop', id }, { deadlineMs: 2000 });
+      const reply = await call<object, GetResponse__Output>(stub, 'Get', { namespace: 'shop', id }, { deadlineMs: 10_000 });
       return reply.found ? reply : undefined;
     } catch (error) {
       t.is((error as grpc.ServiceError).code, grpc.status.UNAVAILABLE, 'during failover calls fail fast with UNAVAILABLE');
@@ -105,7 +105,7 @@ test('a primary killed with -9 fails over through Sentinel and sessiond keeps th
   const patch = { namespace: 'shop', id, ops: [{ field: 'cart', append: enc('sku-3') }], options: { idempotencyKey: 'add-sku-3' } };
   const patched = await waitFor(async () => {
     try {
-      return await call<object, SessionResponse__Output>(stub, 'Patch', patch, { deadlineMs: 3000 });
+      return await call<object, SessionResponse__Output>(stub, 'Patch', patch, { deadlineMs: 10_000 });
     } catch (error) {
       const code = errorCode(error);
       t.true(['SESS_ERR_NOT_ENOUGH_REPLICAS', 'SESS_ERR_REPLICA_ACK_TIMEOUT', 'SESS_ERR_STORE_UNAVAILABLE'].includes(code ?? ''), code);

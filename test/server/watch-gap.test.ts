@@ -22,7 +22,7 @@ test('a watch whose subscription is cut still reaches the current version and ne
   const events: WatchEvent__Output[] = [];
   stream.on('data', (event: WatchEvent__Output) => events.push(event));
   stream.on('error', () => {});
-  await waitFor(() => events.length === 1, 5000, 'the snapshot');
+  await waitFor(() => events.length === 1, 30_000, 'the snapshot');
 
   const admin = new Redis(redis.url);
   t.teardown(() => admin.disconnect());
