@@ -19,8 +19,9 @@ export class CentralCartStore implements CartStore {
   #replays = 0;
   #versionBehind = 0;
 
-  constructor(address: string, namespace = 'shop') {
-    this.#client = new SessionClient({ address, namespace, deadlineMs: 3000, nearCache: true });
+  /** `nearCache: false` (NEAR_CACHE=off) makes every read a call to sessiond, for comparison. */
+  constructor(address: string, namespace = 'shop', nearCache = true) {
+    this.#client = new SessionClient({ address, namespace, deadlineMs: 10_000, nearCache });
   }
 
   async load(cookie: string | undefined, minVersion: number): Promise<CartState> {
