@@ -19,7 +19,8 @@ import { z } from 'zod';
 import { backendSchema, type AffinityMode, type BackendConfig } from './config-schema.ts';
 import { formatPath } from './config.ts';
 import { ProxyError, sendProxyError } from './errors.ts';
-import type { RouteCounters } from './route-table.ts';
+import type { RouteCounters, RouteEntry } from './route-table.ts';
+import type { Upstream } from './upstream.ts';
 
 /** What the admin API shows for a route. */
 export interface RouteView {
@@ -183,4 +184,40 @@ function json(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
+}
+
+/** The RouteView of a route entry (counters copied). */
+export function routeView(entry: RouteEntry): RouteView {
+  const key = entry.config.key;
+  return {
+    name: entry.name,
+    match: { pathPrefix: entry.match.pathPrefix, ...(entry.match.host ? { host: entry.match.host } : {}) },
+    pool: entry.pool.name,
+    affinity: entry.mode,
+    configuredAffinity: entry.config.affinity,
+    key: key.type === 'cookie' ? { type: 'cookie', name: entry.config.cookie.name } : { type: key.type, name: key.name },
+    counters: { ...entry.counters },
+  };
+}
+
+/** The BackendView of an upstream. */
+export function backendView(u: Upstream): BackendView {
+  const now = Date.now();
+  return {
+    id: u.id,
+    pool: u.poolName,
+    url: u.url,
+    weight: u.weight,
+    source: u.source,
+    state: u.state,
+    health: u.health,
+    draining: u.draining,
+    drainDeadline: u.draining ? new Date(u.drainDeadlineMs).toISOString() : null,
+    ejectedUntil: u.ejectedUntilMs > now ? new Date(u.ejectedUntilMs).toISOString() : null,
+    inFlight: u.inFlight,
+    websockets: u.tunnelCount,
+    requests: u.requests,
+    failures: u.failures,
+    ejections: u.ejections,
+  };
 }

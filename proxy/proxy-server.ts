@@ -6,8 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AdminTarget, BackendView, RouteView, WorkerView } from './admin.ts';
-import { createAdminServer } from './admin.ts';
+import { backendView, createAdminServer, routeView, type AdminTarget, type BackendView, type RouteView, type WorkerView } from './admin.ts';
 import type { AffinityMode, BackendConfig, ProxyConfig } from './config-schema.ts';
 import { systemResolver, type Resolver } from './discovery-dns.ts';
 import { ProxyError } from './errors.ts';
@@ -296,38 +295,4 @@ function sumRequests(entries: Iterable<RouteEntry>): number {
   let total = 0;
   for (const entry of entries) total += entry.counters.requests;
   return total;
-}
-
-export function routeView(entry: RouteEntry): RouteView {
-  const key = entry.config.key;
-  return {
-    name: entry.name,
-    match: { pathPrefix: entry.match.pathPrefix, ...(entry.match.host ? { host: entry.match.host } : {}) },
-    pool: entry.pool.name,
-    affinity: entry.mode,
-    configuredAffinity: entry.config.affinity,
-    key: key.type === 'cookie' ? { type: 'cookie', name: entry.config.cookie.name } : { type: key.type, name: key.name },
-    counters: { ...entry.counters },
-  };
-}
-
-export function backendView(u: Upstream): BackendView {
-  const now = Date.now();
-  return {
-    id: u.id,
-    pool: u.poolName,
-    url: u.url,
-    weight: u.weight,
-    source: u.source,
-    state: u.state,
-    health: u.health,
-    draining: u.draining,
-    drainDeadline: u.draining ? new Date(u.drainDeadlineMs).toISOString() : null,
-    ejectedUntil: u.ejectedUntilMs > now ? new Date(u.ejectedUntilMs).toISOString() : null,
-    inFlight: u.inFlight,
-    websockets: u.tunnelCount,
-    requests: u.requests,
-    failures: u.failures,
-    ejections: u.ejections,
-  };
 }
