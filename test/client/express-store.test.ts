@@ -67,7 +67,7 @@ function browser() {
       return cookie;
     },
     async call(url: string, method = 'GET'): Promise<Record<string, unknown>> {
-      const response = await fetch(url, { method, headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(5000) });
+      const response = await fetch(url, { method, headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(30_000) });
       const set = response.headers.getSetCookie()[0];
       if (set) cookie = set.split(';')[0]!;
       if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
