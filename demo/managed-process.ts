@@ -45,6 +45,15 @@ export class ManagedProcess {
     this.port = options.port;
   }
 
+  /** Environment of the next start (a running process keeps what it started with). */
+  get env(): Readonly<Record<string, string>> {
+    return { ...this.#options.env };
+  }
+
+  set env(env: Record<string, string>) {
+    this.#options = { ...this.#options, env: { ...env } };
+  }
+
   get alive(): boolean {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }

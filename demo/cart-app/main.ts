@@ -31,9 +31,12 @@ if (mode === 'token' && secrets.length === 0) fail('SESSION_MODE=token needs CAR
 const maxCookieBytes = Number(process.env.CART_COOKIE_MAX_BYTES ?? 4096);
 if (!Number.isInteger(maxCookieBytes) || maxCookieBytes < 256) fail(`CART_COOKIE_MAX_BYTES must be an integer >= 256, not "${process.env.CART_COOKIE_MAX_BYTES}"`);
 
+const nearCache = process.env.NEAR_CACHE ?? 'on';
+if (nearCache !== 'on' && nearCache !== 'off') fail(`NEAR_CACHE must be on or off, not "${nearCache}"`);
+
 const replicaId = process.env.REPLICA_ID ?? `${hostname()}:${port}`;
 const store: CartStore =
-  mode === 'central' ? new CentralCartStore(process.env.SESSIOND_ADDRESS ?? '127.0.0.1:50051')
+  mode === 'central' ? new CentralCartStore(process.env.SESSIOND_ADDRESS ?? '127.0.0.1:50051', 'shop', nearCache === 'on')
   : mode === 'token' ? new TokenCartStore({ secrets, cookieName: 'cart_token', maxCookieBytes })
   : new LocalCartStore();
 const versionCookie = mode === 'central' && secrets.length > 0 ? new VersionCookie(secrets) : undefined;
@@ -44,7 +47,7 @@ server.on('error', (error: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 server.listen(port, host, () => {
-  process.stdout.write(`${JSON.stringify({ msg: 'cart-app listening', replica: replicaId, mode, port, versionTokens: versionCookie !== undefined })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: 'cart-app listening', replica: replicaId, mode, port, versionTokens: versionCookie !== undefined, nearCache: mode === 'central' && nearCache === 'on' })}\n`);
 });
 
 const stop = (): void => {

@@ -9,19 +9,20 @@ export interface ScenarioConfiguration {
   name: string;
   route: 'sticky' | 'shop' | 'token';
   affinity: 'none' | 'soft' | 'hard';
+  /** Central replicas only: run the client's near cache (restarts the pool when it changes). */
+  nearCache?: boolean;
 }
 
 /**
- * The six configurations the report compares. The central replicas of the stack always run the
- * client's near cache (demo/cart-app has no switch for it yet), so `soft + central` and
- * `soft + central + near cache` run the same code; the hit-ratio column shows what each got.
+ * The six configurations the report compares. Central replicas run without the near cache
+ * (NEAR_CACHE=off: every read is a call to sessiond) except in `soft + central + near cache`.
  */
 export const CONFIGURATIONS: readonly ScenarioConfiguration[] = [
   { name: 'hard + local', route: 'sticky', affinity: 'hard' },
   { name: 'soft + local', route: 'sticky', affinity: 'soft' },
-  { name: 'none + central', route: 'shop', affinity: 'none' },
-  { name: 'soft + central', route: 'shop', affinity: 'soft' },
-  { name: 'soft + central + near cache', route: 'shop', affinity: 'soft' },
+  { name: 'none + central', route: 'shop', affinity: 'none', nearCache: false },
+  { name: 'soft + central', route: 'shop', affinity: 'soft', nearCache: false },
+  { name: 'soft + central + near cache', route: 'shop', affinity: 'soft', nearCache: true },
   { name: 'none + token', route: 'token', affinity: 'none' },
 ];
 
@@ -86,6 +87,7 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
   const pool = stack.replicas.filter((r) => r.pool === configuration.route);
   // Every configuration starts with the whole pool healthy. Its shoppers are new clients (no cookie),
   // so carts left in a local replica's memory by an earlier run are never read: no restart needed.
+  if (configuration.nearCache !== undefined) await setNearCache(pool, configuration.nearCache);
   await Promise.all(pool.map((replica) => replica.process.start()));
   await waitForPoolUp(stack, pool.map((r) => r.id));
   await stack.admin('PUT', `/routes/${configuration.route}/affinity`, { affinity: configuration.affinity });
@@ -205,4 +207,14 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Restarts the central replicas whose near-cache setting differs from `on`. */
+async function setNearCache(pool: readonly LocalStack['replicas'][number][], on: boolean): Promise<void> {
+  const value = on ? 'on' : 'off';
+  await Promise.all(pool.filter((replica) => replica.process.env['NEAR_CACHE'] !== value).map(async (replica) => {
+    await replica.process.kill();
+    replica.process.env = { ...replica.process.env, NEAR_CACHE: value };
+    await replica.process.start(180_000);
+  }));
 }
