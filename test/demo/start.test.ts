@@ -130,7 +130,7 @@ for (const [label, extra, store, signal, stopped] of STOPS) {
 
     const { backends } = (await (await fetch(`http://127.0.0.1:${proxyPort}/dashboard/api/state`, { signal: AbortSignal.timeout(20_000) })).json()) as { backends: Array<{ url: string }> };
     const ports = [proxyPort, Number(sessiond![1]), ...backends.map((b) => Number(new URL(b.url).port))];
-    t.is(ports.length, 9, 'proxy, sessiond, 6 replicas and the dashboard');
+    t.is(ports.length, 12, 'proxy, sessiond, 9 replicas (local, central, token) and the dashboard');
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill(signal);
