@@ -25,8 +25,17 @@ import type { Upstream } from './upstream.ts';
 
 /** What the forwarder reports back (counters, logs). */
 export interface ForwardObserver {
-  /** Once per client request, with the final affinity, pin outcome and error code (if any). */
-  finished(route: RouteEntry, affinity: AffinityResult, outcome: PinOutcome | null, code: ProxyErrorCode | undefined, upstream: Upstream, error?: Error): void;
+  /**
+   * Once per client request, with the final affinity, pin outcome and error code (if any). `request`
+   * gives the route and the upstream headers (their x-request-id names the request in log lines).
+   */
+  finished(request: ObservedRequest, affinity: AffinityResult, outcome: PinOutcome | null, code: ProxyErrorCode | undefined, upstream: Upstream, error?: Error): void;
+}
+
+/** What the observer is told of a request: its route and the headers sent upstream. */
+export interface ObservedRequest {
+  readonly route: RouteEntry;
+  readonly headers: Record<string, string | string[]>;
 }
 
 export interface ForwardRequest {
@@ -155,7 +164,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#request.res.end();
     this.#end(this.#status >= 500);
-    this.#request.observer.finished(this.#request.route, this.#affinity, this.#outcome, undefined, this.#upstream);
+    this.#request.observer.finished(this.#request, this.#affinity, this.#outcome, undefined, this.#upstream);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
@@ -171,12 +180,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
         res.setHeader('connection', 'close');
         sendError(res, timedOut ? 'PRX_ERR_REQUEST_TIMEOUT' : 'PRX_ERR_BAD_REQUEST', this.#stickless());
       } else if (!res.writableFinished) res.destroy();
-      if (timedOut) observer.finished(route, this.#affinity, this.#outcome, 'PRX_ERR_REQUEST_TIMEOUT', this.#upstream, error);
+      if (timedOut) observer.finished(this.#request, this.#affinity, this.#outcome, 'PRX_ERR_REQUEST_TIMEOUT', this.#upstream, error);
       return;
     }
     if (this.#responseStarted) {
       res.destroy();
-      observer.finished(route, this.#affinity, this.#outcome, kind === 'timeout' ? 'PRX_ERR_UPSTREAM_TIMEOUT' : 'PRX_ERR_UPSTREAM_RESET', this.#upstream, error);
+      observer.finished(this.#request, this.#affinity, this.#outcome, kind === 'timeout' ? 'PRX_ERR_UPSTREAM_TIMEOUT' : 'PRX_ERR_UPSTREAM_RESET', this.#upstream, error);
       return;
     }
     if (route.mode === 'hard' && kind === 'reset' && route.config.retry.onReset && this.#replayable()) {
@@ -200,12 +209,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (kind === 'connect' && route.mode === 'hard' && this.#affinity === 'hit') {
       const retryAfterSeconds = route.policy.hard.retryAfterSeconds;
       sendError(res, 'PRX_ERR_PINNED_UPSTREAM_DOWN', this.#stickless(), { message: 'the pinned backend is down; retry later', retryAfterSeconds });
-      observer.finished(route, this.#affinity, 'failed_closed', 'PRX_ERR_PINNED_UPSTREAM_DOWN', this.#upstream, error);
+      observer.finished(this.#request, this.#affinity, 'failed_closed', 'PRX_ERR_PINNED_UPSTREAM_DOWN', this.#upstream, error);
       return;
     }
     const code = CODE_OF[kind];
     sendError(res, code, this.#stickless());
-    observer.finished(route, this.#affinity, this.#outcome, code, this.#upstream, error);
+    observer.finished(this.#request, this.#affinity, this.#outcome, code, this.#upstream, error);
   }
 
   #retryable(kind: FailureKind): boolean {
@@ -244,7 +253,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#done = true;
     res.setHeader('connection', 'close');
     sendError(res, 'PRX_ERR_TOO_MANY_UPLOADS', this.#stickless(), { message: 'too many uploads in progress; retry later', retryAfterSeconds: 1 });
-    observer.finished(route, this.#affinity, this.#outcome, 'PRX_ERR_TOO_MANY_UPLOADS', this.#upstream);
+    observer.finished(this.#request, this.#affinity, this.#outcome, 'PRX_ERR_TOO_MANY_UPLOADS', this.#upstream);
   }
 
   #onClientClose = (): void => {

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
 import { rawErrorResponse, sendError, type ProxyErrorCode } from './errors.ts';
-import { forward, type ForwardObserver } from './forwarder.ts';
+import { forward, type ForwardObserver, type ObservedRequest } from './forwarder.ts';
 import type { ProxyConfig } from './config-schema.ts';
 import { framingProblem, hasBody, removeDotSegments, upstreamRequestHeaders } from './http-headers.ts';
 import { readBodyPrefix, type BodyPrefix } from './request-body.ts';
@@ -135,11 +135,13 @@ export class RequestHandler implements ForwardObserver {
     socket.end(rawErrorResponse(code, NO_BACKEND));
   };
 
-  finished(route: RouteEntry, affinity: AffinityResult, outcome: PinOutcome | null, code: ProxyErrorCode | undefined, upstream: Upstream, error?: Error): void {
+  finished(request: ObservedRequest, affinity: AffinityResult, outcome: PinOutcome | null, code: ProxyErrorCode | undefined, upstream: Upstream, error?: Error): void {
+    const { route } = request;
     this.#count(route, affinity, outcome);
     if (code !== undefined) {
       this.#countError(code);
-      this.#log.warn({ route: route.name, upstream: upstream.id, code, err: error?.message }, 'upstream request failed');
+      const reqId = request.headers['x-request-id'];
+      this.#log.warn({ reqId, route: route.name, upstream: upstream.id, code, err: error?.message }, 'upstream request failed');
     }
   }
 

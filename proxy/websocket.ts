@@ -86,7 +86,7 @@ class WebSocketTunnel implements Tunnel {
     this.#release();
     this.#socket?.destroy();
     this.#request.client.destroy();
-    if (wasOpen) this.#request.observer.finished(this.#request.route, this.#affinity, this.#outcome, undefined, this.#upstream);
+    if (wasOpen) this.#request.observer.finished(this.#request, this.#affinity, this.#outcome, undefined, this.#upstream);
   }
 
   #onConnect(): void {
@@ -164,7 +164,7 @@ class WebSocketTunnel implements Tunnel {
     res.on('close', () => {
       if (!res.complete) client.destroy();
     });
-    observer.finished(route, this.#affinity, this.#outcome, undefined, this.#upstream);
+    observer.finished(this.#request, this.#affinity, this.#outcome, undefined, this.#upstream);
   }
 
   #fail(kind: 'connect' | 'reset' | 'timeout' | 'protocol', error: Error): void {
@@ -194,7 +194,7 @@ class WebSocketTunnel implements Tunnel {
       outcome = 'failed_closed';
     }
     if (!client.destroyed) client.end(rawErrorResponse(code, { 'x-stickless-backend': this.#upstream.id, 'x-stickless-affinity': this.#affinity }, retryAfter));
-    observer.finished(route, this.#affinity, outcome, code, this.#upstream, error);
+    observer.finished(this.#request, this.#affinity, outcome, code, this.#upstream, error);
   }
 
   #release(): void {

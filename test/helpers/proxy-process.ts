@@ -36,7 +36,7 @@ export async function startProxyProcess(t: ExecutionContext, config: unknown): P
   const logs: Array<Record<string, unknown>> = [];
   let buffered = '';
   const listening = new Promise<Record<string, any>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('proxy process did not log "listening" within 15 s')), 15_000);
+    const timer = setTimeout(() => reject(new Error('proxy process did not log "listening" within 60 s')), 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
       let newline;
