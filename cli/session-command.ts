@@ -37,9 +37,20 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parse>['values'];
 
+function takesValue(arg: string | undefined): boolean {
+  const name = arg?.startsWith('--') ? arg.slice(2) : undefined;
+  return name !== undefined && name in OPTIONS && OPTIONS[name as keyof typeof OPTIONS].type === 'string';
+}
+
+/** A session id (43 base64url characters) may start with '-', which parseArgs would take for an option. */
+const DASHED_SESSION_ID = /^-[A-Za-z0-9_-]{42}$/;
+
 function parse(argv: string[]) {
+  // Move such ids behind '--' (where parseArgs reads positionals only), unless they are an option's value.
+  const ids = argv.filter((arg, i) => DASHED_SESSION_ID.test(arg) && !takesValue(argv[i - 1]));
+  const args = ids.length === 0 || argv.includes('--') ? argv : [...argv.filter((arg) => !ids.includes(arg)), '--', ...ids];
   try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -21,6 +21,11 @@ test('get prints the session as JSON (exit 0); a missing one exits 1 with SESS_E
   t.is(missing.code, 1);
   t.is(missing.stdout, '');
   t.is((JSON.parse(missing.stderr) as { error: { code: string } }).error.code, 'SESS_ERR_NOT_FOUND');
+
+  // One id in 64 starts with '-': it is still an id, not an option (before it was a usage error).
+  const dashed = await stickless(['session', 'get', `-${'A'.repeat(41)}A`], { STICKLESS_ADDRESS: sessiond.address, STICKLESS_NAMESPACE: ns });
+  t.is(dashed.code, 1, dashed.stderr);
+  t.is((JSON.parse(dashed.stderr) as { error: { code: string } }).error.code, 'SESS_ERR_NOT_FOUND');
 });
 
 test('ls --owner lists, revoke --owner deletes them all, rm deletes one (exit 1 when nothing was deleted)', async (t) => {
