@@ -1,7 +1,7 @@
 // sessiond as a real process: configuration errors listed by name, JSON logs without session ids,
 // config file < environment < flags, and a graceful SIGTERM that finishes what is in flight.
 import * as grpc from '@grpc/grpc-js';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import type { SessionResponse__Output } from '../../proto/generated/stickless/se
 import { call, dec, rawStub } from '../helpers/grpc.ts';
 import { freePort, startRedis, uniquePrefix, deleteByPrefix, type RedisHandle } from '../helpers/redis.ts';
 import { spawnSessiond, startSessiond, waitFor } from '../helpers/servers.ts';
+import { checkHealth, healthClient } from '../helpers/health.ts';
 
 let redis: RedisHandle;
 test.before(async () => {
@@ -19,9 +20,16 @@ test.after.always(async () => {
   await redis?.stop();
 });
 
-async function listening(process: ReturnType<typeof spawnSessiond>): Promise<void> {
+/**
+ * Waits until sessiond listens and serves: it listens before its Redis connection is up, and on a
+ * busy machine a first call can come before that (UNAVAILABLE, "not connected yet").
+ */
+async function listening(process: ReturnType<typeof spawnSessiond>, address?: string, t?: ExecutionContext): Promise<void> {
   await waitFor(() => process.stdout().includes('sessiond listening') || process.child.exitCode !== null, 60_000, 'sessiond to listen');
   if (process.child.exitCode !== null) throw new Error(`sessiond exited: ${process.stderr()}`);
+  if (address === undefined || t === undefined) return;
+  const health = healthClient(t, address);
+  await waitFor(async () => (await checkHealth(health, '').catch(() => 'UNKNOWN')) === 'SERVING', 60_000, 'sessiond to serve');
 }
 
 test('invalid configuration exits with status 2 and lists every problem by the name it was given under', async (t) => {
@@ -48,7 +56,7 @@ test('flags override the environment, which overrides the config file', async (t
   const sessiond = spawnSessiond(t, ['--config', file, '--max-patch-ops', '5', '--log-level', 'info'], {
     STICKLESS_LISTEN: `127.0.0.1:${port}`, REDIS_URL: redis.url, STICKLESS_KEY_PREFIX: keyPrefix, STICKLESS_MAX_PATCH_OPS: '4',
   });
-  await listening(sessiond);
+  await listening(sessiond, `127.0.0.1:${port}`, t);
   const stub = rawStub(t, `127.0.0.1:${port}`);
   const created = await call<object, SessionResponse__Output>(stub, 'Create', { namespace: 'ns' });
   const ops = Array.from({ length: 6 }, (_, i) => ({ field: `f${i}`, delete: {} }));
@@ -85,7 +93,7 @@ test('SIGTERM lets in-flight calls finish: every acknowledged increment is store
   const sessiond = spawnSessiond(t, [], {
     STICKLESS_LISTEN: `127.0.0.1:${port}`, REDIS_URL: redis.url, STICKLESS_KEY_PREFIX: keyPrefix, STICKLESS_LOG_LEVEL: 'info',
   });
-  await listening(sessiond);
+  await listening(sessiond, `127.0.0.1:${port}`, t);
   const stub = rawStub(t, `127.0.0.1:${port}`);
   const created = await call<object, SessionResponse__Output>(stub, 'Create', { namespace: 'ns' });
   const watch = stub.Watch({ namespace: 'ns', id: created.session!.id }, { deadline: Date.now() + 30_000 });
