@@ -132,6 +132,9 @@ test.serial('workers: health verdicts and drains from the primary apply on every
   // Health is checked by the primary and applied by every worker.
   await b!.control({ healthy: false });
   await waitFor('b down', async () => (await p.admin('GET', '/backends/b')).json().health === 'down', 30_000);
+  // The primary hands each verdict to the workers a moment after its own state changes (it polls
+  // every 20 ms): wait until a batch shows it, then every later batch must agree.
+  await waitFor('the workers apply the verdict', async () => (await many(`${p.url}/x`, 10)).every((r) => r.backend === 'a'), 30_000);
   const whileDown = await many(`${p.url}/x`, 20);
   t.deepEqual([...new Set(whileDown.map((r) => `${r.status} ${r.backend}`))], ['200 a'], 'no worker sends to a backend the primary found down');
   await b!.control({ healthy: true });
