@@ -1,8 +1,9 @@
 // Runs `node cli/main.ts ...` as a child process: exit code, stdout, stderr; or a long-running one
 // with its output collected and a kill in teardown.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import { spawnNode, type NodeProcess } from '../helpers/servers.ts';
 
 export const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
@@ -18,23 +19,9 @@ export function stickless(args: string[], env: Record<string, string> = {}): Pro
   });
 }
 
-export interface RunningCli {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<number | string>;
-}
+export type RunningCli = NodeProcess;
 
 /** A run that keeps going (watch, sessiond, up); SIGKILLed in teardown if still alive. */
 export function startStickless(t: ExecutionContext, args: string[], env: Record<string, string> = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, stdout: () => out, stderr: () => err, exited };
+  return spawnNode(t, CLI, args, env);
 }

@@ -67,7 +67,8 @@ export async function startSessiond(t: ExecutionContext, options: StartSessiondO
   return { address: `127.0.0.1:${server.port}`, server, config, redis, keyPrefix, stop };
 }
 
-export interface SessiondProcess {
+/** A node child process of a test: its output so far, and how it ended. */
+export interface NodeProcess {
   child: ChildProcess;
   /** Everything the process wrote to stdout so far (JSON log lines). */
   stdout(): string;
@@ -78,9 +79,16 @@ export interface SessiondProcess {
 
 const MAIN = fileURLToPath(new URL('../../server/main.ts', import.meta.url));
 
+export type SessiondProcess = NodeProcess;
+
 /** Runs `node server/main.ts` with the given flags and environment; killed in teardown. */
 export function spawnSessiond(t: ExecutionContext, args: string[], env: Record<string, string> = {}): SessiondProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], {
+  return spawnNode(t, MAIN, args, env);
+}
+
+/** Runs `node script ...args` with only PATH and `env` in its environment; SIGKILLed in teardown if still alive. */
+export function spawnNode(t: ExecutionContext, script: string, args: string[], env: Record<string, string> = {}): NodeProcess {
+  const child = spawn(process.execPath, [script, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
