@@ -36,7 +36,8 @@ export async function startRedis(children: ChildProcesses, options: RedisProcess
   return { url, port, pid: child.process.pid, stop };
 }
 
-async function waitForRedis(url: string, child: Child, replica: boolean, timeoutMs = 10_000): Promise<void> {
+/** Waits until `url` answers PING (and, for a replica, its link to the primary is up); fails early when `child` exits. */
+export async function waitForRedis(url: string, child: Child, replica: boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, commandTimeout: 1000 });
