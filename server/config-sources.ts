@@ -90,7 +90,7 @@ function readSecretFile(path: string, name: string, problems: ConfigProblem[]): 
 
 /** Turns the text of a flag or variable into the option's raw value. */
 function fromText(option: Option, text: string, written: string, problems: ConfigProblem[]): unknown {
-  if (option === 'redisSentinels') return text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (option === 'redisSentinels' || option === 'redisClusterNodes') return text.split(',').map((s) => s.trim()).filter(Boolean);
   if (option !== 'namespaceTokens') return text;
   try {
     return JSON.parse(text);

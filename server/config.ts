@@ -27,6 +27,12 @@ export const serverConfigSchema = z.object({
   redisUrl: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
   redisSentinels: z.array(z.string().refine(isHostPort, 'expected host:port')),
   redisSentinelName: z.string().min(1),
+  redisClusterNodes: z.array(z.string().refine(isHostPort, 'expected host:port')),
+  // From a flag or variable: "from=to,from=to" with host:port on both sides.
+  redisClusterNatMap: z.preprocess(
+    (value) => (typeof value === 'string' ? Object.fromEntries(value.split(',').map((s) => s.trim()).filter(Boolean).map((pair) => pair.split('='))) : value),
+    z.record(z.string().refine(isHostPort, 'expected host:port keys'), z.string().refine(isHostPort, 'expected host:port values')),
+  ),
   readFromReplicas: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], 'expected true or false'),
   // A list, or (from a flag or variable) one comma-separated string.
   redisReplicaUrls: z.preprocess(
@@ -67,6 +73,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerConfig> = Object.freeze({
   redisUrl: 'redis://127.0.0.1:6379',
   redisSentinels: [],
   redisSentinelName: 'mymaster',
+  redisClusterNodes: [],
+  redisClusterNatMap: {},
   readFromReplicas: false,
   redisReplicaUrls: [],
   keyPrefix: 'stickless:',
@@ -108,6 +116,8 @@ export const SERVER_OPTIONS: Readonly<Record<keyof ServerConfig, ServerOptionInf
   redisUrl: { env: 'REDIS_URL', help: 'redis://[user:password@]host:port[/db]; rediss:// for TLS (also with Sentinel)', sensitive: true },
   redisSentinels: { env: 'STICKLESS_REDIS_SENTINELS', help: 'comma-separated Sentinel host:port list; set: find the primary through them' },
   redisSentinelName: { env: 'STICKLESS_REDIS_SENTINEL_NAME', help: 'name of the primary the sentinels monitor' },
+  redisClusterNodes: { env: 'STICKLESS_REDIS_CLUSTER_NODES', help: 'comma-separated host:port seed nodes of a Redis Cluster; set: use the cluster (Redis >= 7)' },
+  redisClusterNatMap: { env: 'STICKLESS_REDIS_CLUSTER_NAT_MAP', help: 'announced=reachable host:port pairs, comma-separated: where to reach cluster nodes that announce unreachable addresses (containers)' },
   readFromReplicas: { env: 'STICKLESS_READ_FROM_REPLICAS', help: 'serve Get from a Redis replica when its copy is at least min_version (else the primary): true or false' },
   redisReplicaUrls: { env: 'STICKLESS_REDIS_REPLICA_URLS', help: 'comma-separated redis:// URLs of replicas for readFromReplicas (standalone; Sentinel finds them itself)', sensitive: true },
   redisUsername: { env: 'STICKLESS_REDIS_USERNAME', help: 'Redis ACL user (instead of one in the URL)' },
@@ -188,7 +198,10 @@ export function parseServerConfig(...layers: Array<Record<string, unknown>>): Re
   if (config.replicaAcks > 0 && config.replicaAckTimeoutMs >= config.commandTimeoutMs) {
     problem('replicaAckTimeoutMs', `${config.replicaAckTimeoutMs} must be below commandTimeoutMs (${config.commandTimeoutMs})`);
   }
-  if (config.readFromReplicas && config.store === 'redis' && config.redisSentinels.length === 0 && config.redisReplicaUrls.length === 0) {
+  if (config.redisClusterNodes.length > 0 && config.redisSentinels.length > 0) problem('redisClusterNodes', 'a Redis Cluster and Sentinel exclude each other: set redisClusterNodes or redisSentinels');
+  if (config.redisClusterNodes.length > 0 && config.readFromReplicas) problem('readFromReplicas', 'not supported on a Redis Cluster yet: reads go to the masters');
+  if (Object.keys(config.redisClusterNatMap).length > 0 && config.redisClusterNodes.length === 0) problem('redisClusterNatMap', 'applies to a Redis Cluster only: set redisClusterNodes too');
+  if (config.readFromReplicas && config.store === 'redis' && config.redisClusterNodes.length === 0 && config.redisSentinels.length === 0 && config.redisReplicaUrls.length === 0) {
     problem('readFromReplicas', 'needs replicas to read from: set redisReplicaUrls, or redisSentinels (Sentinel names the replicas)');
   }
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {

@@ -1,7 +1,7 @@
 // How sessiond connects to Redis: one place that turns options into an ioredis client with the
 // settings that make failures fast and recoverable (no offline queue, no silent re-sends, endless
-// reconnects with a capped backoff).
-import { Redis, type RedisOptions } from 'ioredis';
+// reconnects with a capped backoff), for a standalone primary, a Sentinel-managed one or a Cluster.
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 
 /** Where Redis is and how long to wait for it. */
@@ -12,6 +12,10 @@ export interface RedisConnectionOptions {
   sentinels: readonly string[];
   /** Name of the monitored primary (`sentinel monitor <name> ...`). */
   sentinelName: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster; when non-empty, the store runs on the cluster. */
+  clusterNodes?: readonly string[] | undefined;
+  /** Cluster nodes' announced `host:port` -> the `host:port` to reach them at (NAT, containers). */
+  clusterNatMap?: Readonly<Record<string, string>> | undefined;
   /** ACL user; with Sentinel, of the Redis servers behind it. Standalone: instead of the URL's. */
   username?: string | undefined;
   /** Password; with Sentinel, of the Redis servers behind it. Standalone: instead of the URL's. */
@@ -33,8 +37,61 @@ export interface RedisConnectionOptions {
 /** Longest pause between reconnect attempts, in ms. */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
+/** A connection to one Redis (standalone, Sentinel) or to a whole Cluster: the store works on both. */
+export type RedisClient = Redis | Cluster;
+
+export function isClusterConnection(options: RedisConnectionOptions): boolean {
+  return (options.clusterNodes?.length ?? 0) > 0;
+}
+
 export function createRedisConnection(options: RedisConnectionOptions, overrides: Partial<RedisOptions> = {}): Redis {
-  const common: RedisOptions = {
+  const common = nodeOptions(options, overrides);
+  if (options.sentinels.length > 0) {
+    return new Redis({
+      ...common,
+      sentinels: options.sentinels.map((address) => {
+        const [host, port] = splitHostPort(address);
+        return { host, port };
+      }),
+      name: options.sentinelName,
+      ...(options.tls ? { enableTLSForSentinelMode: true, sentinelTLS: options.tls } : {}),
+      sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    });
+  }
+  return new Redis(options.url, common);
+}
+
+/**
+ * A Cluster connection with the same failure rules: no offline queue, nothing re-sent after a
+ * connection closed with the command possibly applied (retryDelayOnFailover 0). Redirections (MOVED,
+ * ASK, TRYAGAIN, CLUSTERDOWN) are followed: Redis answers them without running the command.
+ */
+export function createClusterConnection(options: RedisConnectionOptions): Cluster {
+  const natMap = Object.fromEntries(Object.entries(options.clusterNatMap ?? {}).map(([from, to]) => {
+    const [host, port] = splitHostPort(to);
+    return [from, { host, port }];
+  }));
+  const clusterOptions: ClusterOptions = {
+    redisOptions: nodeOptions(options, { lazyConnect: false }),
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    maxRedirections: 8,
+    slotsRefreshTimeout: options.commandTimeoutMs,
+    slotsRefreshInterval: 2000,
+    clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    ...(Object.keys(natMap).length > 0 ? { natMap } : {}),
+  };
+  return new Cluster(options.clusterNodes!.map((address) => {
+    const [host, port] = splitHostPort(address);
+    return { host, port };
+  }), clusterOptions);
+}
+
+function nodeOptions(options: RedisConnectionOptions, overrides: Partial<RedisOptions>): RedisOptions {
+  return {
     // Commands fail at once while disconnected instead of queueing: callers get UNAVAILABLE within
     // the deadline, and nothing is applied late behind their back.
     enableOfflineQueue: false,
@@ -50,19 +107,6 @@ export function createRedisConnection(options: RedisConnectionOptions, overrides
     ...(options.tls ? { tls: options.tls } : {}),
     ...overrides,
   };
-  if (options.sentinels.length > 0) {
-    return new Redis({
-      ...common,
-      sentinels: options.sentinels.map((address) => {
-        const [host, port] = splitHostPort(address);
-        return { host, port };
-      }),
-      name: options.sentinelName,
-      ...(options.tls ? { enableTLSForSentinelMode: true, sentinelTLS: options.tls } : {}),
-      sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
-    });
-  }
-  return new Redis(options.url, common);
 }
 
 export function splitHostPort(address: string): [string, number] {

@@ -100,7 +100,8 @@ export function describeRedisError(error: unknown, commandTimeoutMs: number): st
 }
 
 /** Where Redis is, for logs and messages: `host:port`, or the Sentinel primary's name; never a password. */
-export function describeRedisAddress(options: Pick<RedisConnectionOptions, 'url' | 'sentinels' | 'sentinelName'>): string {
+export function describeRedisAddress(options: Pick<RedisConnectionOptions, 'url' | 'sentinels' | 'sentinelName' | 'clusterNodes'>): string {
+  if (options.clusterNodes?.length) return `cluster via ${options.clusterNodes.join(', ')}`;
   if (options.sentinels.length > 0) return `primary "${options.sentinelName}" via sentinels ${options.sentinels.join(', ')}`;
   try {
     const url = new URL(options.url);

@@ -2,7 +2,7 @@
 // host, a stalled network) keeps the connection and fires no event, so readiness also needs a
 // heartbeat: every `intervalMs` a PING (INFO replication when replica acknowledgements are required,
 // which also counts the replicas) that must be answered within the command timeout.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 import { describeRedisError, isNotSent } from './redis-failures.ts';
 import { onlineReplicas } from './redis-replies.ts';
 
@@ -45,10 +45,12 @@ export interface RedisHeartbeatOptions {
   /** The connection's command timeout (a heartbeat not answered in it fails), in ms. */
   commandTimeoutMs: number;
   replicasRequired: number;
+  /** What a heartbeat sends when no replica count is needed; default a PING (a Cluster: each master). */
+  probe?: () => Promise<unknown>;
 }
 
 export class RedisHeartbeat implements RedisStatusSource {
-  #redis: Redis;
+  #redis: RedisClient;
   #options: RedisHeartbeatOptions;
   #status: RedisStatus;
   #listeners = new Set<(status: RedisStatus, previous: RedisStatus) => void>();
@@ -58,7 +60,7 @@ export class RedisHeartbeat implements RedisStatusSource {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(redis: Redis, options: RedisHeartbeatOptions) {
+  constructor(redis: RedisClient, options: RedisHeartbeatOptions) {
     this.#redis = redis;
     this.#options = options;
     this.#status = { state: 'connecting', address: options.address, reason: '', replicas: undefined, replicasRequired: options.replicasRequired };
@@ -125,7 +127,7 @@ export class RedisHeartbeat implements RedisStatusSource {
         const info = await this.#redis.info('replication');
         this.#set({ state: 'answering', reason: '', replicas: onlineReplicas(info) });
       } else {
-        await this.#redis.ping();
+        await (this.#options.probe ? this.#options.probe() : this.#redis.ping());
         this.#set({ state: 'answering', reason: '' });
       }
     } catch (error) {

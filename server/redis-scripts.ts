@@ -29,7 +29,11 @@ import { LUA_RECORDS } from './redis-lua-records.ts';
 /** Number of meta fields in a session hash; HLEN minus this is the user field count. */
 export const META_FIELD_COUNT = 8;
 
-const PRELUDE = `
+const PUBLISH_CALL = "redis.call('PUBLISH'";
+const SHARDED_PUBLISH_CALL = "redis.call('SPUBLISH'";
+
+/** Shared Lua of every script; exported for the Cluster's own scripts (redis-cluster-scripts.ts). */
+export const PRELUDE = `
 local MAX_SAFE = 9007199254740991
 local TWO32 = 4294967296
 
@@ -54,7 +58,7 @@ local function index_owner(oi, handle, expires, now)
 end
 
 local function publish(channel, kind, version, expires, fields, now)
-  redis.call('PUBLISH', channel, cjson.encode({ k = kind, v = string.format('%d', version),
+  ${PUBLISH_CALL}, channel, cjson.encode({ k = kind, v = string.format('%d', version),
     e = string.format('%d', expires), f = fields, t = string.format('%d', now) }))
 end
 
@@ -127,16 +131,21 @@ end
 `;
 
 /**
- * create. KEYS: 1 session, 2 tombstone, 3 create-idempotency (or any placeholder when unused).
- * ARGV: 1 ttl_ms, 2 max_lifetime_ms, 3 owner, 4 owner index key ('' none), 5 handle, 6 idem on '1',
+ * create. KEYS: 1 session, 2 tombstone, 3 create-idempotency (or any placeholder when unused; on a
+ * Cluster a record below the session key). ARGV: 1 ttl_ms, 2 max_lifetime_ms, 3 owner, 4 owner index
+ * key ('' none), 5 handle, 6 idempotency: '0' off, '1' on, '2' on and a repeat of a Cluster claim,
  * 7 idem window ms, 8 maxFields, 9 maxSessionBytes, 10 maxFieldBytes, 11 sealed id (kept only in the
  * idempotency record), 12 channel, 13.. name/value pairs.
  */
 const CREATE = `${PRELUDE}
 local K, T, I = KEYS[1], KEYS[2], KEYS[3]
-if ARGV[6] == '1' then
+if ARGV[6] ~= '0' then
+  local had = ARGV[6] == '2' and redis.call('EXISTS', I) == 1
   local r = replay(I, K)
   if r then return r end
+  -- A repeat (Cluster: the id came from an earlier attempt's claim) of a create whose session is
+  -- gone since (deleted, revoked, expired): never bring that id back.
+  if ARGV[6] == '2' and (had or redis.call('EXISTS', T) == 1) then return { 'ERR', 'GONE' } end
 end
 if redis.call('EXISTS', K) == 1 then return { 'ERR', 'EXISTS' } end
 forget(K)
@@ -150,7 +159,7 @@ local meta = { v = tonumber(redis.call('GET', T) or '0'), c = now, o = ARGV[3], 
 if fields.count > 0 then write_fields(K, fields.writes) end
 commit(K, meta, now, ttl, maxlife, ARGV[5], ARGV[12], fields.names)
 local reply = record_reply(K, meta, nil)
-if ARGV[6] == '1' then remember(I, K, meta, tonumber(ARGV[7]), now, K, ARGV[11]) end
+if ARGV[6] ~= '0' then remember(I, K, meta, tonumber(ARGV[7]), now, K, ARGV[11]) end
 return reply
 `;
 
@@ -305,7 +314,8 @@ ${MUTATION_TAIL}`;
 
 /**
  * delete. KEYS: 1 session, 2 tombstone. ARGV: 1 expected ('' none), 2 max lifetime, 3 handle,
- * 4 channel. Deletes the session's idempotency records too. Reply {'OK', 1|0} or a CONFLICT error.
+ * 4 channel. Deletes the session's idempotency records too. Reply {'OK', 1, owner} | {'OK', 0} or a
+ * CONFLICT error.
  */
 const DELETE = `${PRELUDE}
 local K, T = KEYS[1], KEYS[2]
@@ -317,7 +327,7 @@ forget(K)
 tombstone(T, meta.v, tonumber(ARGV[2]))
 if meta.oi ~= '' then redis.call('ZREM', meta.oi, ARGV[3]) end
 publish(ARGV[4], 'd', meta.v, 0, {}, now_ms())
-return { 'OK', 1 }
+return { 'OK', 1, meta.o }
 `;
 
 /**
@@ -408,7 +418,7 @@ return revoked
 `;
 
 /** Script name -> definition, for `redis.defineCommand(name, definition)`. */
-export const SESSION_SCRIPTS = {
+const STANDALONE_SCRIPTS = {
   stkCreate: { numberOfKeys: 3, lua: CREATE },
   stkGetSlide: { numberOfKeys: 1, lua: GET_SLIDE },
   stkTouch: { numberOfKeys: 1, lua: TOUCH },
@@ -421,4 +431,21 @@ export const SESSION_SCRIPTS = {
   stkRevokeOwner: { numberOfKeys: 1, lua: REVOKE_OWNER },
 } as const;
 
-export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
+export type SessionScriptName = keyof typeof STANDALONE_SCRIPTS;
+export type ScriptDefinition = { numberOfKeys: number; lua: string };
+
+/**
+ * The scripts for a standalone (or Sentinel) Redis, or for a Cluster: there every change event goes
+ * out with SPUBLISH (sharded pub/sub, Redis >= 7), on the shard that holds the session.
+ */
+export function sessionScripts(cluster: boolean): Readonly<Record<SessionScriptName, ScriptDefinition>> {
+  if (!cluster) return STANDALONE_SCRIPTS;
+  return Object.fromEntries(Object.entries(STANDALONE_SCRIPTS).map(([name, definition]) => [name, shardedScript(definition)])) as Record<SessionScriptName, ScriptDefinition>;
+}
+
+/** A script whose change events go out with SPUBLISH instead of PUBLISH. */
+export function shardedScript(definition: ScriptDefinition): ScriptDefinition {
+  return { numberOfKeys: definition.numberOfKeys, lua: definition.lua.replace(PUBLISH_CALL, SHARDED_PUBLISH_CALL) };
+}
+
+export const SESSION_SCRIPTS = STANDALONE_SCRIPTS;

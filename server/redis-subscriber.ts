@@ -6,12 +6,21 @@
 // one not answered within the command timeout drops and reconnects the connection.
 import type { Redis } from 'ioredis';
 
+/** What the store needs of a change-event subscriber (this one, or ClusterSubscriber on a Cluster). */
+export interface ChangeSubscriber {
+  /** Listens for the feed being lost and restored; returns an unsubscribe function. */
+  onFeed(listener: (state: 'lost' | 'restored') => void): () => void;
+  /** Subscribes to `channel`; resolves once Redis confirmed the subscription. */
+  subscribe(channel: string, onMessage: (message: string) => void, onGap: () => void): Promise<() => Promise<void>>;
+  close(): void;
+}
+
 interface Listener {
   onMessage: (message: string) => void;
   onGap: () => void;
 }
 
-export class RedisSubscriber {
+export class RedisSubscriber implements ChangeSubscriber {
   #redis: Redis;
   #channels = new Map<string, Set<Listener>>();
   #feedListeners = new Set<(state: 'lost' | 'restored') => void>();

@@ -27,3 +27,8 @@ export function sessionHandle(namespace: string, id: string): string {
 export function ownerHandle(namespace: string, owner: string): string {
   return createHash('sha256').update(namespace).update('\n').update(owner).digest('base64url');
 }
+
+/** base64url SHA-256 of `value`: the key part of an idempotency key, a claim, a record. */
+export function hashText(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}

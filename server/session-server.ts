@@ -59,6 +59,8 @@ export function createStore(config: Readonly<ServerConfig>, metrics?: ServerMetr
       url: config.redisUrl,
       sentinels: config.redisSentinels,
       sentinelName: config.redisSentinelName,
+      clusterNodes: config.redisClusterNodes,
+      clusterNatMap: config.redisClusterNatMap,
       username: config.redisUsername,
       password: config.redisPassword,
       tls: readRedisTls(config),

@@ -1,18 +1,22 @@
-// SessionStore on Redis (standalone or Sentinel) through ioredis. Every mutation is one Lua script
-// (redis-scripts.ts); plain reads are one HGETALL/HMGET. Keys carry session handles, never ids.
-import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// SessionStore on Redis (standalone, Sentinel or Cluster) through ioredis. Every mutation is one Lua
+// script (redis-scripts.ts); plain reads are one HGETALL/HMGET. Keys carry session handles, never ids.
+// On a Cluster every script stays in one hash slot; what spans slots (regenerate, idempotent create,
+// the owner index) runs as ordered steps in redis-cluster-steps.ts.
+import type { Cluster, Redis } from 'ioredis';
 import { SessionError } from '../proto/errors.ts';
 import { fromHgetall, fromHmget, isError, isReplay, num, parseChange, parseRecord, scriptError, text, type Reply } from './redis-replies.ts';
-import { createRedisConnection, type RedisConnectionOptions } from './redis-connection.ts';
+import { createClusterConnection, createRedisConnection, isClusterConnection, type RedisClient, type RedisConnectionOptions } from './redis-connection.ts';
+import { CLUSTER_STEP_SCRIPTS } from './redis-cluster-scripts.ts';
+import { ClusterSteps, type ClusterStep } from './redis-cluster-steps.ts';
+import { ClusterSubscriber } from './redis-cluster-subscriber.ts';
 import { describeRedisAddress, toStoreError } from './redis-failures.ts';
 import { missingReplicas, RedisHeartbeat, type RedisStatus, type RedisStatusSource } from './redis-heartbeat.ts';
 import { checkStoreArguments } from './field-ops.ts';
 import { openSessionId, sealSessionId } from './idempotent-id.ts';
-import { SESSION_SCRIPTS, type SessionScriptName } from './redis-scripts.ts';
+import { sessionScripts, shardedScript, type SessionScriptName } from './redis-scripts.ts';
 import { RedisReplicaReader } from './redis-replica-reader.ts';
-import { RedisSubscriber } from './redis-subscriber.ts';
-import { ownerHandle, sessionHandle } from './session-id.ts';
+import { RedisSubscriber, type ChangeSubscriber } from './redis-subscriber.ts';
+import { hashText, ownerHandle, sessionHandle } from './session-id.ts';
 import type {
   ChangeFeed, CreateInput, FieldOp, GetOptions, HeadResult, MutationOptions, MutationResult, RegenerateOptions, SessionChange,
   SessionRecord, SessionStore, SessionSummary, StoreHealth, StoreLimits, TouchResult,
@@ -41,13 +45,26 @@ export interface RedisSessionStoreOptions {
    * standalone primary; with Sentinel, Sentinel names one. Undefined: every read goes to the primary.
    */
   replicaReads?: { urls: readonly string[]; onRead?: (outcome: ReplicaReadOutcome) => void } | undefined;
+  /**
+   * Called after each step of an operation that spans hash slots on a Cluster (a fault-injection
+   * test kills the process there); the default does nothing.
+   */
+  onClusterStep?: (step: ClusterStep) => Promise<void> | void;
 }
 
 /** Where a Get with replicaReads was answered: by a replica, or by the primary and why. */
 export type ReplicaReadOutcome = 'replica' | 'behind' | 'missing' | 'failed' | 'none';
 
-/** Scripts that change data, after which replica acknowledgement applies. */
-const WRITE_SCRIPTS: ReadonlySet<SessionScriptName> = new Set(['stkCreate', 'stkPut', 'stkPatch', 'stkDelete', 'stkRegenerate', 'stkRevokeOwner']);
+type ScriptName = SessionScriptName | keyof typeof CLUSTER_STEP_SCRIPTS;
+
+/** Scripts that change sessions, after which replica acknowledgement applies. */
+const WRITE_SCRIPTS: ReadonlySet<ScriptName> = new Set([
+  'stkCreate', 'stkPut', 'stkPatch', 'stkDelete', 'stkRegenerate', 'stkRevokeOwner', 'stkMove', 'stkFinish', 'stkRevokeOne',
+]);
+/** Cluster steps that write, though no session changes by them alone (a failure is "maybe applied"). */
+const STEP_WRITES: ReadonlySet<ScriptName> = new Set(['stkClaim', 'stkStage', 'stkUnstage', 'stkOwnerAdd']);
+/** Scripts on one session that answer NOT_FOUND; on a Cluster a staged regenerate may be finished first. */
+const SESSION_SCRIPTS_ROLLING: ReadonlySet<ScriptName> = new Set(['stkGetSlide', 'stkTouch', 'stkPut', 'stkPatch']);
 
 type ScriptCall = (...args: Array<string | Buffer | number>) => Promise<unknown>;
 
@@ -57,11 +74,12 @@ const OP_CODES = { set: 's', delete: 'd', incrementInt: 'i', incrementFloat: 'f'
 const COMMIT_TIME = /"t":"(\d+)"/;
 
 export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatusSource, ChangeFeed {
-  #redis: Redis;
+  #redis: RedisClient;
+  #cluster: ClusterSteps | undefined;
   #heartbeat: RedisHeartbeat;
   #commandTimeoutMs: number;
-  #scripts = {} as Record<SessionScriptName, ScriptCall>;
-  #subscriber: RedisSubscriber;
+  #scripts = {} as Record<ScriptName, ScriptCall>;
+  #subscriber: ChangeSubscriber;
   #prefix: string;
   #limits: StoreLimits;
   #readyListeners = new Set<(ready: boolean) => void>();
@@ -77,28 +95,48 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     this.#limits = options.limits;
     this.#replicaAcks = options.replicaAcks ?? 0;
     this.#replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
-    this.#redis = createRedisConnection(options.connection);
+    const cluster = isClusterConnection(options.connection) ? createClusterConnection(options.connection) : undefined;
+    this.#redis = cluster ?? createRedisConnection(options.connection);
     this.#commandTimeoutMs = options.connection.commandTimeoutMs;
     const commands = this.#redis as unknown as Record<string, ScriptCall>;
-    for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) {
+    const steps = cluster ? Object.entries(CLUSTER_STEP_SCRIPTS).map(([name, definition]) => [name, shardedScript(definition)] as const) : [];
+    for (const [name, definition] of [...Object.entries(sessionScripts(cluster !== undefined)), ...steps]) {
       this.#redis.defineCommand(name, definition);
       // The Buffer variant keeps binary field values intact; bound once, not per call.
-      this.#scripts[name as SessionScriptName] = commands[`${name}Buffer`]!.bind(this.#redis);
+      this.#scripts[name as ScriptName] = commands[`${name}Buffer`]!.bind(this.#redis);
     }
     // Ready means answering: connected and the last heartbeat answered in time (a frozen Redis keeps
     // its connection and fires no event). The heartbeat also reads the error events, for their reason.
+    // On a Cluster the heartbeat asks every master (ready while any answers: the others' shards
+    // serve), and WAIT's own count decides replica acknowledgements (no per-shard pre-check).
     this.#heartbeat = new RedisHeartbeat(this.#redis, {
       address: describeRedisAddress(options.connection),
       intervalMs: options.heartbeatIntervalMs ?? 1000,
       commandTimeoutMs: options.connection.commandTimeoutMs,
-      replicasRequired: this.#replicaAcks,
+      replicasRequired: cluster ? 0 : this.#replicaAcks,
+      ...(cluster ? { probe: () => Promise.any(cluster.nodes('master').map((node) => node.ping())) } : {}),
     });
     this.#heartbeat.onRedisStatus((status) => this.#setReady(status.state === 'answering'));
     this.#redis.connect().catch(() => {});
-    const subscriberConnection = createRedisConnection(options.connection);
-    subscriberConnection.on('error', () => {});
-    subscriberConnection.connect().catch(() => {});
-    this.#subscriber = new RedisSubscriber(subscriberConnection, options.heartbeatIntervalMs ?? 1000);
+    if (cluster) {
+      this.#subscriber = new ClusterSubscriber(cluster, options.heartbeatIntervalMs ?? 1000);
+      this.#cluster = new ClusterSteps({
+        redis: cluster,
+        prefix: this.#prefix,
+        limits: this.#limits,
+        run: (name, args) => this.#run(name as ScriptName, args),
+        guard: (run) => this.#guard(run),
+        key: (handle) => this.#key(handle),
+        channel: (handle) => this.#channel(handle),
+        ownerIndexKey: (namespace, owner) => this.#ownerIndexKey(namespace, owner),
+        onStep: options.onClusterStep ?? (() => {}),
+      });
+    } else {
+      const subscriberConnection = createRedisConnection(options.connection);
+      subscriberConnection.on('error', () => {});
+      subscriberConnection.connect().catch(() => {});
+      this.#subscriber = new RedisSubscriber(subscriberConnection, options.heartbeatIntervalMs ?? 1000);
+    }
     const replicaReads = options.replicaReads;
     this.#replicaReader = replicaReads && new RedisReplicaReader(options.connection, replicaReads.urls, options.heartbeatIntervalMs ?? 1000);
     this.#onReplicaRead = replicaReads?.onRead ?? (() => {});
@@ -146,18 +184,28 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
 
   async create(input: CreateInput): Promise<MutationResult> {
     checkStoreArguments({ createTtlMs: input.ttlMs });
+    // ARGV of the create script (redis-scripts.ts); on a Cluster the owner index is another slot's.
+    const args = (id: string, mode: '0' | '1' | '2', sealed: string): Array<string | Buffer | number> => {
+      const handle = sessionHandle(input.namespace, id);
+      return [
+        input.ttlMs, this.#limits.maxLifetimeMs, input.owner, this.#cluster ? '' : this.#ownerIndexKey(input.namespace, input.owner), handle, mode,
+        this.#limits.idempotencyWindowMs, ...this.#limitArgs(), sealed, this.#channel(handle), ...flattenFields(input.fields),
+      ];
+    };
+    if (this.#cluster && input.idempotencyKey) {
+      return this.#cluster.createIdempotent(input, (id, record, mode, sealed) => {
+        const key = this.#key(sessionHandle(input.namespace, id));
+        return [key, `${key}:t`, record, ...args(id, mode, sealed)];
+      });
+    }
     const handle = sessionHandle(input.namespace, input.id);
+    const key = this.#key(handle);
+    if (this.#cluster && input.owner !== '') await this.#cluster.indexOwner(input.namespace, input.owner, handle);
     const idemKey = input.idempotencyKey
       ? `${this.#prefix}c:${hashText(`${input.namespace}\n${input.idempotencyKey}`)}`
-      : `${this.#prefix}c:-`;
-    const owner = this.#ownerIndexKey(input.namespace, input.owner);
-    const reply = await this.#call('stkCreate', [
-      this.#key(handle), `${this.#key(handle)}:t`, idemKey,
-      input.ttlMs, this.#limits.maxLifetimeMs, input.owner, owner, handle, input.idempotencyKey ? '1' : '0',
-      this.#limits.idempotencyWindowMs, ...this.#limitArgs(),
-      input.idempotencyKey ? sealSessionId(input.idempotencyKey, input.namespace, 'create', input.id) : '', this.#channel(handle),
-      ...flattenFields(input.fields),
-    ]);
+      : this.#cluster ? `${key}:i:-` : `${this.#prefix}c:-`;
+    const sealed = input.idempotencyKey ? sealSessionId(input.idempotencyKey, input.namespace, 'create', input.id) : '';
+    const reply = await this.#call('stkCreate', [key, `${key}:t`, idemKey, ...args(input.id, input.idempotencyKey ? '1' : '0', sealed)]);
     if (isReplay(reply)) {
       const id = openSessionId(input.idempotencyKey!, input.namespace, 'create', text(reply[1]));
       return { record: parseRecord(reply.slice(2), id, input.namespace), replayed: true };
@@ -186,11 +234,13 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
         this.#replicaReader!.failed(replica);
       }
     }
+    const record = await this.#guard(() => this.#read(this.#redis, handle, names, id, namespace));
+    if (record || !this.#cluster || !(await this.#cluster.rollForward(this.#key(handle)))) return record;
     return this.#guard(() => this.#read(this.#redis, handle, names, id, namespace));
   }
 
   /** One plain read (HGETALL, or HMGET of the meta and the named fields) on `redis`. */
-  async #read(redis: Redis, handle: string, names: readonly string[], id: string, namespace: string): Promise<SessionRecord | undefined> {
+  async #read(redis: RedisClient, handle: string, names: readonly string[], id: string, namespace: string): Promise<SessionRecord | undefined> {
     const reply = names.length === 0
       ? await redis.hgetallBuffer(this.#key(handle))
       : await redis.hmgetBuffer(this.#key(handle), '_v', '_c', '_u', '_e', '_t', '_o', ...names.map((n) => `f:${n}`));
@@ -214,9 +264,11 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
 
   async delete(namespace: string, id: string, options: { expectedVersion?: number | undefined } = {}): Promise<boolean> {
     const handle = sessionHandle(namespace, id);
-    const reply = await this.#call('stkDelete', [
-      this.#key(handle), `${this.#key(handle)}:t`, options.expectedVersion ?? '', this.#limits.maxLifetimeMs, handle, this.#channel(handle),
-    ]);
+    const args = [this.#key(handle), `${this.#key(handle)}:t`, options.expectedVersion ?? '', this.#limits.maxLifetimeMs, handle, this.#channel(handle)];
+    let reply = await this.#call('stkDelete', args);
+    if (reply[1] !== 1 && this.#cluster && (await this.#cluster.rollForward(this.#key(handle)))) reply = await this.#call('stkDelete', args);
+    const owner = text(reply[2]);
+    if (reply[1] === 1 && this.#cluster && owner !== '') await this.#cluster.unindexOwner(namespace, owner, handle);
     return reply[1] === 1;
   }
 
@@ -229,6 +281,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
 
   async regenerate(namespace: string, id: string, newId: string, options: RegenerateOptions = {}): Promise<MutationResult> {
     checkStoreArguments({ ttlMs: options.ttlMs });
+    if (this.#cluster) return this.#cluster.regenerate(namespace, id, newId, options);
     const oldHandle = sessionHandle(namespace, id);
     const newHandle = sessionHandle(namespace, newId);
     const old = this.#key(oldHandle);
@@ -246,6 +299,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   }
 
   async listByOwner(namespace: string, owner: string): Promise<SessionSummary[]> {
+    if (this.#cluster) return this.#cluster.listByOwner(namespace, owner);
     const reply = await this.#call('stkListOwner', [this.#ownerIndexKey(namespace, owner), this.#prefix]);
     const out: SessionSummary[] = [];
     for (let i = 0; i + 4 < reply.length; i += 5) {
@@ -258,10 +312,11 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   }
 
   async revokeByOwner(namespace: string, owner: string, handles: readonly string[]): Promise<number> {
+    if (this.#cluster) return this.#cluster.revokeByOwner(namespace, owner, handles);
     const reply = await this.#guard(() =>
       this.#script('stkRevokeOwner')(this.#ownerIndexKey(namespace, owner), this.#prefix, this.#limits.maxLifetimeMs, ...handles),
     true);
-    await this.#awaitReplicas('stkRevokeOwner');
+    await this.#awaitReplicas('stkRevokeOwner', this.#ownerIndexKey(namespace, owner));
     return Number(reply);
   }
 
@@ -337,7 +392,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   }
 
   /** The script to run; a write is refused here, before it is sent, while replicas are missing. */
-  #script(name: SessionScriptName): ScriptCall {
+  #script(name: ScriptName): ScriptCall {
     const missing = WRITE_SCRIPTS.has(name) ? missingReplicas(this.#heartbeat.redisStatus) : 0;
     if (missing > 0) {
       const { address, replicas, replicasRequired } = this.#heartbeat.redisStatus;
@@ -349,10 +404,24 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     return this.#scripts[name];
   }
 
+  /**
+   * Runs a script (its first key names its slot) and waits for replicaAcks after a write; ERR replies
+   * are returned as they are. On a Cluster, a session script that finds no session first finishes a
+   * regenerate staged under that key, if one committed, and runs again.
+   */
+  async #run(name: ScriptName, args: Array<string | Buffer | number>): Promise<Reply> {
+    const run = async () => (await this.#guard(() => this.#script(name)(...args), WRITE_SCRIPTS.has(name) || STEP_WRITES.has(name))) as Reply;
+    let reply = await run();
+    if (this.#cluster && isError(reply) && text(reply[1]) === 'NOT_FOUND' && SESSION_SCRIPTS_ROLLING.has(name) && (await this.#cluster.rollForward(String(args[0])))) {
+      reply = await run();
+    }
+    if (!isError(reply)) await this.#awaitReplicas(name, String(args[0]));
+    return reply;
+  }
+
   /** Runs a script and turns its {'ERR', ...} replies into SessionErrors. */
-  async #call(name: SessionScriptName, args: Array<string | Buffer | number>): Promise<Reply> {
-    const reply = (await this.#guard(() => this.#script(name)(...args), WRITE_SCRIPTS.has(name))) as Reply;
-    if (!isError(reply)) await this.#awaitReplicas(name);
+  async #call(name: ScriptName, args: Array<string | Buffer | number>): Promise<Reply> {
+    const reply = await this.#run(name, args);
     if (isError(reply)) {
       const kind = text(reply[1]);
       if (kind !== 'NOT_FOUND' || (name !== 'stkGetSlide' && name !== 'stkTouch')) throw scriptError(reply);
@@ -360,11 +429,15 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     return reply;
   }
 
-  /** WAIT for `replicaAcks` replicas after a write on this connection (covers every earlier write). */
-  async #awaitReplicas(name: SessionScriptName): Promise<void> {
+  /**
+   * WAIT for `replicaAcks` replicas after a write, on the connection that took it (which covers every
+   * earlier write on it): on a Cluster, WAIT rides in a pipeline with a read of `key`, so it goes to
+   * the master of the key's slot.
+   */
+  async #awaitReplicas(name: ScriptName, key: string): Promise<void> {
     if (this.#replicaAcks === 0 || !WRITE_SCRIPTS.has(name)) return;
     // The write is applied on the primary whatever happens to WAIT, so every failure here says so.
-    const acked = await this.#redis.wait(this.#replicaAcks, this.#replicaAckTimeoutMs).then(Number, (error: unknown) => error);
+    const acked = await this.#wait(key).then(Number, (error: unknown) => error);
     if (typeof acked === 'number' && acked >= this.#replicaAcks) return;
     this.#heartbeat.beatNow();
     const confirmed = typeof acked === 'number'
@@ -375,6 +448,14 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
       `write applied on the Redis primary but ${confirmed}; a failover now could lose it. Retry it with the same idempotency key to wait for the replicas again`,
       typeof acked === 'number' ? undefined : { cause: acked },
     );
+  }
+
+  async #wait(key: string): Promise<unknown> {
+    if (!this.#cluster) return (this.#redis as Redis).wait(this.#replicaAcks, this.#replicaAckTimeoutMs);
+    const replies = await (this.#redis as Cluster).pipeline().exists(key).wait(this.#replicaAcks, this.#replicaAckTimeoutMs).exec();
+    const [error, acked] = replies?.[1] ?? [new Error('WAIT got no reply')];
+    if (error) throw error;
+    return acked;
   }
 
   /**
@@ -398,10 +479,6 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
       throw failure;
     }
   }
-}
-
-function hashText(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
 }
 
 function flattenFields(fields: Map<string, Uint8Array>): Array<string | Buffer> {
