@@ -3,7 +3,8 @@
 // in redis-scripts.ts (`H` a session handle, `O` an owner handle):
 //   {prefix}c:{<k>}        string: 'sealed id|session key' claimed by an idempotent create, PX window
 //   {prefix}s:{H}:p        hash: a regenerated session staged under its new handle, not yet live:
-//                          the session's fields plus _from (the old handle); PEXPIREAT the old expiry
+//                          the old session's hash (its version names its content) plus _from (the
+//                          old handle); PEXPIREAT the old expiry
 //   {prefix}s:{H}:m        string: the new handle a regenerated session moved to, PXAT its old expiry
 //   {prefix}s:{H}:g:<k>    string: 'created|sealed new id|new handle' of an idempotent regenerate, PX window
 //   {prefix}o:{O}          zset: handle -> created + max lifetime (+ grace), PEXPIREAT max score. A hint:
@@ -23,31 +24,38 @@ return { 'NEW' }
 
 /**
  * stage (new slot). KEYS: 1 new session, 2 staged. ARGV: 1 old handle, 2 PEXPIREAT, 3.. name/value
- * pairs of the old hash (meta and fields, owner and ttl already replaced). Reply {'OK'} or EXISTS.
+ * pairs of the old hash (meta and fields, owner and ttl already replaced). A staging of the same old
+ * session is kept as it is (a retry after a crash): its version says what it holds. Reply
+ * {'STAGED', version of the staged copy}, or EXISTS.
  */
 const STAGE = `${PRELUDE}
 local NK, NP = KEYS[1], KEYS[2]
-if redis.call('EXISTS', NK) == 1 or redis.call('EXISTS', NP) == 1 then return { 'ERR', 'EXISTS' } end
+if redis.call('EXISTS', NK) == 1 then return { 'ERR', 'EXISTS' } end
+local staged = redis.call('HMGET', NP, '_from', '_v')
+if staged[1] then
+  if staged[1] ~= ARGV[1] then return { 'ERR', 'EXISTS' } end
+  return { 'STAGED', tonumber(staged[2]) }
+end
 local pairs_list = { '_from', ARGV[1] }
 for i = 3, #ARGV do pairs_list[#pairs_list + 1] = ARGV[i] end
 write_fields(NP, pairs_list)
 redis.call('PEXPIREAT', NP, ARGV[2])
-return { 'OK' }
+return { 'STAGED', tonumber(redis.call('HGET', NP, '_v')) }
 `;
 
 /**
  * move (old slot): the commit point of a regenerate. KEYS: 1 old session, 2 old tombstone, 3 marker,
  * 4 record (or a placeholder below the old key). ARGV: 1 staged version, 2 new handle, 3 max lifetime,
  * 4 old channel, 5 idempotent '1', 6 window ms, 7 'sealed new id|new handle', 8 expected version ('' none).
- * Reply {'OK'}, NOT_FOUND, CONFLICT <current> (expected version), or CHANGED <current> (the session
- * changed since it was staged: stage again).
+ * Reply {'OK'}; NOT_FOUND <handle the session moved to, or ''>; CHANGED <current> (the session is not
+ * at the staged version: that staging can never commit); or CONFLICT <current> (expected version).
  */
 const MOVE = `${PRELUDE}
 local K, T, M, G = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local meta = load_meta(K)
-if not meta then return { 'ERR', 'NOT_FOUND' } end
-if ARGV[8] ~= '' and tonumber(ARGV[8]) ~= meta.v then return { 'ERR', 'CONFLICT', meta.v } end
+if not meta then return { 'ERR', 'NOT_FOUND', redis.call('GET', M) or '' } end
 if meta.v ~= tonumber(ARGV[1]) then return { 'ERR', 'CHANGED', meta.v } end
+if ARGV[8] ~= '' and tonumber(ARGV[8]) ~= meta.v then return { 'ERR', 'CONFLICT', meta.v } end
 local now = now_ms()
 redis.call('DEL', K)
 forget(K)
@@ -83,9 +91,13 @@ commit(NK, meta, now_ms(), meta.t, tonumber(ARGV[1]), ARGV[2], ARGV[3], {})
 return record_reply(NK, meta, nil)
 `;
 
-/** unstage (new slot). KEYS: 1 staged. ARGV: 1 old handle. Drops a staging that never committed. */
+/**
+ * unstage (new slot). KEYS: 1 staged. ARGV: 1 old handle, 2 staged version. Drops a staging that can
+ * never commit (its old session is past that version, or gone without moving here).
+ */
 const UNSTAGE = `
-if redis.call('HGET', KEYS[1], '_from') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+local staged = redis.call('HMGET', KEYS[1], '_from', '_v')
+if staged[1] == ARGV[1] and staged[2] == ARGV[2] then redis.call('DEL', KEYS[1]) end
 return 1
 `;
 

@@ -125,18 +125,29 @@ export class ClusterSteps {
       }
       const stage = await ctx.run('stkStage', [newKey, `${newKey}:p`, oldHandle, num(old._e), ...staged]);
       if (isError(stage)) throw text(stage[1]) === 'EXISTS' ? alreadyExistsError() : scriptError(stage);
+      // A staging left by an earlier attempt is used as it is; its version is what the commit checks.
+      const stagedVersion = num(stage[1]);
       await ctx.onStep('regenerate:staged');
       const oldOwner = text(old._o);
       const owner = options.owner || oldOwner;
       if (owner !== '') await this.indexOwner(namespace, owner, newHandle);
       await ctx.onStep('regenerate:indexed');
       const move = await ctx.run('stkMove', [
-        oldKey, `${oldKey}:t`, `${oldKey}:m`, recordKey, num(old._v), newHandle, ctx.limits.maxLifetimeMs, ctx.channel(oldHandle),
+        oldKey, `${oldKey}:t`, `${oldKey}:m`, recordKey, stagedVersion, newHandle, ctx.limits.maxLifetimeMs, ctx.channel(oldHandle),
         idempotencyKey ? '1' : '0', ctx.limits.idempotencyWindowMs, `${sealed}|${newHandle}`, options.expectedVersion ?? '',
       ]);
       if (isError(move)) {
-        await ctx.run('stkUnstage', [`${newKey}:p`, oldHandle]);
-        if (text(move[1]) === 'CHANGED') continue;
+        const kind = text(move[1]);
+        // Another call with this new id committed it (a concurrent repeat): finish it, as any reader would.
+        if (kind === 'NOT_FOUND' && text(move[2]) === newHandle) {
+          const finished = await this.#finish(newKey);
+          if (isError(finished)) throw scriptError(finished);
+          return { record: parseRecord(finished, newId, namespace), replayed: true };
+        }
+        // A staging that can never commit goes; one that still can (CONFLICT: the session is at the
+        // staged version, the caller expected another) stays for whoever commits it, or expires.
+        if (kind !== 'CONFLICT') await ctx.run('stkUnstage', [`${newKey}:p`, oldHandle, stagedVersion]);
+        if (kind === 'CHANGED') continue;
         throw scriptError(move);
       }
       await ctx.onStep('regenerate:moved');

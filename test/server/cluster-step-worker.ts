@@ -1,0 +1,36 @@
+// A sessiond store in its own process that runs one Regenerate or Create on a Redis Cluster and is
+// killed (SIGKILL, by itself) right after the step named in its arguments: what a crash of sessiond
+// between two steps leaves behind. Used by cluster-step-faults.test.ts. Prints `done` if it finishes.
+import { RedisSessionStore } from '../../server/session-store-redis.ts';
+import type { StoreLimits } from '../../server/session-store.ts';
+
+interface Job {
+  seeds: string[];
+  prefix: string;
+  limits: StoreLimits;
+  killAt: string;
+  op: 'regenerate' | 'create';
+  namespace: string;
+  id: string;
+  newId: string;
+  owner: string;
+  idempotencyKey: string;
+}
+
+const job = JSON.parse(process.argv[2]!) as Job;
+const store = new RedisSessionStore({
+  connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: job.seeds, commandTimeoutMs: 5000, connectTimeoutMs: 5000 },
+  keyPrefix: job.prefix,
+  limits: job.limits,
+  onClusterStep: (step) => {
+    if (step === job.killAt) process.kill(process.pid, 'SIGKILL');
+  },
+});
+if (!(await store.waitUntilReady(20_000))) throw new Error('cluster store not ready');
+if (job.op === 'regenerate') {
+  await store.regenerate(job.namespace, job.id, job.newId, { owner: job.owner, idempotencyKey: job.idempotencyKey });
+} else {
+  await store.create({ namespace: job.namespace, id: job.newId, fields: new Map([['cart', new Uint8Array([0x90])]]), ttlMs: 60_000, owner: job.owner, idempotencyKey: job.idempotencyKey });
+}
+process.stdout.write('done\n');
+await store.close();
