@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ChildProcesses } from './child-processes.ts';
 import { collectMachineNotes, describeMachine } from './machine-notes.ts';
+import { LAG_REFERENCE_RATE, LAG_TARGET, runInvalidationLag } from './invalidation-lag.ts';
 import { runProxyOverhead } from './proxy-overhead.ts';
 import { runSessionOps } from './session-ops.ts';
 import { runWebRequests } from './web-requests.ts';
@@ -14,14 +15,14 @@ import { runWebRequests } from './web-requests.ts';
 const USAGE = `Usage: npm run bench [-- options]
 
   --quick                 short runs (1.5 s per row instead of 4 s) for a smoke check
-  --only <section>        sessions | web | proxy (default: all three)
+  --only <section>        sessions | lag | web | proxy (default: all four)
   --duration-ms <n>       measured time per row (default 4000; --quick 1500)
   --concurrency <n>       session operations in flight (default 32)
   --connections <n>       HTTP keep-alive connections for the proxy load (default 32)
   --no-replica            skip the replicaAcks=1 (primary + replica) rows
   --load-generator <g>    auto | wrk | undici (default auto: wrk when installed)
   --out <file>            where to write the report (default bench/results/latest.md)
-  --json                  print the proxy rows and targets as JSON on stdout (the report still goes to --out)
+  --json                  print every section's rows (and the proxy targets) as JSON on stdout (the report still goes to --out)
   --shoppers <n>          web section: scenario shoppers per configuration (default 12)
   --help
 `;
@@ -59,8 +60,8 @@ const warmupMs = values.quick ? 500 : 1000;
 const concurrency = positiveInt('concurrency', values.concurrency);
 const connections = positiveInt('connections', values.connections);
 const only = values.only;
-if (only !== undefined && only !== 'sessions' && only !== 'proxy' && only !== 'web') {
-  process.stderr.write(`bench: --only expects sessions, web or proxy, got ${only}\n\n${USAGE}`);
+if (only !== undefined && only !== 'sessions' && only !== 'lag' && only !== 'proxy' && only !== 'web') {
+  process.stderr.write(`bench: --only expects sessions, lag, web or proxy, got ${only}\n\n${USAGE}`);
   process.exit(2);
 }
 const requestedGenerator = values['load-generator'];
@@ -106,6 +107,7 @@ const sections: string[] = [
 let failed = false;
 let proxyJson: unknown;
 const sessionRows: Record<string, unknown>[] = [];
+const lagRows: Record<string, unknown>[] = [];
 const webRows: Record<string, unknown>[] = [];
 try {
   if (only === undefined || only === 'sessions') {
@@ -115,6 +117,15 @@ try {
     } else {
       log('session operations:');
       sections.push(await runSessionOps({ children, concurrency, durationMs, warmupMs, replicaAcks: !values['no-replica'], log, onRow: (row) => void sessionRows.push(row) }));
+    }
+  }
+  if (only === undefined || only === 'lag') {
+    sections.push('', '## Near-cache invalidation lag', '');
+    if (redis.version === undefined) {
+      sections.push(`Not measured: redis-server is not installed (\`${redis.install}\`).`);
+    } else {
+      log(`near-cache invalidation lag at ${LAG_REFERENCE_RATE} and ${LAG_TARGET.writesPerSecond} writes/s:`);
+      sections.push(await runInvalidationLag({ children, rates: [LAG_REFERENCE_RATE, LAG_TARGET.writesPerSecond], sessions: 1000, warmupMs: 2 * warmupMs, durationMs: values.quick ? durationMs : Math.max(10_000, 2 * durationMs), log, onRow: (row) => void lagRows.push(row) }));
     }
   }
   if (only === undefined || only === 'web') {
@@ -139,7 +150,7 @@ try {
 }
 
 const markdown = `${sections.join('\n')}\n`;
-process.stdout.write(values.json ? `${JSON.stringify({ command, machine: describeMachine(notes), proxy: proxyJson ?? null, sessions: sessionRows, web: webRows }, null, 2)}\n` : markdown);
+process.stdout.write(values.json ? `${JSON.stringify({ command, machine: describeMachine(notes), proxy: proxyJson ?? null, sessions: sessionRows, lag: lagRows, web: webRows }, null, 2)}\n` : markdown);
 if (!failed) {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(values.out, markdown);

@@ -8,7 +8,7 @@ import type { RunResult } from './latency-recorder.ts';
 import { formatCpuUs, formatMs, formatRate, formatRatio, formatShare, formatTable } from './markdown-table.ts';
 import { ForeignLoadMeter, ownCpuMs, processCpuMs } from './process-cpu.ts';
 import { startRedis, type RedisProcess } from './redis-process.ts';
-import { runInvalidationLag, startNearCacheTarget, type LagResult } from './near-cache.ts';
+import { startNearCacheTarget } from './near-cache.ts';
 import { startDirectRedisTarget, startSessiondTarget, type OpName, type SessionTarget } from './session-targets.ts';
 
 export interface SessionOpsOptions {
@@ -40,8 +40,6 @@ interface Measurement {
 /** Rows measured while other processes kept more than this share of the cores busy are flagged. */
 export const DISTURBED_SHARE = 0.1;
 const OPS: readonly OpName[] = ['Get', 'Patch', 'Create'];
-/** Writes per second of the invalidation-lag run (issue 8's target is stated at 1,000/s). */
-const LAG_RATE = 1000;
 
 async function measure(target: SessionTarget, peer: string, options: SessionOpsOptions): Promise<Measurement[]> {
   const out: Measurement[] = [];
@@ -86,7 +84,6 @@ export async function runSessionOps(options: SessionOpsOptions): Promise<string>
   const { children } = options;
   const rows: Measurement[] = [];
   const redisList: RedisProcess[] = [];
-  let lag: LagResult | undefined;
   try {
     const redis = await startRedis(children);
     redisList.push(redis);
@@ -96,9 +93,6 @@ export async function runSessionOps(options: SessionOpsOptions): Promise<string>
     const central = 'sessiond → Redis';
     for (const kind of ['hit', 'miss'] as const) rows.push(...await withTarget(() => startNearCacheTarget(children, redis.url, redis.pid, kind), central, options));
     rows.push(...await withTarget(() => startSessiondTarget(children, { name: 'sessiond, memory store', env: { STICKLESS_STORE: 'memory' }, storePids: [] }), direct, options));
-    options.log(`  invalidation lag at ${LAG_RATE} writes/s:`);
-    lag = await runInvalidationLag(children, redis.url, LAG_RATE, options.durationMs);
-    options.log(`    ${formatRate(lag.writesPerSecond)} writes/s, ${lag.events} events, p50 ${formatMs(lag.p50Ms)} ms, p99 ${formatMs(lag.p99Ms)} ms`);
     await redis.stop();
     if (options.replicaAcks) {
       const primary = await startRedis(children);
@@ -115,10 +109,10 @@ export async function runSessionOps(options: SessionOpsOptions): Promise<string>
   } finally {
     for (const redis of redisList) await redis.stop();
   }
-  return report(rows, lag, options);
+  return report(rows, options);
 }
 
-function report(rows: Measurement[], lag: LagResult | undefined, options: SessionOpsOptions): string {
+function report(rows: Measurement[], options: SessionOpsOptions): string {
   for (const row of rows) {
     const per = (cpuMs: number) => (row.result.ok > 0 ? (cpuMs * 1000) / row.result.ok : null);
     options.onRow?.({
@@ -126,7 +120,6 @@ function report(rows: Measurement[], lag: LagResult | undefined, options: Sessio
       storeCpuUsPerOp: per(row.storeCpuMs), sessiondCpuUsPerOp: per(row.serviceCpuMs), clientCpuUsPerOp: per(row.clientCpuMs), otherLoad: row.foreignLoad, errors: row.result.errors,
     });
   }
-  if (lag) options.onRow?.({ section: 'sessions', setup: 'invalidation lag', targetWritesPerSecond: LAG_RATE, ...lag });
   const peerOf = (row: Measurement): Measurement | undefined => rows.find((r) => r.target === row.peer && r.op === row.op);
   const table = formatTable(
     ['setup', 'op', 'ops/s', 'p50 ms', 'p99 ms', 'ops/s vs peer', 'p50 vs peer', 'Redis CPU µs/op', 'sessiond CPU µs/op', 'client CPU µs/op', 'other load', 'errors'],
@@ -151,11 +144,6 @@ function report(rows: Measurement[], lag: LagResult | undefined, options: Sessio
       'CPU per op = process CPU time during the measured window / operations completed in it (Redis CPU sums primary and replica on the pair). ' +
       '"other load" = share of all cores busy with processes that are not the benchmark\'s during the window; rows with more than 10% were disturbed by other work on the machine.',
   ];
-  if (lag) {
-    lines.push('', `Invalidation lag (near cache): one client holds ${1000} sessions, another writes them at ${formatRate(lag.writesPerSecond)} writes/s (target ${LAG_RATE}) for ${options.durationMs} ms; ` +
-      `the holder's lag from commit (store clock) to its copy dropped, over ${lag.events} events: p50 ${formatMs(lag.p50Ms)} ms, p99 ${formatMs(lag.p99Ms)} ms, max ${formatMs(lag.maxMs)} ms` +
-      `${lag.errors > 0 ? `, ${lag.errors} failed writes` : ''}.`);
-  }
   const acks0 = rows.filter((r) => r.target.endsWith('replicaAcks=0'));
   const acks1 = rows.filter((r) => r.target.endsWith('replicaAcks=1'));
   for (const without of acks0) {
