@@ -27,7 +27,7 @@ const NS = 'shop';
 /** Codes a caller may meet while a shard fails over; each is retried with the same idempotency key. */
 const TRANSIENT = new Set(['SESS_ERR_STORE_UNAVAILABLE', 'SESS_ERR_OUTCOME_UNKNOWN', 'SESS_ERR_REPLICA_ACK_TIMEOUT', 'SESS_ERR_NOT_ENOUGH_REPLICAS']);
 
-test('kill -9 of a master under load: other shards never fail, its sessions come back, no acknowledged write is lost', async (t) => {
+test.serial('kill -9 of a master under load: other shards never fail, its sessions come back, no acknowledged write is lost', async (t) => {
   const prefix = uniquePrefix();
   const store = new RedisSessionStore({
     connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 2000, connectTimeoutMs: 1000 },
@@ -110,4 +110,67 @@ test('kill -9 of a master under load: other shards never fail, its sessions come
   const last = (await store.patch(NS, watched.id, [{ kind: 'incrementInt', field: 'n', by: 1 }])).record.version;
   await waitFor(() => heard.includes(last), 30_000, 'the watcher hears a change made after the failover');
   t.true(gaps > 0);
+});
+
+test.serial('replicaAcks: WAIT goes to the shard that took the write, and its count is checked', async (t) => {
+  await cluster.waitForClusterOk(60_000);
+  const prefix = uniquePrefix();
+  const store = new RedisSessionStore({
+    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 5000, connectTimeoutMs: 1000 },
+    keyPrefix: prefix,
+    limits: DEFAULT_TEST_LIMITS,
+    replicaAcks: 1,
+    replicaAckTimeoutMs: 300,
+  });
+  t.teardown(() => store.close());
+  t.true(await store.waitUntilReady(20_000));
+  const byMaster = new Map<number, string[]>();
+  for (let i = 0; i < 30; i += 1) {
+    const id = generateSessionId();
+    await store.create({ namespace: NS, id, fields: new Map(), ttlMs: 300_000, owner: '' });
+    const master = (await cluster.masterForKey(`${prefix}s:{${sessionHandle(NS, id)}}`)).port;
+    byMaster.set(master, [...(byMaster.get(master) ?? []), id]);
+  }
+  t.is(byMaster.size, 3);
+  // Freeze the replica of one master: writes there cannot be confirmed, writes elsewhere can.
+  const [frozenMaster] = [...byMaster.keys()];
+  const replica = await waitFor(async () => {
+    for (const node of cluster.nodes) {
+      if (node.state !== 'running') continue;
+      const { Redis } = await import('ioredis');
+      const probe = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: 2000 });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        const info = await probe.info('replication');
+        if (info.includes('role:slave') && info.includes(`master_port:${frozenMaster}`)) return node;
+      } catch {
+        // not answering: not the one
+      } finally {
+        probe.disconnect();
+      }
+    }
+    return undefined;
+  }, 30_000, 'the replica of the chosen master');
+  cluster.pause(replica, true);
+  t.teardown(() => cluster.pause(replica, false));
+  for (const [master, ids] of byMaster) {
+    for (const id of ids) {
+      const write = store.patch(NS, id, [{ kind: 'incrementInt', field: 'n', by: 1 }], { idempotencyKey: `w-${id}` });
+      if (master === frozenMaster) {
+        const error = await t.throwsAsync(write);
+        t.is((error as SessionError).code, 'SESS_ERR_REPLICA_ACK_TIMEOUT', 'a write on the frozen replica\'s shard is applied, not confirmed');
+        t.regex(error!.message, /confirmed by 0 of replicaAcks \(1\)/);
+      } else {
+        await t.notThrowsAsync(write, 'a write on another shard is confirmed by its own replica');
+      }
+    }
+  }
+  cluster.pause(replica, false);
+  // The unconfirmed writes were applied: their retries with the same key are replays, now confirmed.
+  for (const id of byMaster.get(frozenMaster)!) {
+    const retry = await waitFor(() => store.patch(NS, id, [{ kind: 'incrementInt', field: 'n', by: 1 }], { idempotencyKey: `w-${id}` }).catch(() => undefined), 30_000, 'the retry confirmed');
+    t.true(retry.replayed);
+    t.is(unpack(retry.record.fields.get('n')!) as number, 1);
+  }
 });
