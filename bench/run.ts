@@ -6,16 +6,17 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ChildProcesses } from './child-processes.ts';
+import { runClusterBench } from './cluster.ts';
 import { collectMachineNotes, describeMachine } from './machine-notes.ts';
 import { LAG_REFERENCE_RATE, LAG_TARGET, runInvalidationLag } from './invalidation-lag.ts';
 import { runProxyOverhead } from './proxy-overhead.ts';
 import { runSessionOps } from './session-ops.ts';
-import { runWebRequests } from './web-requests.ts';
+import { runWebRequests, WEB_ROW_MS } from './web-requests.ts';
 
 const USAGE = `Usage: npm run bench [-- options]
 
   --quick                 short runs (1.5 s per row instead of 4 s) for a smoke check
-  --only <section>        sessions | lag | web | proxy (default: all four)
+  --only <section>        sessions | lag | web | proxy | cluster (default: all five)
   --duration-ms <n>       measured time per row (default 4000; --quick 1500)
   --concurrency <n>       session operations in flight (default 32)
   --connections <n>       HTTP keep-alive connections for the proxy load (default 32)
@@ -60,8 +61,8 @@ const warmupMs = values.quick ? 500 : 1000;
 const concurrency = positiveInt('concurrency', values.concurrency);
 const connections = positiveInt('connections', values.connections);
 const only = values.only;
-if (only !== undefined && only !== 'sessions' && only !== 'lag' && only !== 'proxy' && only !== 'web') {
-  process.stderr.write(`bench: --only expects sessions, lag, web or proxy, got ${only}\n\n${USAGE}`);
+if (only !== undefined && only !== 'sessions' && only !== 'lag' && only !== 'proxy' && only !== 'web' && only !== 'cluster') {
+  process.stderr.write(`bench: --only expects sessions, lag, web, proxy or cluster, got ${only}\n\n${USAGE}`);
   process.exit(2);
 }
 const requestedGenerator = values['load-generator'];
@@ -70,8 +71,11 @@ if (!['auto', 'wrk', 'undici'].includes(requestedGenerator)) {
   process.exit(2);
 }
 
+// The lag rows and the web rows run for their own times (long enough for a stable p99).
+const lagDurationMs = values.quick ? durationMs : Math.max(10_000, 2 * durationMs);
+const webDurationMs = values.quick ? Math.max(3000, 2 * durationMs) : Math.max(WEB_ROW_MS, 2 * durationMs);
 // Rows × (warm-up + measured) plus process starts, with generous slack; past it, everything stops.
-const TIME_LIMIT_MS = 24 * (durationMs + warmupMs + 1000) + 120_000;
+const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 2 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000);
 
 const children = new ChildProcesses();
 const log = (line: string): void => {
@@ -109,6 +113,7 @@ let proxyJson: unknown;
 const sessionRows: Record<string, unknown>[] = [];
 const lagRows: Record<string, unknown>[] = [];
 const webRows: Record<string, unknown>[] = [];
+const clusterRows: Record<string, unknown>[] = [];
 try {
   if (only === undefined || only === 'sessions') {
     sections.push('', '## Session operations', '');
@@ -125,13 +130,13 @@ try {
       sections.push(`Not measured: redis-server is not installed (\`${redis.install}\`).`);
     } else {
       log(`near-cache invalidation lag at ${LAG_REFERENCE_RATE} and ${LAG_TARGET.writesPerSecond} writes/s:`);
-      sections.push(await runInvalidationLag({ children, rates: [LAG_REFERENCE_RATE, LAG_TARGET.writesPerSecond], sessions: 1000, warmupMs: 2 * warmupMs, durationMs: values.quick ? durationMs : Math.max(10_000, 2 * durationMs), log, onRow: (row) => void lagRows.push(row) }));
+      sections.push(await runInvalidationLag({ children, rates: [LAG_REFERENCE_RATE, LAG_TARGET.writesPerSecond], sessions: 1000, warmupMs: 2 * warmupMs, durationMs: lagDurationMs, log, onRow: (row) => void lagRows.push(row) }));
     }
   }
   if (only === undefined || only === 'web') {
     log('CPU per served web request (the scenario):');
     sections.push('', '## CPU per served web request', '');
-    sections.push(await runWebRequests({ shoppers: positiveInt('shoppers', values.shoppers), durationMs: Math.max(3000, 2 * durationMs), log, onRow: (row) => void webRows.push(row) }));
+    sections.push(await runWebRequests({ shoppers: positiveInt('shoppers', values.shoppers), durationMs: webDurationMs, log, onRow: (row) => void webRows.push(row) }));
   }
   if (only === undefined || only === 'proxy') {
     log('proxy overhead:');
@@ -140,6 +145,15 @@ try {
     const proxy = await runProxyOverhead({ children, connections, durationMs, warmupMs: Math.max(1000, warmupMs), generator, generatorReason, haproxy: haproxy.version !== undefined, log });
     sections.push(proxy.markdown);
     proxyJson = proxy.json;
+  }
+  if (only === undefined || only === 'cluster') {
+    sections.push('', '## Scale out: sessiond instances and Redis Cluster masters (issue 9)', '');
+    if (redis.version === undefined) {
+      sections.push(`Not measured: redis-server is not installed (\`${redis.install}\`).`);
+    } else {
+      log('scale out (Patch; 1 vs 2 sessiond instances, 1 Redis vs a 3-master Cluster):');
+      sections.push(await runClusterBench({ children, concurrency, durationMs, warmupMs, log, onRow: (row) => void clusterRows.push(row) }));
+    }
   }
 } catch (error) {
   failed = true;
@@ -150,7 +164,7 @@ try {
 }
 
 const markdown = `${sections.join('\n')}\n`;
-process.stdout.write(values.json ? `${JSON.stringify({ command, machine: describeMachine(notes), proxy: proxyJson ?? null, sessions: sessionRows, lag: lagRows, web: webRows }, null, 2)}\n` : markdown);
+process.stdout.write(values.json ? `${JSON.stringify({ command, machine: describeMachine(notes), proxy: proxyJson ?? null, sessions: sessionRows, lag: lagRows, web: webRows, cluster: clusterRows }, null, 2)}\n` : markdown);
 if (!failed) {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(values.out, markdown);

@@ -16,6 +16,8 @@ export interface SessionTarget {
   /** Processes whose CPU counts as "store" (redis-server) and "service" (sessiond). */
   readonly storePids: readonly (number | undefined)[];
   readonly servicePid: number | undefined;
+  /** Every sessiond process when the target has several (`servicePid` is the first). */
+  readonly servicePids?: readonly (number | undefined)[] | undefined;
   close(): Promise<void>;
 }
 
@@ -84,25 +86,30 @@ export interface SessiondTargetOptions {
   storePids: readonly (number | undefined)[];
   /** Which operations to offer (WAIT changes nothing for Get). */
   ops?: readonly OpName[] | undefined;
+  /** sessiond processes, all on the same store; the one client balances over them (round robin). Default 1. */
+  instances?: number | undefined;
 }
 
-/** sessiond as its own process (`node server/main.ts`), driven through one SessionClient. */
+/** sessiond as its own process(es) (`node server/main.ts`), driven through one SessionClient. */
 export async function startSessiondTarget(children: ChildProcesses, options: SessiondTargetOptions): Promise<SessionTarget> {
-  const port = await freePort();
-  const child = children.start({
-    name: `sessiond (${options.name})`,
+  const ports: number[] = [];
+  for (let i = 0; i < (options.instances ?? 1); i++) ports.push(await freePort());
+  const started = ports.map((port, i) => children.start({
+    name: `sessiond${ports.length > 1 ? ` #${i + 1}` : ''} (${options.name})`,
     command: process.execPath,
     args: [SERVER_MAIN],
     env: { STICKLESS_LISTEN: `127.0.0.1:${port}`, STICKLESS_LOG_LEVEL: 'warn', STICKLESS_KEY_PREFIX: 'bench:', ...options.env },
-  });
+  }));
   let client: SessionClient | undefined;
   const close = async (): Promise<void> => {
     await client?.close();
-    await children.stop(child);
+    await Promise.all(started.map((child) => children.stop(child)));
   };
   try {
-    await waitForPort(port, child, 90_000); // a bound for a sessiond that never listens: 15 s was too short at load average 50
-    client = new SessionClient({ address: `127.0.0.1:${port}`, namespace: 'bench', deadlineMs: COMMAND_TIMEOUT_MS });
+    // A bound for a sessiond that never listens: 15 s was too short at load average 50.
+    await Promise.all(ports.map((port, i) => waitForPort(port, started[i]!, 90_000)));
+    const addresses = ports.map((port) => `127.0.0.1:${port}`);
+    client = new SessionClient({ address: addresses.length === 1 ? addresses[0]! : addresses, namespace: 'bench', deadlineMs: COMMAND_TIMEOUT_MS });
     const sessions = client;
     const ids: string[] = [];
     for (let i = 0; i < PRELOADED_SESSIONS; i += 50) {
@@ -118,7 +125,8 @@ export async function startSessiondTarget(children: ChildProcesses, options: Ses
     return {
       name: options.name,
       storePids: options.storePids,
-      servicePid: child.process.pid,
+      servicePid: started[0]!.process.pid,
+      servicePids: started.map((child) => child.process.pid),
       ops: Object.fromEntries(offered.map((op) => [op, all[op]])),
       close,
     };
