@@ -12,6 +12,10 @@ COPY server ./server
 COPY client ./client
 COPY proxy ./proxy
 COPY demo ./demo
+COPY cli ./cli
+# The `stickless` command on PATH, for `docker compose exec proxy stickless proxy routes`: the
+# compose proxy's admin API listens on its container's loopback only.
+RUN printf '#!/bin/sh\nexec node /app/cli/main.ts "$@"\n' >/usr/local/bin/stickless && chmod 755 /usr/local/bin/stickless
 USER node
 EXPOSE 50051 8080 9901 3000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["node", "server/healthcheck.ts"]

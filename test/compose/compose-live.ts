@@ -130,6 +130,26 @@ test('every service becomes healthy, and the proxy warns about the demo secrets'
   assert.match(await stack.logs(['proxy'], 200), /WARNING: DEMO SECRETS IN USE/);
 }));
 
+test('operators reach the admin API with docker compose exec; no other container and no host port does', () => check(async () => {
+  const stickless = async (args: string[]): Promise<unknown> => {
+    const result = await stack.compose(['exec', '-T', 'proxy', 'stickless', 'proxy', ...args, '--json'], { timeoutMs: 120_000 });
+    return JSON.parse(result.stdout);
+  };
+  const routes = (await stickless(['routes'])) as { name: string; affinity: string }[];
+  assert.deepEqual(routes.map((r) => `${r.name}:${r.affinity}`), ['sticky:hard', 'shop:soft', 'token:none']);
+  assert.equal(((await stickless(['set-affinity', 'token', 'soft'])) as { affinity: string }).affinity, 'soft');
+  assert.equal(((await stickless(['set-affinity', 'token', 'none'])) as { affinity: string }).affinity, 'none');
+  // Another container of the compose network dials the proxy's admin port: nothing listens there.
+  const neighbour = (await stack.containers()).find((c) => c.service === 'cart-app-local' && c.status === 'running');
+  assert.ok(neighbour, 'a running cart-app-local container');
+  const probe = "fetch('http://proxy:9901/healthz', { signal: AbortSignal.timeout(10000) }).then((r) => console.log('reachable ' + r.status), (e) => console.log('unreachable ' + (e.cause?.code ?? e.name)))";
+  const fromNeighbour = (await stack.docker(['exec', neighbour.id, 'node', '-e', probe], { timeoutMs: 60_000 })).stdout.trim();
+  assert.match(fromNeighbour, /^unreachable ECONNREFUSED$/, `proxy:9901 from ${neighbour.service}`);
+  // Nor is it published on the host (STICKLESS_ADMIN_PORT is what older compose files published).
+  const fromHost = await fetch(`http://127.0.0.1:${stack.options.adminPort}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => `reachable ${r.status}`, (e: Error & { cause?: { code?: string } }) => `unreachable ${e.cause?.code ?? e.name}`);
+  assert.match(fromHost, /^unreachable /, `127.0.0.1:${stack.options.adminPort} on the host`);
+}));
+
 test('a /shop/ cart survives docker kill of the replica that served it', () => check(async () => {
   const shopper = new Shopper(baseUrl());
   for (const sku of ['tea', 'tea', 'mug']) assert.equal((await shopper.add('shop', sku)).status, 200);
@@ -204,8 +224,17 @@ async function servingMaster(): Promise<string | undefined> {
   return (await probe.add('shop', 'kettle')).status === 200 ? master : undefined;
 }
 
-test('killing the Redis primary fails over and keeps every acknowledged add', () => check(async () => {
+/** How long `getent hosts <name>` takes inside a service's container, in seconds (a figure only). */
+async function lookupSeconds(service: string, name: string): Promise<number> {
+  const startedMs = Date.now();
+  await stack.docker(['exec', await stack.containerOf(service), 'getent', 'hosts', name], { allowFailure: true, timeoutMs: 120_000 });
+  return seconds(Date.now() - startedMs);
+}
+
+test('killing the Redis primary fails over without TILT while lookups of its name are never answered, and keeps every acknowledged add', () => check(async () => {
   await stack.waitAllHealthy(CONTAINERS, 300_000);
+  const dnsStub = await stack.containerOf('dns-stub');
+  let stalledSince: Date | undefined;
   const master = await stack.sentinelMaster('sentinel-1');
   assert.ok(master, 'sentinel-1 names a master');
   const masterService = master.split(':')[0]!;
@@ -234,13 +263,19 @@ test('killing the Redis primary fails over and keeps every acknowledged add', ()
   try {
     await poll('3 acknowledged adds per shopper', 60_000, async () => (ledger.every((e) => e.acked >= 3) ? true : undefined));
     const container = await stack.containerOf(masterService);
+    // From here on the stand-in resolver answers nothing, as on a laptop without network: a lookup of
+    // the killed container's name (which Docker's DNS forwards upstream) now fails only by timing out.
+    await stack.docker(['kill', '-s', 'USR1', dnsStub]);
+    stalledSince = new Date();
     killedAtMs = Date.now();
     await stack.docker(['kill', container]);
+    const lookup = lookupSeconds('sentinel-1', masterService);
     const { value: newMaster, ms } = await poll('a new master named by sentinel-1', 90_000, async () => {
       const named = await stack.sentinelMaster('sentinel-1');
       return named && named !== master ? named : undefined;
     });
     figures.failoverSeconds = seconds(ms);
+    figures.deadNameLookupSeconds = await lookup;
     figures.newMaster = newMaster;
     // As after a crash under `restart: unless-stopped`; deploy/redis-node.sh must make it a replica.
     await stack.docker(['start', container]);
@@ -250,8 +285,18 @@ test('killing the Redis primary fails over and keeps every acknowledged add', ()
   } finally {
     stop = true;
     await Promise.all(shoppers);
+    if (stalledSince) await stack.docker(['kill', '-s', 'USR2', dnsStub], { allowFailure: true });
   }
   figures.failoverAddAnswers = JSON.stringify(Object.fromEntries(statuses));
+  // Sentinel enters TILT (and stops acting for 30 s) when its event loop stalls for over 2 s, as it
+  // did in a synchronous lookup of the dead container's name.
+  const stub = await stack.docker(['logs', '--since', stalledSince!.toISOString(), dnsStub], { allowFailure: true });
+  figures.unansweredQueriesWhileStalled = /\((\d+) queries left unanswered/.exec(stub.stdout)?.[1] ?? '?';
+  for (const sentinel of ['sentinel-1', 'sentinel-2', 'sentinel-3']) {
+    const log = await stack.docker(['logs', '--since', stalledSince!.toISOString(), await stack.containerOf(sentinel)]);
+    const tilts = `${log.stdout}${log.stderr}`.split('\n').filter((line) => line.includes('+tilt'));
+    assert.deepEqual(tilts, [], `${sentinel} entered TILT during the failover`);
+  }
   assert.equal(await stack.redisRole(masterService), 'slave', `${masterService} came back as a replica`);
   await assertCartsKept('after the failover');
 }));

@@ -10,7 +10,10 @@ export interface ComposeStackOptions {
   composeFile: string;
   dockerHost: string;
   project: string;
-  /** Host ports the proxy's data and admin ports are published on. */
+  /**
+   * Host ports: the proxy's data port is published on httpPort; adminPort is what STICKLESS_ADMIN_PORT
+   * says, which only older compose files published (the test checks that nothing answers there).
+   */
   httpPort: number;
   adminPort: number;
 }
