@@ -2,18 +2,15 @@
 // script (redis-scripts.ts); plain reads are one HGETALL/HMGET. Keys carry session handles, never ids.
 // On a Cluster every script stays in one hash slot; what spans slots (regenerate, idempotent create,
 // the owner index) runs as ordered steps in redis-cluster-steps.ts.
-import type { Cluster, Redis } from 'ioredis';
-import { SessionError } from '../proto/errors.ts';
-import { fromHgetall, fromHmget, isError, isReplay, num, parseChange, parseRecord, scriptError, text, type Reply } from './redis-replies.ts';
+import { fromHgetall, fromHmget, isError, isReplay, num, parseChange, parseRecord, text } from './redis-replies.ts';
 import { createClusterConnection, createRedisConnection, isClusterConnection, type RedisClient, type RedisConnectionOptions } from './redis-connection.ts';
-import { CLUSTER_STEP_SCRIPTS } from './redis-cluster-scripts.ts';
 import { ClusterSteps, type ClusterStep } from './redis-cluster-steps.ts';
 import { ClusterSubscriber } from './redis-cluster-subscriber.ts';
-import { describeRedisAddress, toStoreError } from './redis-failures.ts';
-import { missingReplicas, RedisHeartbeat, type RedisStatus, type RedisStatusSource } from './redis-heartbeat.ts';
+import { describeRedisAddress } from './redis-failures.ts';
+import { RedisHeartbeat, type RedisStatus, type RedisStatusSource } from './redis-heartbeat.ts';
 import { checkStoreArguments } from './field-ops.ts';
 import { openSessionId, sealSessionId } from './idempotent-id.ts';
-import { sessionScripts, shardedScript, type SessionScriptName } from './redis-scripts.ts';
+import { RedisScriptRunner, type ScriptName } from './redis-script-runner.ts';
 import { RedisReplicaReader } from './redis-replica-reader.ts';
 import { RedisSubscriber, type ChangeSubscriber } from './redis-subscriber.ts';
 import { hashText, ownerHandle, sessionHandle } from './session-id.ts';
@@ -55,19 +52,6 @@ export interface RedisSessionStoreOptions {
 /** Where a Get with replicaReads was answered: by a replica, or by the primary and why. */
 export type ReplicaReadOutcome = 'replica' | 'behind' | 'missing' | 'failed' | 'none';
 
-type ScriptName = SessionScriptName | keyof typeof CLUSTER_STEP_SCRIPTS;
-
-/** Scripts that change sessions, after which replica acknowledgement applies. */
-const WRITE_SCRIPTS: ReadonlySet<ScriptName> = new Set([
-  'stkCreate', 'stkPut', 'stkPatch', 'stkDelete', 'stkRegenerate', 'stkRevokeOwner', 'stkMove', 'stkFinish', 'stkRevokeOne',
-]);
-/** Cluster steps that write, though no session changes by them alone (a failure is "maybe applied"). */
-const STEP_WRITES: ReadonlySet<ScriptName> = new Set(['stkClaim', 'stkStage', 'stkUnstage', 'stkOwnerAdd']);
-/** Scripts on one session that answer NOT_FOUND; on a Cluster a staged regenerate may be finished first. */
-const SESSION_SCRIPTS_ROLLING: ReadonlySet<ScriptName> = new Set(['stkGetSlide', 'stkTouch', 'stkPut', 'stkPatch']);
-
-type ScriptCall = (...args: Array<string | Buffer | number>) => Promise<unknown>;
-
 const OP_CODES = { set: 's', delete: 'd', incrementInt: 'i', incrementFloat: 'f', append: 'a' } as const;
 
 /** The commit time in a change message (`"t":"<ms>"`, redis-scripts.ts), read without a second JSON parse. */
@@ -77,34 +61,22 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   #redis: RedisClient;
   #cluster: ClusterSteps | undefined;
   #heartbeat: RedisHeartbeat;
-  #commandTimeoutMs: number;
-  #scripts = {} as Record<ScriptName, ScriptCall>;
+  #runner: RedisScriptRunner;
   #subscriber: ChangeSubscriber;
   #prefix: string;
   #limits: StoreLimits;
   #readyListeners = new Set<(ready: boolean) => void>();
   #ready = false;
   #closed = false;
-  #replicaAcks: number;
-  #replicaAckTimeoutMs: number;
   #replicaReader: RedisReplicaReader | undefined;
   #onReplicaRead: (outcome: ReplicaReadOutcome) => void;
 
   constructor(options: RedisSessionStoreOptions) {
     this.#prefix = options.keyPrefix;
     this.#limits = options.limits;
-    this.#replicaAcks = options.replicaAcks ?? 0;
-    this.#replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
     const cluster = isClusterConnection(options.connection) ? createClusterConnection(options.connection) : undefined;
     this.#redis = cluster ?? createRedisConnection(options.connection);
-    this.#commandTimeoutMs = options.connection.commandTimeoutMs;
-    const commands = this.#redis as unknown as Record<string, ScriptCall>;
-    const steps = cluster ? Object.entries(CLUSTER_STEP_SCRIPTS).map(([name, definition]) => [name, shardedScript(definition)] as const) : [];
-    for (const [name, definition] of [...Object.entries(sessionScripts(cluster !== undefined)), ...steps]) {
-      this.#redis.defineCommand(name, definition);
-      // The Buffer variant keeps binary field values intact; bound once, not per call.
-      this.#scripts[name as ScriptName] = commands[`${name}Buffer`]!.bind(this.#redis);
-    }
+    const replicaAcks = options.replicaAcks ?? 0;
     // Ready means answering: connected and the last heartbeat answered in time (a frozen Redis keeps
     // its connection and fires no event). The heartbeat also reads the error events, for their reason.
     // On a Cluster the heartbeat asks every master (ready while any answers: the others' shards
@@ -113,10 +85,17 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
       address: describeRedisAddress(options.connection),
       intervalMs: options.heartbeatIntervalMs ?? 1000,
       commandTimeoutMs: options.connection.commandTimeoutMs,
-      replicasRequired: cluster ? 0 : this.#replicaAcks,
+      replicasRequired: cluster ? 0 : replicaAcks,
       ...(cluster ? { probe: () => Promise.any(cluster.nodes('master').map((node) => node.ping())) } : {}),
     });
     this.#heartbeat.onRedisStatus((status) => this.#setReady(status.state === 'answering'));
+    this.#runner = new RedisScriptRunner(this.#redis, cluster !== undefined, {
+      heartbeat: this.#heartbeat,
+      commandTimeoutMs: options.connection.commandTimeoutMs,
+      replicaAcks,
+      replicaAckTimeoutMs: options.replicaAckTimeoutMs ?? 500,
+      closed: () => this.#closed,
+    });
     this.#redis.connect().catch(() => {});
     if (cluster) {
       this.#subscriber = new ClusterSubscriber(cluster, options.heartbeatIntervalMs ?? 1000);
@@ -124,13 +103,15 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
         redis: cluster,
         prefix: this.#prefix,
         limits: this.#limits,
-        run: (name, args) => this.#run(name as ScriptName, args),
-        guard: (run) => this.#guard(run),
+        run: (name, args) => this.#runner.run(name as ScriptName, args),
+        guard: (run) => this.#runner.guard(run),
         key: (handle) => this.#key(handle),
         channel: (handle) => this.#channel(handle),
         ownerIndexKey: (namespace, owner) => this.#ownerIndexKey(namespace, owner),
         onStep: options.onClusterStep ?? (() => {}),
       });
+      const steps = this.#cluster;
+      this.#runner.rollForward = (key) => steps.rollForward(key);
     } else {
       const subscriberConnection = createRedisConnection(options.connection);
       subscriberConnection.on('error', () => {});
@@ -205,7 +186,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
       ? `${this.#prefix}c:${hashText(`${input.namespace}\n${input.idempotencyKey}`)}`
       : this.#cluster ? `${key}:i:-` : `${this.#prefix}c:-`;
     const sealed = input.idempotencyKey ? sealSessionId(input.idempotencyKey, input.namespace, 'create', input.id) : '';
-    const reply = await this.#call('stkCreate', [key, `${key}:t`, idemKey, ...args(input.id, input.idempotencyKey ? '1' : '0', sealed)]);
+    const reply = await this.#runner.call('stkCreate', [key, `${key}:t`, idemKey, ...args(input.id, input.idempotencyKey ? '1' : '0', sealed)]);
     if (isReplay(reply)) {
       const id = openSessionId(input.idempotencyKey!, input.namespace, 'create', text(reply[1]));
       return { record: parseRecord(reply.slice(2), id, input.namespace), replayed: true };
@@ -217,7 +198,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     const handle = sessionHandle(namespace, id);
     const names = options.fields ?? [];
     if (options.slide) {
-      const reply = await this.#call('stkGetSlide', [this.#key(handle), this.#limits.maxLifetimeMs, handle, ...names]);
+      const reply = await this.#runner.call('stkGetSlide', [this.#key(handle), this.#limits.maxLifetimeMs, handle, ...names]);
       return isError(reply) ? undefined : parseRecord(reply, id, namespace);
     }
     const replica = this.#replicaReader?.pick();
@@ -234,9 +215,9 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
         this.#replicaReader!.failed(replica);
       }
     }
-    const record = await this.#guard(() => this.#read(this.#redis, handle, names, id, namespace));
+    const record = await this.#runner.guard(() => this.#read(this.#redis, handle, names, id, namespace));
     if (record || !this.#cluster || !(await this.#cluster.rollForward(this.#key(handle)))) return record;
-    return this.#guard(() => this.#read(this.#redis, handle, names, id, namespace));
+    return this.#runner.guard(() => this.#read(this.#redis, handle, names, id, namespace));
   }
 
   /** One plain read (HGETALL, or HMGET of the meta and the named fields) on `redis`. */
@@ -265,8 +246,8 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   async delete(namespace: string, id: string, options: { expectedVersion?: number | undefined } = {}): Promise<boolean> {
     const handle = sessionHandle(namespace, id);
     const args = [this.#key(handle), `${this.#key(handle)}:t`, options.expectedVersion ?? '', this.#limits.maxLifetimeMs, handle, this.#channel(handle)];
-    let reply = await this.#call('stkDelete', args);
-    if (reply[1] !== 1 && this.#cluster && (await this.#cluster.rollForward(this.#key(handle)))) reply = await this.#call('stkDelete', args);
+    let reply = await this.#runner.call('stkDelete', args);
+    if (reply[1] !== 1 && this.#cluster && (await this.#cluster.rollForward(this.#key(handle)))) reply = await this.#runner.call('stkDelete', args);
     const owner = text(reply[2]);
     if (reply[1] === 1 && this.#cluster && owner !== '') await this.#cluster.unindexOwner(namespace, owner, handle);
     return reply[1] === 1;
@@ -275,7 +256,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   async touch(namespace: string, id: string, ttlMs: number): Promise<TouchResult | undefined> {
     checkStoreArguments({ ttlMs });
     const handle = sessionHandle(namespace, id);
-    const reply = await this.#call('stkTouch', [this.#key(handle), ttlMs, this.#limits.maxLifetimeMs, handle]);
+    const reply = await this.#runner.call('stkTouch', [this.#key(handle), ttlMs, this.#limits.maxLifetimeMs, handle]);
     return isError(reply) ? undefined : { version: num(reply[1]), expiresAtMs: num(reply[2]) };
   }
 
@@ -285,7 +266,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     const oldHandle = sessionHandle(namespace, id);
     const newHandle = sessionHandle(namespace, newId);
     const old = this.#key(oldHandle);
-    const reply = await this.#call('stkRegenerate', [
+    const reply = await this.#runner.call('stkRegenerate', [
       old, this.#regenerateRecordKey(oldHandle, options.idempotencyKey), `${old}:t`, this.#key(newHandle), `${this.#key(newHandle)}:t`,
       ...this.#mutationArgs(options, newHandle),
       oldHandle, this.#channel(oldHandle), options.owner ?? '', this.#ownerIndexKey(namespace, options.owner ?? ''),
@@ -300,7 +281,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
 
   async listByOwner(namespace: string, owner: string): Promise<SessionSummary[]> {
     if (this.#cluster) return this.#cluster.listByOwner(namespace, owner);
-    const reply = await this.#call('stkListOwner', [this.#ownerIndexKey(namespace, owner), this.#prefix]);
+    const reply = await this.#runner.call('stkListOwner', [this.#ownerIndexKey(namespace, owner), this.#prefix]);
     const out: SessionSummary[] = [];
     for (let i = 0; i + 4 < reply.length; i += 5) {
       out.push({
@@ -313,15 +294,15 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
 
   async revokeByOwner(namespace: string, owner: string, handles: readonly string[]): Promise<number> {
     if (this.#cluster) return this.#cluster.revokeByOwner(namespace, owner, handles);
-    const reply = await this.#guard(() =>
-      this.#script('stkRevokeOwner')(this.#ownerIndexKey(namespace, owner), this.#prefix, this.#limits.maxLifetimeMs, ...handles),
+    const reply = await this.#runner.guard(() =>
+      this.#runner.script('stkRevokeOwner')(this.#ownerIndexKey(namespace, owner), this.#prefix, this.#limits.maxLifetimeMs, ...handles),
     true);
-    await this.#awaitReplicas('stkRevokeOwner', this.#ownerIndexKey(namespace, owner));
+    await this.#runner.awaitReplicas('stkRevokeOwner', this.#ownerIndexKey(namespace, owner));
     return Number(reply);
   }
 
   async head(namespace: string, id: string): Promise<HeadResult> {
-    const reply = (await this.#guard(() => this.#scripts.stkHead(this.#key(sessionHandle(namespace, id))))) as number[];
+    const reply = (await this.#runner.guard(() => this.#runner.script('stkHead')(this.#key(sessionHandle(namespace, id))))) as number[];
     return { nowMs: reply[0]!, head: reply.length === 3 ? { version: reply[1]!, expiresAtMs: reply[2]! } : undefined };
   }
 
@@ -333,7 +314,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   ): Promise<() => Promise<void>> {
     const channel = this.#channel(sessionHandle(namespace, id));
     const deliver = (message: string): void => onChange(parseChange(message), Number(COMMIT_TIME.exec(message)?.[1] ?? 0));
-    return this.#guard(() => this.#subscriber.subscribe(channel, deliver, onGap));
+    return this.#runner.guard(() => this.#subscriber.subscribe(channel, deliver, onGap));
   }
 
   onChangeFeed(listener: (state: 'lost' | 'restored') => void): () => void {
@@ -353,7 +334,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
   async #mutate(name: 'stkPut' | 'stkPatch', namespace: string, id: string, options: MutationOptions, tail: Array<string | Buffer>): Promise<MutationResult> {
     const handle = sessionHandle(namespace, id);
     const key = this.#key(handle);
-    const reply = await this.#call(name, [key, this.#idempotencyKey(key, options.idempotencyKey), ...this.#mutationArgs(options, handle), ...tail]);
+    const reply = await this.#runner.call(name, [key, this.#idempotencyKey(key, options.idempotencyKey), ...this.#mutationArgs(options, handle), ...tail]);
     if (isReplay(reply)) return { record: parseRecord(reply.slice(1), id, namespace), replayed: true };
     return { record: parseRecord(reply, id, namespace), replayed: false };
   }
@@ -389,95 +370,6 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
 
   #ownerIndexKey(namespace: string, owner: string): string {
     return owner === '' ? '' : `${this.#prefix}o:{${ownerHandle(namespace, owner)}}`;
-  }
-
-  /** The script to run; a write is refused here, before it is sent, while replicas are missing. */
-  #script(name: ScriptName): ScriptCall {
-    const missing = WRITE_SCRIPTS.has(name) ? missingReplicas(this.#heartbeat.redisStatus) : 0;
-    if (missing > 0) {
-      const { address, replicas, replicasRequired } = this.#heartbeat.redisStatus;
-      throw new SessionError(
-        'SESS_ERR_NOT_ENOUGH_REPLICAS',
-        `the Redis primary at ${address} has ${replicas} online replica(s) and replicaAcks is ${replicasRequired}: the write was refused and nothing was applied`,
-      );
-    }
-    return this.#scripts[name];
-  }
-
-  /**
-   * Runs a script (its first key names its slot) and waits for replicaAcks after a write; ERR replies
-   * are returned as they are. On a Cluster, a session script that finds no session first finishes a
-   * regenerate staged under that key, if one committed, and runs again.
-   */
-  async #run(name: ScriptName, args: Array<string | Buffer | number>): Promise<Reply> {
-    const run = async () => (await this.#guard(() => this.#script(name)(...args), WRITE_SCRIPTS.has(name) || STEP_WRITES.has(name))) as Reply;
-    let reply = await run();
-    if (this.#cluster && isError(reply) && text(reply[1]) === 'NOT_FOUND' && SESSION_SCRIPTS_ROLLING.has(name) && (await this.#cluster.rollForward(String(args[0])))) {
-      reply = await run();
-    }
-    if (!isError(reply)) await this.#awaitReplicas(name, String(args[0]));
-    return reply;
-  }
-
-  /** Runs a script and turns its {'ERR', ...} replies into SessionErrors. */
-  async #call(name: ScriptName, args: Array<string | Buffer | number>): Promise<Reply> {
-    const reply = await this.#run(name, args);
-    if (isError(reply)) {
-      const kind = text(reply[1]);
-      if (kind !== 'NOT_FOUND' || (name !== 'stkGetSlide' && name !== 'stkTouch')) throw scriptError(reply);
-    }
-    return reply;
-  }
-
-  /**
-   * WAIT for `replicaAcks` replicas after a write, on the connection that took it (which covers every
-   * earlier write on it): on a Cluster, WAIT rides in a pipeline with a read of `key`, so it goes to
-   * the master of the key's slot.
-   */
-  async #awaitReplicas(name: ScriptName, key: string): Promise<void> {
-    if (this.#replicaAcks === 0 || !WRITE_SCRIPTS.has(name)) return;
-    // The write is applied on the primary whatever happens to WAIT, so every failure here says so.
-    const acked = await this.#wait(key).then(Number, (error: unknown) => error);
-    if (typeof acked === 'number' && acked >= this.#replicaAcks) return;
-    this.#heartbeat.beatNow();
-    const confirmed = typeof acked === 'number'
-      ? `confirmed by ${acked} of replicaAcks (${this.#replicaAcks}) replicas within ${this.#replicaAckTimeoutMs} ms`
-      : `not confirmed: the primary at ${this.#heartbeat.redisStatus.address} did not answer WAIT`;
-    throw new SessionError(
-      'SESS_ERR_REPLICA_ACK_TIMEOUT',
-      `write applied on the Redis primary but ${confirmed}; a failover now could lose it. Retry it with the same idempotency key to wait for the replicas again`,
-      typeof acked === 'number' ? undefined : { cause: acked },
-    );
-  }
-
-  async #wait(key: string): Promise<unknown> {
-    if (!this.#cluster) return (this.#redis as Redis).wait(this.#replicaAcks, this.#replicaAckTimeoutMs);
-    const replies = await (this.#redis as Cluster).pipeline().exists(key).wait(this.#replicaAcks, this.#replicaAckTimeoutMs).exec();
-    const [error, acked] = replies?.[1] ?? [new Error('WAIT got no reply')];
-    if (error) throw error;
-    return acked;
-  }
-
-  /**
-   * Maps failures to SessionErrors in our words (redis-failures.ts): never sent → STORE_UNAVAILABLE,
-   * a `write` sent without an answer → OUTCOME_UNKNOWN, unexpected Redis errors → INTERNAL.
-   */
-  async #guard<T>(run: () => Promise<T>, write = false): Promise<T> {
-    if (this.#closed) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', 'session store is closed; nothing was applied');
-    try {
-      return await run();
-    } catch (error) {
-      if (error instanceof SessionError) throw error;
-      const failure = toStoreError(error, {
-        address: this.#heartbeat.redisStatus.address,
-        write,
-        commandTimeoutMs: this.#commandTimeoutMs,
-        connectionReason: this.#heartbeat.connectionReason || 'not connected',
-      });
-      // A command without an answer: check now rather than at the next heartbeat.
-      if (failure.code !== 'SESS_ERR_INTERNAL') this.#heartbeat.beatNow();
-      throw failure;
-    }
   }
 }
 

@@ -133,7 +133,7 @@ test.serial('replicaAcks: WAIT goes to the shard that took the write, and its co
   }
   t.is(byMaster.size, 3);
   // Freeze the replica of one master: writes there cannot be confirmed, writes elsewhere can.
-  const [frozenMaster] = [...byMaster.keys()];
+  const frozenMaster = [...byMaster.keys()][0]!;
   const replica = await waitFor(async () => {
     for (const node of cluster.nodes) {
       if (node.state !== 'running') continue;

@@ -32,7 +32,7 @@ async function makeClusterStore(limits: Partial<StoreLimits> = {}, onClusterStep
     limits: { ...DEFAULT_TEST_LIMITS, ...limits },
     onClusterStep,
   });
-  if (!(await store.waitUntilReady(10_000))) throw new Error('Cluster store did not become ready');
+  if (!(await store.waitUntilReady(30_000))) throw new Error('Cluster store did not become ready');
   // The cluster is this file's own and goes with it: no keys to delete.
   return { store, cleanup: () => store.close() };
 }
