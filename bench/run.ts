@@ -11,7 +11,7 @@ import { collectMachineNotes, describeMachine } from './machine-notes.ts';
 import { LAG_REFERENCE_RATE, LAG_TARGET, runInvalidationLag } from './invalidation-lag.ts';
 import { runProxyOverhead } from './proxy-overhead.ts';
 import { runSessionOps } from './session-ops.ts';
-import { runWebRequests } from './web-requests.ts';
+import { runWebRequests, WEB_ROW_MS } from './web-requests.ts';
 
 const USAGE = `Usage: npm run bench [-- options]
 
@@ -71,8 +71,11 @@ if (!['auto', 'wrk', 'undici'].includes(requestedGenerator)) {
   process.exit(2);
 }
 
+// The lag rows and the web rows run for their own times (long enough for a stable p99).
+const lagDurationMs = values.quick ? durationMs : Math.max(10_000, 2 * durationMs);
+const webDurationMs = values.quick ? Math.max(3000, 2 * durationMs) : Math.max(WEB_ROW_MS, 2 * durationMs);
 // Rows × (warm-up + measured) plus process starts, with generous slack; past it, everything stops.
-const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000;
+const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 2 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000);
 
 const children = new ChildProcesses();
 const log = (line: string): void => {
@@ -127,13 +130,13 @@ try {
       sections.push(`Not measured: redis-server is not installed (\`${redis.install}\`).`);
     } else {
       log(`near-cache invalidation lag at ${LAG_REFERENCE_RATE} and ${LAG_TARGET.writesPerSecond} writes/s:`);
-      sections.push(await runInvalidationLag({ children, rates: [LAG_REFERENCE_RATE, LAG_TARGET.writesPerSecond], sessions: 1000, warmupMs: 2 * warmupMs, durationMs: values.quick ? durationMs : Math.max(10_000, 2 * durationMs), log, onRow: (row) => void lagRows.push(row) }));
+      sections.push(await runInvalidationLag({ children, rates: [LAG_REFERENCE_RATE, LAG_TARGET.writesPerSecond], sessions: 1000, warmupMs: 2 * warmupMs, durationMs: lagDurationMs, log, onRow: (row) => void lagRows.push(row) }));
     }
   }
   if (only === undefined || only === 'web') {
     log('CPU per served web request (the scenario):');
     sections.push('', '## CPU per served web request', '');
-    sections.push(await runWebRequests({ shoppers: positiveInt('shoppers', values.shoppers), durationMs: Math.max(3000, 2 * durationMs), log, onRow: (row) => void webRows.push(row) }));
+    sections.push(await runWebRequests({ shoppers: positiveInt('shoppers', values.shoppers), durationMs: webDurationMs, log, onRow: (row) => void webRows.push(row) }));
   }
   if (only === undefined || only === 'proxy') {
     log('proxy overhead:');

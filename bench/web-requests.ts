@@ -2,10 +2,17 @@
 // cart-app replicas, sessiond, Redis) runs the scenario's shoppers (demo/scenario), and the CPU
 // time of the pool's replicas (app + stickless client) and sessiond is divided by the requests
 // answered. Ratios are to `hard + local` of the same run: the machine is shared, the ratios count.
+// Rows run long enough for a stable p50 / p99 and CPU per request (WEB_ROW_MS); a row with fewer
+// than MIN_REQUESTS answered requests is flagged.
 import { loadavg } from 'node:os';
 import { DEFAULT_SCENARIO_OPTIONS, runScenario } from '../demo/scenario/run-scenario.ts';
 import { startLocalStack } from '../demo/stack.ts';
 import { formatMs, formatTable } from './markdown-table.ts';
+
+/** Time per configuration of `npm run bench` (six rows, plus the stack's start: about 2.5 minutes). */
+export const WEB_ROW_MS = 20_000;
+/** Below this many answered requests a row's p99 rests on under 10 samples: flagged in the report. */
+const MIN_REQUESTS = 1000;
 
 export interface WebRequestOptions {
   shoppers: number;
@@ -37,13 +44,16 @@ export async function runWebRequests(options: WebRequestOptions): Promise<string
       rows.map((r) => [r.configuration, String(r.requests), r.cpuUsPerRequest.toFixed(0), fmt(r.cpuVsHardLocal), formatMs(r.p50Ms), formatMs(r.p99Ms),
         `${fmt(r.p50VsHardLocal)} / ${fmt(r.p99VsHardLocal)}`, r.nearCacheHitRatio === null ? '–' : `${(r.nearCacheHitRatio * 100).toFixed(1)}%`, `${r.cartsIntact}/${r.shoppers}`, String(r.guaranteeViolations)]),
     );
+    const thin = rows.filter((r) => r.requests < MIN_REQUESTS);
     return [
       table,
       '',
+      ...(thin.length > 0 ? [`- Too few requests for a stable p99 (under ${MIN_REQUESTS}): ${thin.map((r) => `${r.configuration} (${r.requests})`).join(', ')}; rerun with a longer \`--duration-ms\` or more \`--shoppers\`.`, ''] : []),
       `The scenario's traffic (${options.shoppers} shoppers, ${options.durationMs} ms per configuration, a replica killed at 1/3 and restarted at 2/3) through the demo's proxy; ` +
         'CPU = the pool\'s cart-app replicas (app + stickless client) + sessiond, from /proc, over the requests answered (the proxy and Redis are not counted). ' +
         `Load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end (2 cores shared with other work): compare the ratios, not the absolute figures. ` +
-        'The central replicas run the near cache in both soft + central rows (the cart app has no switch for it).',
+        'soft + central and none + central run without the near cache (NEAR_CACHE=off), soft + central + near cache with it. ' +
+        'The killed replica\'s restart counts in its row: the new process\'s CPU from its start (module loading included) is added to the row\'s CPU.',
     ].join('\n');
   } finally {
     await stack.stop();
