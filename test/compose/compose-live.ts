@@ -292,6 +292,7 @@ test('killing the Redis primary fails over without TILT while lookups of its nam
   // did in a synchronous lookup of the dead container's name.
   const stub = await stack.docker(['logs', '--since', stalledSince!.toISOString(), dnsStub], { allowFailure: true });
   figures.unansweredQueriesWhileStalled = /\((\d+) queries left unanswered/.exec(stub.stdout)?.[1] ?? '?';
+  figures.unansweredNamesWhileStalled = [...new Set(stub.stdout.split('\n').map((line) => /left unanswered: (.+)$/.exec(line)?.[1]).filter(Boolean))].join(', ');
   for (const sentinel of ['sentinel-1', 'sentinel-2', 'sentinel-3']) {
     const log = await stack.docker(['logs', '--since', stalledSince!.toISOString(), await stack.containerOf(sentinel)]);
     const tilts = `${log.stdout}${log.stderr}`.split('\n').filter((line) => line.includes('+tilt'));
