@@ -63,8 +63,8 @@ export interface LocalStack {
   replicas: ReplicaInfo[];
   /** Calls the proxy admin API. */
   admin(method: string, path: string, body?: unknown): Promise<unknown>;
-  /** sessiond's process id while it runs (the scenario reads its CPU time). */
-  sessiondPid(): number | undefined;
+  /** The process ids of the sessiond instances that run (the scenario reads their CPU time). */
+  sessiondPids(): number[];
   killReplica(id: string): Promise<void>;
   restartReplica(id: string): Promise<void>;
   stop(): Promise<void>;
@@ -172,11 +172,25 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
     }
     options.log(`session store: ${storeDescription}`);
 
-    // 2. sessiond.
+    // 2. sessiond: on Redis two instances, which the central replicas balance round robin (any
+    // instance serves any call); the memory store lives in one process, so one instance.
     const sessiond = new ManagedProcess({ name: 'sessiond', ...node('server/main.ts'), port: sessiondPort, env: sessiondEnv, onOutput: options.onOutput });
     started.push(sessiond);
     await startOnClaimedPort(sessiond, ports, options.portNames);
-    options.log(`sessiond on 127.0.0.1:${sessiondPort}`);
+    const sessionds = [sessiond];
+    if (sessiondEnv.STICKLESS_STORE !== 'memory') {
+      const port = await freePort();
+      const second = new ManagedProcess({
+        name: 'sessiond-2', ...node('server/main.ts'), port, env: { ...sessiondEnv, STICKLESS_LISTEN: `127.0.0.1:${port}` }, onOutput: options.onOutput,
+      });
+      started.push(second);
+      await second.start();
+      sessionds.push(second);
+    }
+    const sessiondAddresses = sessionds.map((p) => `127.0.0.1:${p.port}`);
+    // One gRPC target for the list: the client balances round robin over its addresses.
+    const sessiondTarget = sessionds.length > 1 ? `ipv4:${sessiondAddresses.join(',')}` : sessiondAddresses[0]!;
+    options.log(`sessiond on ${sessiondAddresses.join(' and ')}`);
 
     // 3. Replicas: local mode behind /sticky/, central mode behind /shop/.
     const replicas: ReplicaInfo[] = [];
@@ -188,7 +202,7 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
         const port = await freePort();
         const process_ = new ManagedProcess({
           name: id, ...node('demo/cart-app/main.ts'), port, onOutput: options.onOutput,
-          env: { PORT: String(port), HOST: '127.0.0.1', REPLICA_ID: id, SESSION_MODE: mode, SESSIOND_ADDRESS: `127.0.0.1:${sessiondPort}`, CART_COOKIE_KEYS: cookieKeys },
+          env: { PORT: String(port), HOST: '127.0.0.1', REPLICA_ID: id, SESSION_MODE: mode, SESSIOND_ADDRESS: sessiondTarget, CART_COOKIE_KEYS: cookieKeys },
         });
         started.push(process_);
         replicas.push({ id, mode, pool, process: process_ });
@@ -233,12 +247,12 @@ export async function startLocalStack(overrides: Partial<LocalStackOptions> = {}
 
     const base = `http://127.0.0.1:${proxyPort}`;
     return {
-      urls: { proxy: base, shop: `${base}/shop/`, sticky: `${base}/sticky/`, token: `${base}/token/`, dashboard: `${base}/dashboard/`, admin: `http://127.0.0.1:${adminPort}`, sessiond: `127.0.0.1:${sessiondPort}` },
+      urls: { proxy: base, shop: `${base}/shop/`, sticky: `${base}/sticky/`, token: `${base}/token/`, dashboard: `${base}/dashboard/`, admin: `http://127.0.0.1:${adminPort}`, sessiond: sessiondAddresses.join(' ') },
       adminToken,
       storeDescription,
       replicas,
       admin,
-      sessiondPid: () => sessiond.pid,
+      sessiondPids: () => sessionds.map((p) => p.pid).filter((pid): pid is number => pid !== undefined),
       killReplica: (id) => findReplica(replicas, id).process.kill(),
       restartReplica: (id) => findReplica(replicas, id).process.start(),
       stop: stopAll,

@@ -2,7 +2,7 @@
 // proxy while one replica of the pool is killed (-9) and later restarted. Every figure comes from
 // this run: the shoppers' records, the replicas' /api/stats and the processes' CPU time.
 import type { LocalStack } from '../stack.ts';
-import { pidOnPort, sample, totals } from './samples.ts';
+import { sample, totals } from './samples.ts';
 import { addCarts, Shopper, type RequestRecord } from './shopper.ts';
 
 export interface ScenarioConfiguration {
@@ -75,15 +75,15 @@ export interface ConfigurationResult {
 
 export async function runScenario(stack: LocalStack, options: ScenarioOptions, log: (line: string) => void = () => {}): Promise<ConfigurationResult[]> {
   const results: ConfigurationResult[] = [];
-  const sessiondPid = stack.sessiondPid() ?? pidOnPort(Number(stack.urls.sessiond.split(':').at(-1)));
+  const sessiondPids = stack.sessiondPids();
   for (const configuration of CONFIGURATIONS) {
     log(`running ${configuration.name}: ${options.shoppers} shoppers for ${options.durationMs} ms`);
-    results.push(await runConfiguration(stack, configuration, options, sessiondPid));
+    results.push(await runConfiguration(stack, configuration, options, sessiondPids));
   }
   return results;
 }
 
-async function runConfiguration(stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions, sessiondPid: number | undefined): Promise<ConfigurationResult> {
+async function runConfiguration(stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions, sessiondPids: readonly number[]): Promise<ConfigurationResult> {
   const pool = stack.replicas.filter((r) => r.pool === configuration.route);
   // Every configuration starts with the whole pool healthy. Its shoppers are new clients (no cookie),
   // so carts left in a local replica's memory by an earlier run are never read: no restart needed.
@@ -104,11 +104,11 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
   const victim = pool[1 % pool.length]!;
   const killAtMs = Math.round(options.durationMs / 3);
   const restartAtMs = Math.round((2 * options.durationMs) / 3);
-  const start = await sample(pool, sessiondPid);
+  const start = await sample(pool, sessiondPids);
   let atKill = start;
   const chaos = (async () => {
     await sleep(killAtMs);
-    atKill = await sample(pool, sessiondPid);
+    atKill = await sample(pool, sessiondPids);
     await victim.process.kill();
     await sleep(restartAtMs - killAtMs);
     await victim.process.start();
@@ -140,7 +140,7 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
     extraItems += extra;
     if (cart && lost === 0 && extra === 0) cartsIntact += 1;
   }
-  const used = totals(start, atKill, await sample(pool, sessiondPid), victim.id);
+  const used = totals(start, atKill, await sample(pool, sessiondPids), victim.id);
   const records = shoppers.flatMap((s) => s.records);
   const answered = records.filter((r) => r.status > 0 && r.status < 500);
   const perReplica: Record<string, number> = Object.fromEntries(pool.map((r) => [r.id, 0]));

@@ -2,31 +2,20 @@
 // (from /proc, Linux) of the pool's replicas and sessiond, and the near-cache counters the central
 // replicas report in GET /api/stats. A killed replica loses its counters, so the run samples it
 // just before the kill and adds what its restarted process counted after.
-import { execFileSync } from 'node:child_process';
 import { processCpuMs } from '../../bench/process-cpu.ts';
 import type { ReplicaInfo } from '../stack.ts';
 
 export interface Sample {
-  /** CPU ms per process key (replica id, 'sessiond'). */
+  /** CPU ms per process key (replica id, 'sessiond': every instance). */
   cpuMs: Record<string, number>;
   /** Near-cache hits and misses per replica (central replicas; 0 elsewhere). */
   hits: Record<string, number>;
   misses: Record<string, number>;
 }
 
-/** The pid listening on a loopback TCP port (sessiond), through `ss`; undefined when unknown. */
-export function pidOnPort(port: number): number | undefined {
-  try {
-    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8', timeout: 30_000 });
-    const match = /pid=(\d+)/.exec(out);
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function sample(replicas: ReplicaInfo[], sessiondPid: number | undefined): Promise<Sample> {
-  const result: Sample = { cpuMs: { sessiond: processCpuMs(sessiondPid) }, hits: {}, misses: {} };
+export async function sample(replicas: ReplicaInfo[], sessiondPids: readonly number[]): Promise<Sample> {
+  const sessiond = sessiondPids.length === 0 ? Number.NaN : sessiondPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  const result: Sample = { cpuMs: { sessiond }, hits: {}, misses: {} };
   await Promise.all(replicas.map(async (replica) => {
     result.cpuMs[replica.id] = processCpuMs(replica.process.pid);
     result.hits[replica.id] = 0;
