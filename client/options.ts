@@ -207,10 +207,14 @@ export function resolveClientOptions(init: SessionClientInit): Readonly<SessionC
 /** Round robin over every address of the target, unless the caller chose a policy. */
 const ROUND_ROBIN_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
 
+/**
+ * The client's own service config, and no TXT lookup of a `dns:///` name for one: that query goes to
+ * the upstream resolver (Docker passes it on), where an offline host leaves it unanswered.
+ */
 function withRoundRobin(channelOptions: grpc.ChannelOptions): grpc.ChannelOptions {
   if (typeof channelOptions !== 'object' || channelOptions === null) return channelOptions;
   if ('grpc.service_config' in channelOptions || 'grpc.lb_policy_name' in channelOptions) return { ...channelOptions };
-  return { ...channelOptions, 'grpc.service_config': ROUND_ROBIN_SERVICE_CONFIG };
+  return { 'grpc.service_config_disable_resolution': 1, ...channelOptions, 'grpc.service_config': ROUND_ROBIN_SERVICE_CONFIG };
 }
 
 const IPV4_ADDRESS = /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/;

@@ -9,7 +9,10 @@ test('defaults are applied to every option not given, and the result is frozen',
   t.deepEqual(options.retry, { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 1000 });
   t.is(options.autoIdempotencyKeys, true);
   t.is(options.maxUpdateAttempts, 16);
-  t.deepEqual(options.channelOptions, { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) }, 'round robin over every address of the target');
+  t.deepEqual(options.channelOptions, {
+    'grpc.service_config_disable_resolution': 1,
+    'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  }, 'round robin over every address of the target, and no TXT lookup for another service config');
   t.true(Object.isFrozen(options) && Object.isFrozen(options.retry));
   t.deepEqual(DEFAULT_CLIENT_OPTIONS.retry, { maxAttempts: 4, initialBackoffMs: 50, maxBackoffMs: 1000 });
 });
