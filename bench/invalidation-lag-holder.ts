@@ -28,6 +28,8 @@ export interface HolderOptions {
   /** Where the result (HolderResult as JSON) goes on SIGUSR2. */
   outFile: string;
   deadlineMs: number;
+  /** Re-read a session after each change to it, so the copy is held again (default true). */
+  reread?: boolean | undefined;
 }
 
 export interface HolderResult {
@@ -89,7 +91,7 @@ diagnosticsChannel.subscribe(CLIENT_CHANNELS.invalidation, (message) => {
   }
   const committedAt = Number(event.changedAtMs);
   samples.push(committedAt, handledAt - committedAt, dropped ? 1 : 0);
-  setImmediate(() => reread(event.id));
+  if (options.reread !== false) setImmediate(() => reread(event.id));
 });
 
 process.once('SIGUSR2', () => {

@@ -39,6 +39,12 @@ export interface InvalidationLagOptions {
   rates: readonly number[];
   /** Sessions the holder holds and the writer writes round robin. */
   sessions: number;
+  /**
+   * The holder re-reads a session after each change, so each event drops a copy (default true).
+   * Without, a copy is dropped once and the holder keeps receiving the session's events for as long
+   * as the tracker holds the idle id (at least 10 s): the lag without the re-reads' load.
+   */
+  reread?: boolean | undefined;
   warmupMs: number;
   durationMs: number;
   log: (line: string) => void;
@@ -103,7 +109,7 @@ export async function runInvalidationLag(options: InvalidationLagOptions): Promi
     sessiond = started.child;
     writer = new SessionClient({ address: started.address, namespace: NAMESPACE, deadlineMs: DEADLINE_MS });
     const ids = await preload(writer, options.sessions);
-    const holderOptions: HolderOptions = { address: started.address, namespace: NAMESPACE, idsFile: join(dir, 'ids.json'), outFile: join(dir, 'holder.json'), deadlineMs: DEADLINE_MS };
+    const holderOptions: HolderOptions = { address: started.address, namespace: NAMESPACE, idsFile: join(dir, 'ids.json'), outFile: join(dir, 'holder.json'), deadlineMs: DEADLINE_MS, reread: options.reread };
     writeFileSync(holderOptions.idsFile, JSON.stringify(ids));
     holder = children.start({ name: 'near-cache holder', command: process.execPath, args: [HOLDER_MAIN, JSON.stringify(holderOptions)] });
     await waitForLine(holder, 'ready', 180_000); // a bound for a holder that never gets going, not a speed limit
@@ -278,7 +284,7 @@ function report(results: readonly LagResult[], holder: HolderSummary, options: I
   const lines = [
     table,
     '',
-    `One redis-server, one sessiond; the holder (near cache on, ${options.sessions} sessions held and tracked through the Track stream) in its own process, re-reading each session after each change to keep holding it; ` +
+    `One redis-server, one sessiond; the holder (near cache on, ${options.sessions} sessions held and tracked through the Track stream) in its own process, ${options.reread === false ? 'not re-reading (each copy dropped once, its later events still handled)' : 're-reading each session after each change to keep holding it'}; ` +
       `the writer in the benchmark's process, patching the sessions round robin at a fixed rate (open loop, write latency counted from when a write was due); per row ${options.warmupMs} ms warm-up then ${options.durationMs} ms measured, rows in order on the same processes. ` +
       'Lag = commit time (Redis TIME in whole ms, carried by the Track event) → the holder\'s near cache has handled the event (`Date.now()` in its invalidation diagnostics subscriber, right after the drop), one machine clock; ' +
       'whole-ms clocks make each figure uncertain by up to 1 ms. ' +
