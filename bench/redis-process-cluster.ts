@@ -16,6 +16,11 @@ export interface RedisClusterOptions {
   replicasPerMaster?: number | undefined;
   /** `cluster-node-timeout` in ms: how long a node may be silent before it is failed over. Default 1000. */
   nodeTimeoutMs?: number | undefined;
+  /**
+   * `cluster-require-full-coverage`. Redis' default (true): while any slot has no master, every node
+   * refuses commands (CLUSTERDOWN). False: the other shards keep serving. Default true.
+   */
+  requireFullCoverage?: boolean | undefined;
 }
 
 export interface RedisClusterNode {
@@ -131,7 +136,10 @@ class ProcessRedisCluster implements RedisCluster {
   readonly #nodes: NodeProcess[] = [];
   #stopped = false;
 
-  constructor(children: ChildProcesses, dir: string, nodeTimeoutMs: number) {
+  readonly #requireFullCoverage: boolean;
+
+  constructor(children: ChildProcesses, dir: string, nodeTimeoutMs: number, requireFullCoverage: boolean) {
+    this.#requireFullCoverage = requireFullCoverage;
     this.#children = children;
     this.#dir = dir;
     this.#nodeTimeoutMs = nodeTimeoutMs;
@@ -166,6 +174,7 @@ class ProcessRedisCluster implements RedisCluster {
       '--cluster-config-file', `${this.#dir}/nodes-${node.port}.conf`, '--cluster-node-timeout', String(this.#nodeTimeoutMs),
       '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--save', '', '--appendonly', 'no',
       '--dir', this.#dir, '--loglevel', 'warning', '--daemonize', 'no',
+      '--cluster-require-full-coverage', this.#requireFullCoverage ? 'yes' : 'no',
     ];
     const child = this.#children.start({ name: `redis-server:${node.port} (cluster)`, command: 'redis-server', args });
     node.child = child;
@@ -329,7 +338,7 @@ export async function startRedisCluster(children: ChildProcesses, options: Redis
   const replicas = options.replicasPerMaster ?? 1;
   // redis-cli refuses fewer than 3 masters: a cluster needs a majority of masters to fail one over.
   if (!Number.isInteger(masters) || masters < 3) throw new Error(`a Redis Cluster needs at least 3 masters, got ${masters}`);
-  const cluster = new ProcessRedisCluster(children, children.makeTempDir('stickless-redis-cluster-'), options.nodeTimeoutMs ?? 1000);
+  const cluster = new ProcessRedisCluster(children, children.makeTempDir('stickless-redis-cluster-'), options.nodeTimeoutMs ?? 1000, options.requireFullCoverage ?? true);
   try {
     await cluster.addNodes(masters * (1 + replicas));
     await cluster.create(replicas);

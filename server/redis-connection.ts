@@ -34,6 +34,9 @@ export interface RedisConnectionOptions {
   connectTimeoutMs: number;
 }
 
+/** Pause before a command the Cluster refused (CLUSTERDOWN, TRYAGAIN) is sent again, in ms. */
+const CLUSTER_RETRY_DELAY_MS = 100;
+
 /** Longest pause between reconnect attempts, in ms. */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
@@ -76,9 +79,11 @@ export function createClusterConnection(options: RedisConnectionOptions): Cluste
     enableOfflineQueue: false,
     lazyConnect: true,
     retryDelayOnFailover: 0,
-    retryDelayOnClusterDown: 100,
-    retryDelayOnTryAgain: 100,
-    maxRedirections: 8,
+    retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
+    retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
+    // Refusals are retried for about the command timeout: a shard failing over answers CLUSTERDOWN
+    // (every shard does, with Redis' default cluster-require-full-coverage) until its replica is promoted.
+    maxRedirections: Math.max(16, Math.ceil(options.commandTimeoutMs / CLUSTER_RETRY_DELAY_MS)),
     slotsRefreshTimeout: options.commandTimeoutMs,
     slotsRefreshInterval: 2000,
     clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),

@@ -66,6 +66,11 @@ export function toStoreError(error: unknown, context: FailureContext): SessionEr
     if (refusal) return new SessionError('SESS_ERR_STORE_UNAVAILABLE', `Redis at ${address} ${refusal}; nothing was applied`, cause);
     return new SessionError('SESS_ERR_INTERNAL', `Redis at ${address} answered with an unexpected error (${prefix}); see the sessiond log`, cause);
   }
+  // ioredis gave up following a Cluster's redirections and refusals: each one ran nothing.
+  const redirected = error instanceof Error ? /^Too many Cluster redirections\. Last error: (?:ReplyError: )?([A-Z]+)/.exec(error.message) : null;
+  if (redirected && (REFUSALS[redirected[1]!] || redirected[1] === 'MOVED' || redirected[1] === 'ASK')) {
+    return new SessionError('SESS_ERR_STORE_UNAVAILABLE', `Redis at ${address} kept refusing the command (${redirected[1]}) until sessiond gave up; nothing was applied`, cause);
+  }
   const what = isCommandTimeout(error)
     ? `Redis at ${address} did not answer within ${context.commandTimeoutMs} ms`
     : `the connection to Redis at ${address} was lost before the answer came`;

@@ -17,7 +17,9 @@ import { waitFor } from '../helpers/servers.ts';
 
 let cluster: RedisCluster;
 test.before(async () => {
-  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  // As docs/architecture.md advises: with Redis' default (full coverage), every shard refuses
+  // commands while the killed master's slots have no master yet.
+  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, requireFullCoverage: false });
 });
 test.after.always(async () => {
   await cluster?.stop();
@@ -30,11 +32,13 @@ const TRANSIENT = new Set(['SESS_ERR_STORE_UNAVAILABLE', 'SESS_ERR_OUTCOME_UNKNO
 test.serial('kill -9 of a master under load: other shards never fail, its sessions come back, no acknowledged write is lost', async (t) => {
   const prefix = uniquePrefix();
   const store = new RedisSessionStore({
-    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 2000, connectTimeoutMs: 1000 },
+    // A busy machine (the whole suite on 2 cores) can hold a healthy shard's answer for seconds: the
+    // timeouts are generous, so a failure on another shard means a real one, not a slow answer.
+    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 1000 },
     keyPrefix: prefix,
     limits: DEFAULT_TEST_LIMITS,
     replicaAcks: 1,
-    replicaAckTimeoutMs: 1000,
+    replicaAckTimeoutMs: 5000,
   });
   t.teardown(() => store.close());
   t.true(await store.waitUntilReady(20_000));
@@ -73,6 +77,7 @@ test.serial('kill -9 of a master under load: other shards never fail, its sessio
       } catch (error) {
         const code = error instanceof SessionError ? error.code : String(error);
         session.failures.push(code);
+        if (session.master !== victimPort) t.log(`another shard failed: ${code}: ${(error as Error).message}`);
         if (!TRANSIENT.has(code) || Date.now() > deadline) throw error;
         await new Promise((r) => setTimeout(r, 100));
       }

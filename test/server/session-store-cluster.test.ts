@@ -121,3 +121,12 @@ test('a script call with keys in two slots is refused by the cluster and reporte
   const mapped = toStoreError(error, { address: 'cluster', write: true, commandTimeoutMs: 1000, connectionReason: '' });
   t.is(mapped.code, 'SESS_ERR_INTERNAL');
 });
+
+test('a command the cluster kept refusing is reported as not applied; one whose connection closed, as maybe applied', (t) => {
+  const context = { address: 'cluster', write: true, commandTimeoutMs: 1000, connectionReason: '' };
+  const refused = toStoreError(new Error('Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down'), context);
+  t.is(refused.code, 'SESS_ERR_STORE_UNAVAILABLE');
+  t.regex(refused.message, /kept refusing the command \(CLUSTERDOWN\).*nothing was applied/);
+  const closed = toStoreError(new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'), context);
+  t.is(closed.code, 'SESS_ERR_OUTCOME_UNKNOWN');
+});

@@ -1,0 +1,74 @@
+// A master killed under load on a cluster with Redis' default cluster-require-full-coverage (yes):
+// until its replica is promoted every shard answers CLUSTERDOWN. sessiond retries those refusals for
+// about its command timeout, and a call it gives up on says nothing was applied
+// (SESS_ERR_STORE_UNAVAILABLE), never "maybe applied": so no acknowledged write is lost or doubled.
+import test from 'ava';
+import { pack, unpack } from 'msgpackr';
+import { SessionError } from '../../proto/errors.ts';
+import { generateSessionId, sessionHandle } from '../../server/session-id.ts';
+import { RedisSessionStore } from '../../server/session-store-redis.ts';
+import { DEFAULT_TEST_LIMITS } from '../contract/session-store.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
+import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
+import { waitFor } from '../helpers/servers.ts';
+
+let cluster: RedisCluster;
+test.before(async () => {
+  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, requireFullCoverage: true });
+});
+test.after.always(async () => {
+  await cluster?.stop();
+});
+
+test('with full coverage required, calls on the other shards are refused at most as not applied while a master fails over', async (t) => {
+  const prefix = uniquePrefix();
+  const store = new RedisSessionStore({
+    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 1000 },
+    keyPrefix: prefix,
+    limits: DEFAULT_TEST_LIMITS,
+  });
+  t.teardown(() => store.close());
+  t.true(await store.waitUntilReady(30_000));
+  const sessions: Array<{ id: string; master: number; acked: number; failures: string[] }> = [];
+  for (let i = 0; i < 24; i += 1) {
+    const id = generateSessionId();
+    await store.create({ namespace: 'shop', id, fields: new Map([['n', pack(0)]]), ttlMs: 300_000, owner: '' });
+    sessions.push({ id, master: (await cluster.masterForKey(`${prefix}s:{${sessionHandle('shop', id)}}`)).port, acked: 0, failures: [] });
+  }
+  const victimPort = sessions[0]!.master;
+  let running = true;
+  let sequence = 0;
+  const workers = Array.from({ length: 4 }, async (_, w) => {
+    for (let i = w; running; i += 4) {
+      const session = sessions[i % sessions.length]!;
+      const key = `inc-${(sequence += 1)}`;
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          await store.patch('shop', session.id, [{ kind: 'incrementInt', field: 'n', by: 1 }], { idempotencyKey: key });
+          session.acked += 1;
+          break;
+        } catch (error) {
+          session.failures.push(error instanceof SessionError ? error.code : String(error));
+          if (attempt > 600) throw error;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+  });
+  await waitFor(() => sessions.every((s) => s.acked >= 1), 60_000, 'load on every session');
+  const victim = cluster.nodes.find((n) => n.port === victimPort)!;
+  await cluster.kill(victim);
+  await cluster.waitForFailover(victim, 60_000);
+  const ackedAtFailover = sessions.map((s) => s.acked);
+  await waitFor(() => sessions.every((s, i) => s.acked > ackedAtFailover[i]!), 60_000, 'every shard serving again');
+  running = false;
+  await Promise.all(workers);
+
+  const others = sessions.filter((s) => s.master !== victimPort).flatMap((s) => s.failures);
+  t.log(`failed attempts on the other shards: ${others.length} (${[...new Set(others)].join(', ') || 'none'})`);
+  t.deepEqual([...new Set(others)].filter((code) => code !== 'SESS_ERR_STORE_UNAVAILABLE'), [], 'the other shards only refused, never left an outcome unknown');
+  for (const session of sessions) {
+    const record = await store.get('shop', session.id);
+    t.is(unpack(record!.fields.get('n')!) as number, session.acked, 'every acknowledged increment, each once');
+  }
+});
