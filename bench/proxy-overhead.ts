@@ -4,10 +4,10 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort, type ChildProcesses } from './child-processes.ts';
-import { runHttpLoad, type HttpLoadGenerator } from './http-load.ts';
+import { runHttpLoad, type HttpLoadGenerator, type HttpLoadOptions } from './http-load.ts';
 import type { RunResult } from './latency-recorder.ts';
 import { formatCpuUs, formatMs, formatRate, formatRatio, formatShare, formatTable } from './markdown-table.ts';
-import { ForeignLoadMeter, processCpuMs, reapedChildrenCpuMs } from './process-cpu.ts';
+import { ForeignLoadMeter, processCpuMs, processTree, reapedChildrenCpuMs } from './process-cpu.ts';
 import { measureFixedRate, measurePinnedClientsRss, targetLines, type FixedRateRow, type RssResult } from './proxy-targets.ts';
 import { DISTURBED_SHARE } from './session-ops.ts';
 import { startHaproxy, startSticklessProxy, type Backend, type RunningProxy } from './proxy-peers.ts';
@@ -58,6 +58,16 @@ interface Row {
 
 const BACKEND_SCRIPT = fileURLToPath(new URL('./http-backend.ts', import.meta.url));
 const BACKEND_WARMUP_MS = 3000;
+/**
+ * A proxy's first row starts with 1 s warm-up runs until its CPU per request settles (two in a row
+ * within this share of each other), at least FIRST_WARMUP_MIN_MS and at most FIRST_WARMUP_MAX_MS.
+ * Fresh node processes (each worker of `workers: 2` too) are optimised by V8 over the first tens of
+ * thousands of requests; with one fixed 1 s warm-up the 2-worker row, whose processes served
+ * nothing before it, ran at a third of its warm rate and CPU per request (issue 10's anomaly).
+ */
+const WARMUP_SETTLED = 0.1;
+const FIRST_WARMUP_MIN_MS = 3000;
+const FIRST_WARMUP_MAX_MS = 12_000;
 const HAPROXY_NOT_INSTALLED = 'not measured: haproxy not installed (`apt-get install -y haproxy`)';
 
 /** What --json prints: every row, plus the figures the issue-10 targets are judged on. */
@@ -94,12 +104,13 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<{
     // A fresh backend process is still being optimised by V8 for a few seconds; without this, the
     // first direct row ran up to 1.5x slower than the same row at the end.
     await runHttpLoad(children, options.generator, { url: scenarios[0]!.url, connections: options.connections, durationMs: BACKEND_WARMUP_MS });
+    const warmed = new Set<number>();
     for (const scenario of scenarios) {
       if (scenario.url === '') {
         rows.push({ scenario, notMeasured: HAPROXY_NOT_INSTALLED, proxyCpuMs: Number.NaN, backendCpuMs: Number.NaN });
         continue;
       }
-      rows.push(await measure(scenario, backend.process.pid, options));
+      rows.push(await measure(scenario, backend.process.pid, options, warmed));
     }
     await stickless2.stop();
     fixedRate = await measureFixedRate(children, [
@@ -173,7 +184,19 @@ async function firstCookie(url: string, name: string): Promise<string> {
   return pair;
 }
 
-async function measure(scenario: Scenario, backendPid: number | undefined, options: ProxyOverheadOptions): Promise<Row> {
+/** Warm-up runs of 1 s until the proxy's CPU per request settles (see WARMUP_SETTLED). */
+async function warmUpProxy(load: Omit<HttpLoadOptions, 'durationMs'>, treeCpuMs: () => number, options: ProxyOverheadOptions): Promise<void> {
+  let previous = Number.NaN;
+  for (let spentMs = 0; spentMs < FIRST_WARMUP_MAX_MS; spentMs += 1000) {
+    const before = treeCpuMs();
+    const result = await runHttpLoad(options.children, options.generator, { ...load, durationMs: 1000 });
+    const perRequest = (treeCpuMs() - before) / Math.max(1, result.ok + result.errors);
+    if (spentMs + 1000 >= FIRST_WARMUP_MIN_MS && Math.abs(perRequest - previous) <= WARMUP_SETTLED * previous) return;
+    previous = perRequest;
+  }
+}
+
+async function measure(scenario: Scenario, backendPid: number | undefined, options: ProxyOverheadOptions, warmed: Set<number>): Promise<Row> {
   const probe = await fetch(scenario.url, { headers: scenario.headers ?? {}, signal: AbortSignal.timeout(2000) });
   await probe.arrayBuffer();
   const problem = scenario.check(probe);
@@ -181,10 +204,15 @@ async function measure(scenario: Scenario, backendPid: number | undefined, optio
   const load = { url: scenario.url, connections: options.connections, headers: scenario.headers, threads: scenario.threads };
   const proxyPids = scenario.proxyPids?.() ?? (scenario.proxyPid === undefined ? [] : [scenario.proxyPid]);
   const treeCpuMs = (): number => proxyPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  if (scenario.proxyPid !== undefined && !warmed.has(scenario.proxyPid)) {
+    warmed.add(scenario.proxyPid);
+    await warmUpProxy(load, treeCpuMs, options);
+  }
   await runHttpLoad(options.children, options.generator, { ...load, durationMs: options.warmupMs });
   const countersBefore = await scenario.counters?.();
   const cpuBefore = { proxy: treeCpuMs(), backend: processCpuMs(backendPid), generator: reapedChildrenCpuMs() };
-  const foreign = new ForeignLoadMeter(() => options.children.pids());
+  // The proxy's workers are grandchildren: without them their CPU counted as other load.
+  const foreign = new ForeignLoadMeter(() => options.children.pids().flatMap(processTree));
   foreign.start();
   const result = await runHttpLoad(options.children, options.generator, { ...load, durationMs: options.durationMs });
   const foreignLoad = foreign.stop(availableParallelism());
@@ -228,14 +256,14 @@ function report(rows: Row[], options: ProxyOverheadOptions): string {
   const lines = [
     table,
     '',
-    `Load: ${generator}, after an unmeasured warm-up of ${options.warmupMs} ms per row. Two backends (one node process, two listeners, ` +
-      '~30-byte JSON body); "direct" hits one of them, first and again last; "req/s vs direct" is against the mean of those two runs. Keep-alive on both sides of every proxy. stickless proxy: one node process (one JS thread), ' +
+    `Load: ${generator}, after an unmeasured warm-up of ${options.warmupMs} ms per row (before a proxy's first row, 1 s runs until its CPU per request settles within ${WARMUP_SETTLED * 100}%, ${FIRST_WARMUP_MIN_MS / 1000}–${FIRST_WARMUP_MAX_MS / 1000} s). Two backends (one node process, two listeners, ` +
+      '~30-byte JSON body); "direct" hits one of them, first and again last; "req/s vs direct" is against the mean of those two runs. Keep-alive on both sides of every proxy. stickless proxy: one node process (one JS thread), launched as docs/proxy.md recommends (`MALLOC_ARENA_MAX=2 node --max-semi-space-size=8`), ' +
       'log level warn, no health checks, no passive ejection. HAProxy: `nbthread 1`, no log lines, `balance roundrobin`, ' +
       '`cookie SRV insert indirect nocache` with a per-server `cookie`. The stickless `none` route balances by power of two choices, HAProxy by round robin. ' +
       'Cookie insertion: no cookie is sent, so every request is a new client and gets a Set-Cookie (stickless signs an HMAC pin; HAProxy writes the server name). ' +
       'Pinned hit: every request sends the cookie captured from a first response (stickless verifies the HMAC), so all load goes to one backend. ' +
       'CPU per request = the process\'s CPU time during the measured run / requests. ' +
-      '"other load" = share of all cores busy with processes that are not the benchmark\'s during the run; rows with more than 10% were disturbed by other work on the machine.',
+      '"other load" = share of all cores busy with processes that are not the benchmark\'s (its children and their workers) during the run; rows with more than 10% were disturbed by other work on the machine.',
   ];
   for (const row of rows) if (row.affinity) lines.push(`- ${row.scenario.name}: x-stickless-affinity during the run: ${row.affinity}.`);
   const insert = byName('stickless, soft, cookie inserted');
