@@ -257,7 +257,7 @@ function report(rows: Row[], options: ProxyOverheadOptions): string {
     table,
     '',
     `Load: ${generator}, after an unmeasured warm-up of ${options.warmupMs} ms per row (before a proxy's first row, 1 s runs until its CPU per request settles within ${WARMUP_SETTLED * 100}%, ${FIRST_WARMUP_MIN_MS / 1000}–${FIRST_WARMUP_MAX_MS / 1000} s). Two backends (one node process, two listeners, ` +
-      '~30-byte JSON body); "direct" hits one of them, first and again last; "req/s vs direct" is against the mean of those two runs. Keep-alive on both sides of every proxy. stickless proxy: one node process (one JS thread), launched as docs/proxy.md recommends (`MALLOC_ARENA_MAX=2 node --max-semi-space-size=8`), ' +
+      '~30-byte JSON body); "direct" hits one of them, first and again last; "req/s vs direct" is against the mean of those two runs. Keep-alive on both sides of every proxy. stickless proxy: one node process (one JS thread), launched as docs/proxy.md recommends (`MALLOC_ARENA_MAX=2 node --max-semi-space-size=8 --heap-growing-percent=50`), ' +
       'log level warn, no health checks, no passive ejection. HAProxy: `nbthread 1`, no log lines, `balance roundrobin`, ' +
       '`cookie SRV insert indirect nocache` with a per-server `cookie`. The stickless `none` route balances by power of two choices, HAProxy by round robin. ' +
       'Cookie insertion: no cookie is sent, so every request is a new client and gets a Set-Cookie (stickless signs an HMAC pin; HAProxy writes the server name). ' +
