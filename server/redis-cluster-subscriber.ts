@@ -28,6 +28,7 @@ export class ClusterSubscriber implements ChangeSubscriber {
   #lost = false;
   #resyncing: Promise<void> | undefined;
   #timer: NodeJS.Timeout;
+  #beats = 0;
   #closed = false;
 
   constructor(cluster: Cluster, heartbeatIntervalMs = 1000) {
@@ -85,6 +86,7 @@ export class ClusterSubscriber implements ChangeSubscriber {
   }
 
   #connection(node: string): Redis {
+    if (this.#closed) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', 'session store is closed; nothing was applied');
     let connection = this.#connections.get(node);
     if (connection) return connection;
     const known = this.#cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === node);
@@ -146,9 +148,14 @@ export class ClusterSubscriber implements ChangeSubscriber {
     }
   }
 
-  /** Every heartbeat: a PING on each connection, and every channel still on its slot's master. */
+  /**
+   * Every heartbeat: a PING on each connection, and every channel still on its slot's master; the
+   * slot table itself is read again every other heartbeat (a resharding sends no MOVED to a subscriber).
+   */
   #check(): void {
     if (this.#resyncing || this.#closed) return;
+    this.#beats += 1;
+    if (this.#beats % 2 === 0 && this.#cluster.status === 'ready') this.#cluster.refreshSlotsCache();
     for (const [node, connection] of this.#connections) {
       if (connection.status !== 'ready') continue;
       connection.ping().catch(() => {

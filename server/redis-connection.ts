@@ -85,7 +85,9 @@ export function createClusterConnection(options: RedisConnectionOptions): Cluste
     // (every shard does, with Redis' default cluster-require-full-coverage) until its replica is promoted.
     maxRedirections: Math.max(16, Math.ceil(options.commandTimeoutMs / CLUSTER_RETRY_DELAY_MS)),
     slotsRefreshTimeout: options.commandTimeoutMs,
-    slotsRefreshInterval: 2000,
+    // No slotsRefreshInterval: its timer can re-arm itself after quit() (a refresh in flight calls it
+    // back) and keep the process alive. Commands follow MOVED; ClusterSubscriber refreshes the slot
+    // table on its own heartbeat, which stops with it.
     clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
     ...(Object.keys(natMap).length > 0 ? { natMap } : {}),
   };

@@ -77,7 +77,7 @@ test.serial('kill -9 of a master under load: other shards never fail, its sessio
       } catch (error) {
         const code = error instanceof SessionError ? error.code : String(error);
         session.failures.push(code);
-        if (session.master !== victimPort) t.log(`another shard failed: ${code}: ${(error as Error).message}`);
+        if (session.master !== victimPort) t.log(`another shard failed: ${code}: ${(error as Error).message} (${String((error as { cause?: unknown }).cause)})`);
         if (!TRANSIENT.has(code) || Date.now() > deadline) throw error;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -49,6 +49,7 @@ test('with full coverage required, calls on the other shards are refused at most
           break;
         } catch (error) {
           session.failures.push(error instanceof SessionError ? error.code : String(error));
+          if (session.master !== victimPort) t.log(`another shard: ${(error as Error).message} (${String((error as { cause?: unknown }).cause)})`);
           if (attempt > 600) throw error;
           await new Promise((r) => setTimeout(r, 100));
         }

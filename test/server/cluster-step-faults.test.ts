@@ -26,7 +26,7 @@ test.after.always(async () => {
 
 async function openStore(t: ExecutionContext, prefix: string): Promise<RedisSessionStore> {
   const store = new RedisSessionStore({
-    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 5000, connectTimeoutMs: 5000 },
+    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 5000 },
     keyPrefix: prefix,
     limits: DEFAULT_TEST_LIMITS,
   });

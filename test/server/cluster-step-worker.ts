@@ -19,7 +19,7 @@ interface Job {
 
 const job = JSON.parse(process.argv[2]!) as Job;
 const store = new RedisSessionStore({
-  connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: job.seeds, commandTimeoutMs: 5000, connectTimeoutMs: 5000 },
+  connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: job.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 5000 },
   keyPrefix: job.prefix,
   limits: job.limits,
   onClusterStep: (step) => {
