@@ -34,7 +34,7 @@ export interface RedisConnectionOptions {
   connectTimeoutMs: number;
 }
 
-/** Pause before a command the Cluster refused (CLUSTERDOWN, TRYAGAIN) is sent again, in ms. */
+/** Pause before ioredis sends again a command a Cluster answered TRYAGAIN (a slot being moved), in ms. */
 const CLUSTER_RETRY_DELAY_MS = 100;
 
 /** Longest pause between reconnect attempts, in ms. */
@@ -79,11 +79,12 @@ export function createClusterConnection(options: RedisConnectionOptions): Cluste
     enableOfflineQueue: false,
     lazyConnect: true,
     retryDelayOnFailover: 0,
-    retryDelayOnClusterDown: CLUSTER_RETRY_DELAY_MS,
+    // CLUSTERDOWN comes back to the store, which sends the command again to its slot's master
+    // (redis-script-runner.ts): ioredis' own retry picks a random node, perhaps a dead one, and a
+    // command that fails there cannot tell "not sent" from "maybe applied".
+    retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: CLUSTER_RETRY_DELAY_MS,
-    // Refusals are retried for about the command timeout: a shard failing over answers CLUSTERDOWN
-    // (every shard does, with Redis' default cluster-require-full-coverage) until its replica is promoted.
-    maxRedirections: Math.max(16, Math.ceil(options.commandTimeoutMs / CLUSTER_RETRY_DELAY_MS)),
+    maxRedirections: 16,
     slotsRefreshTimeout: options.commandTimeoutMs,
     // No slotsRefreshInterval: its timer can re-arm itself after quit() (a refresh in flight calls it
     // back) and keep the process alive. Commands follow MOVED; ClusterSubscriber refreshes the slot

@@ -128,19 +128,40 @@ export class RedisScriptRunner {
    */
   async guard<T>(run: () => Promise<T>, write = false): Promise<T> {
     if (this.#options.closed()) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', 'session store is closed; nothing was applied');
-    try {
-      return await run();
-    } catch (error) {
-      if (error instanceof SessionError) throw error;
-      const failure = toStoreError(error, {
-        address: this.#options.heartbeat.redisStatus.address,
-        write,
-        commandTimeoutMs: this.#options.commandTimeoutMs,
-        connectionReason: this.#options.heartbeat.connectionReason || 'not connected',
-      });
-      // A command without an answer: check now rather than at the next heartbeat.
-      if (failure.code !== 'SESS_ERR_INTERNAL') this.#options.heartbeat.beatNow();
-      throw failure;
+    const deadline = Date.now() + this.#options.commandTimeoutMs;
+    for (;;) {
+      try {
+        return await run();
+      } catch (error) {
+        // A Cluster that refused the command ran none of it: send it again (to its slot's master, not
+        // to a random node as ioredis' own CLUSTERDOWN retry does) for about the command timeout.
+        if (this.#cluster && isClusterRefusal(error) && Date.now() + CLUSTER_RETRY_DELAY_MS < deadline && !this.#options.closed()) {
+          await new Promise((resolve) => setTimeout(resolve, CLUSTER_RETRY_DELAY_MS));
+          continue;
+        }
+        throw this.#failure(error, write);
+      }
     }
   }
+
+  #failure(error: unknown, write: boolean): SessionError {
+    if (error instanceof SessionError) return error;
+    const failure = toStoreError(error, {
+      address: this.#options.heartbeat.redisStatus.address,
+      write,
+      commandTimeoutMs: this.#options.commandTimeoutMs,
+      connectionReason: this.#options.heartbeat.connectionReason || 'not connected',
+    });
+    // A command without an answer: check now rather than at the next heartbeat.
+    if (failure.code !== 'SESS_ERR_INTERNAL') this.#options.heartbeat.beatNow();
+    return failure;
+  }
+}
+
+/** Pause before a command a Cluster refused is sent again, in ms. */
+const CLUSTER_RETRY_DELAY_MS = 100;
+
+/** CLUSTERDOWN (a slot without a master, e.g. during a failover) or TRYAGAIN (a slot being moved). */
+function isClusterRefusal(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && /^(CLUSTERDOWN|TRYAGAIN) /.test(error.message);
 }

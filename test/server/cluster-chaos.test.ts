@@ -30,6 +30,8 @@ const NS = 'shop';
 const TRANSIENT = new Set(['SESS_ERR_STORE_UNAVAILABLE', 'SESS_ERR_OUTCOME_UNKNOWN', 'SESS_ERR_REPLICA_ACK_TIMEOUT', 'SESS_ERR_NOT_ENOUGH_REPLICAS']);
 
 test.serial('kill -9 of a master under load: other shards never fail, its sessions come back, no acknowledged write is lost', async (t) => {
+  // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
+  t.timeout(180_000);
   const prefix = uniquePrefix();
   const store = new RedisSessionStore({
     // A busy machine (the whole suite on 2 cores) can hold a healthy shard's answer for seconds: the
@@ -118,6 +120,8 @@ test.serial('kill -9 of a master under load: other shards never fail, its sessio
 });
 
 test.serial('replicaAcks: WAIT goes to the shard that took the write, and its count is checked', async (t) => {
+  // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
+  t.timeout(180_000);
   await cluster.waitForClusterOk(60_000);
   const prefix = uniquePrefix();
   const store = new RedisSessionStore({

@@ -21,6 +21,8 @@ test.after.always(async () => {
 });
 
 test('with full coverage required, calls on the other shards are refused at most as not applied while a master fails over', async (t) => {
+  // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
+  t.timeout(180_000);
   const prefix = uniquePrefix();
   const store = new RedisSessionStore({
     connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 1000 },

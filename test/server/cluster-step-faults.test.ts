@@ -49,6 +49,7 @@ const COMMITTED = new Set(['regenerate:moved', 'regenerate:finished', 'none']);
 
 for (const step of REGENERATE_STEPS) {
   test(`regenerate, sessiond killed after ${step}: exactly one of old and new is live, with its TTL, and listed without ghosts`, async (t) => {
+    t.timeout(180_000);
     const prefix = uniquePrefix();
     const store = await openStore(t, prefix);
     const oldId = generateSessionId();
@@ -86,6 +87,8 @@ for (const step of REGENERATE_STEPS) {
 }
 
 test('a regenerate retried onto the same new id after a crash at staging uses the staging it left, or a fresh one once the session changed', async (t) => {
+  // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
+  t.timeout(180_000);
   const prefix = uniquePrefix();
   const store = await openStore(t, prefix);
   for (const changeBetween of [false, true]) {
@@ -104,6 +107,7 @@ test('a regenerate retried onto the same new id after a crash at staging uses th
 
 for (const step of ['create:claimed', 'create:indexed', 'none'] as const) {
   test(`idempotent create, sessiond killed after ${step}: the retry creates the claimed session once, listed once`, async (t) => {
+    t.timeout(180_000);
     const prefix = uniquePrefix();
     const store = await openStore(t, prefix);
     const claimedId = generateSessionId();

@@ -18,6 +18,8 @@ test.after.always(async () => {
 });
 
 test('sessiond on a 3-master cluster: near caches stay coherent across clients, and Regenerate and ListByOwner work', async (t) => {
+  // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
+  t.timeout(180_000);
   const port = await freePort();
   const sessiond = spawnSessiond(t, [], {
     STICKLESS_LISTEN: `127.0.0.1:${port}`,
@@ -61,6 +63,8 @@ test('sessiond on a 3-master cluster: near caches stay coherent across clients, 
 });
 
 test('a cluster with Sentinel or with reads from replicas, or a malformed NAT map, is refused at start naming the option', async (t) => {
+  // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
+  t.timeout(180_000);
   const combined = spawnSessiond(t, [], {
     STICKLESS_REDIS_CLUSTER_NODES: cluster.seeds.join(','),
     STICKLESS_REDIS_SENTINELS: '127.0.0.1:26379',
