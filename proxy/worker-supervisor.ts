@@ -75,7 +75,7 @@ export class WorkerSupervisor implements AdminTarget, StatsSource {
     this.#log = options.logger;
     this.#control = new ProxyServer({ config: options.config, logger: options.logger, ...(options.resolver ? { resolver: options.resolver } : {}) });
     this.#registry = createMetricsRegistry(this);
-    cluster.setupPrimary({ exec: WORKER_MAIN, execArgv: process.execArgv });
+    cluster.setupPrimary({ exec: WORKER_MAIN, execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS ?? '') });
   }
 
   /** Starts health checks and discovery, forks the workers and waits until each one listens. */
@@ -195,7 +195,8 @@ export class WorkerSupervisor implements AdminTarget, StatsSource {
   }
 
   #fork(): Promise<void> {
-    const worker = cluster.fork();
+    // glibc keeps one malloc arena per thread that ever allocated (V8's compiler and GC threads).
+    const worker = cluster.fork(process.env.MALLOC_ARENA_MAX ? {} : { MALLOC_ARENA_MAX: '2' });
     const slot: WorkerSlot = { worker, state: 'starting', stats: { routes: {}, upstreams: {}, errors: {} }, inFlight: 0 };
     this.#slots.set(worker.id, slot);
     const started = new Promise<void>((resolve, reject) => {
@@ -339,3 +340,18 @@ function sumRoutes(stats: WorkerStats): number {
 function zeroGauges(upstreams: Record<string, UpstreamCounters>): Record<string, UpstreamCounters> {
   return Object.fromEntries(Object.entries(upstreams).map(([id, c]) => [id, { ...c, inFlight: 0, websockets: 0 }]));
 }
+
+/**
+ * The Node flags of a worker: the primary's, plus the launch settings that bound a proxy's RSS
+ * (docs/proxy.md "Memory") unless the primary was started with its own value of them.
+ */
+export function workerExecArgv(primary: readonly string[], nodeOptions: string): string[] {
+  const given = [...primary, ...nodeOptions.split(/\s+/)];
+  const missing = WORKER_MEMORY_FLAGS.filter((flag) => {
+    const name = flag.slice(0, flag.indexOf('='));
+    return !given.some((arg) => arg === name || arg.startsWith(`${name}=`));
+  });
+  return [...primary, ...missing];
+}
+
+const WORKER_MEMORY_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=50'] as const;

@@ -4,12 +4,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { stringify } from 'yaml';
+import { workerExecArgv } from '../../proxy/worker-supervisor.ts';
 import { ADMIN_TOKEN, call, testConfig, waitFor, type Reply } from '../helpers/proxy-harness.ts';
 import { startBackends } from '../helpers/upstream.ts';
 
@@ -121,8 +122,20 @@ test.serial('workers: an admin mode flip is seen by every worker; counters and m
   t.regex(metrics, /stickless_proxy_route_requests_total\{route="main"\} 60\n/);
   const backendRequests = (await p.admin('GET', '/backends')).json().backends.reduce((sum: number, x: { requests: number }) => sum + x.requests, 0);
   t.is(backendRequests, 60);
+
+  // Each worker runs with the launch settings that bound its RSS (docs/proxy.md "Memory").
+  for (const { pid } of workers) {
+    t.true(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=8'), `worker ${pid} flags`);
+    t.true(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('MALLOC_ARENA_MAX=2'), `worker ${pid} environment`);
+  }
   p.child.kill('SIGTERM');
   t.is(await p.exited, 0);
+});
+
+test('worker flags: the memory settings are added unless the primary was given its own', (t) => {
+  t.deepEqual(workerExecArgv([], ''), ['--max-semi-space-size=8', '--heap-growing-percent=50']);
+  t.deepEqual(workerExecArgv(['--max-semi-space-size=16'], ''), ['--max-semi-space-size=16', '--heap-growing-percent=50']);
+  t.deepEqual(workerExecArgv([], '--heap-growing-percent=30'), ['--max-semi-space-size=8']);
 });
 
 test.serial('workers: health verdicts and drains from the primary apply on every worker', async (t) => {
