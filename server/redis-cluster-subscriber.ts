@@ -73,9 +73,13 @@ export class ClusterSubscriber implements ChangeSubscriber {
 
   /** The master that holds the channel's slot now, as ioredis' slot table says. */
   #owner(channel: string): string {
-    const node = this.#cluster.slots[slotOf(channel)]?.[0];
+    const node = this.#slotMaster(channel);
     if (!node) throw new SessionError('SESS_ERR_STORE_UNAVAILABLE', `no Redis Cluster master is known for slot ${slotOf(channel)} yet; nothing was applied`);
     return node;
+  }
+
+  #slotMaster(channel: string): string | undefined {
+    return this.#cluster.slots[slotOf(channel)]?.[0];
   }
 
   async #subscribeOnOwner(channel: string): Promise<void> {
@@ -163,7 +167,7 @@ export class ClusterSubscriber implements ChangeSubscriber {
       });
     }
     for (const [channel, entry] of this.#channels) {
-      if (entry.node === '' || this.#cluster.slots[slotOf(channel)]?.[0] === entry.node) continue;
+      if (entry.node === '' || this.#slotMaster(channel) === entry.node) continue;
       this.#lose();
       return;
     }

@@ -447,5 +447,3 @@ export function sessionScripts(cluster: boolean): Readonly<Record<SessionScriptN
 export function shardedScript(definition: ScriptDefinition): ScriptDefinition {
   return { numberOfKeys: definition.numberOfKeys, lua: definition.lua.replace(PUBLISH_CALL, SHARDED_PUBLISH_CALL) };
 }
-
-export const SESSION_SCRIPTS = STANDALONE_SCRIPTS;

@@ -6,13 +6,11 @@
 // was retried with its idempotency key to an answer. A watcher of a session on the killed shard is
 // told about the gap and hears the changes made after the failover (sharded pub/sub resubscribed).
 import test from 'ava';
-import { pack, unpack } from 'msgpackr';
+import { Redis } from 'ioredis';
+import { unpack } from 'msgpackr';
 import { SessionError } from '../../proto/errors.ts';
-import { generateSessionId, sessionHandle } from '../../server/session-id.ts';
-import { RedisSessionStore } from '../../server/session-store-redis.ts';
-import { DEFAULT_TEST_LIMITS } from '../contract/session-store.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
+import { openClusterStore, spreadSessions, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 import { waitFor } from '../helpers/servers.ts';
 
 let cluster: RedisCluster;
@@ -33,26 +31,14 @@ test.serial('kill -9 of a master under load: other shards never fail, its sessio
   // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
   t.timeout(180_000);
   const prefix = uniquePrefix();
-  const store = new RedisSessionStore({
-    // A busy machine (the whole suite on 2 cores) can hold a healthy shard's answer for seconds: the
-    // timeouts are generous, so a failure on another shard means a real one, not a slow answer.
-    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 1000 },
-    keyPrefix: prefix,
-    limits: DEFAULT_TEST_LIMITS,
-    replicaAcks: 1,
-    replicaAckTimeoutMs: 5000,
-  });
+  // A busy machine (the whole suite on 2 cores) can hold a healthy shard's answer for seconds: the
+  // timeouts are generous, so a failure on another shard means a real one, not a slow answer.
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 15_000, connectTimeoutMs: 1000, keyPrefix: prefix, replicaAcks: 1, replicaAckTimeoutMs: 5000 });
   t.teardown(() => store.close());
   t.true(await store.waitUntilReady(20_000));
 
   // 48 sessions, placed on the master of their slot.
-  const sessions: Array<{ id: string; master: number; acked: number; failures: string[] }> = [];
-  for (let i = 0; i < 48; i += 1) {
-    const id = generateSessionId();
-    await store.create({ namespace: NS, id, fields: new Map([['n', pack(0)]]), ttlMs: 300_000, owner: '' });
-    const master = await cluster.masterForKey(`${prefix}s:{${sessionHandle(NS, id)}}`);
-    sessions.push({ id, master: master.port, acked: 0, failures: [] });
-  }
+  const sessions = (await spreadSessions(cluster, store, prefix, NS, 48)).map((s) => ({ ...s, acked: 0, failures: [] as string[] }));
   const masters = new Set(sessions.map((s) => s.master));
   t.is(masters.size, 3, 'the sessions are spread over all three masters');
   const victimPort = sessions[0]!.master;
@@ -124,29 +110,17 @@ test.serial('replicaAcks: WAIT goes to the shard that took the write, and its co
   t.timeout(180_000);
   await cluster.waitForClusterOk(60_000);
   const prefix = uniquePrefix();
-  const store = new RedisSessionStore({
-    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 5000, connectTimeoutMs: 1000 },
-    keyPrefix: prefix,
-    limits: DEFAULT_TEST_LIMITS,
-    replicaAcks: 1,
-    replicaAckTimeoutMs: 300,
-  });
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 5000, connectTimeoutMs: 1000, keyPrefix: prefix, replicaAcks: 1, replicaAckTimeoutMs: 300 });
   t.teardown(() => store.close());
   t.true(await store.waitUntilReady(20_000));
   const byMaster = new Map<number, string[]>();
-  for (let i = 0; i < 30; i += 1) {
-    const id = generateSessionId();
-    await store.create({ namespace: NS, id, fields: new Map(), ttlMs: 300_000, owner: '' });
-    const master = (await cluster.masterForKey(`${prefix}s:{${sessionHandle(NS, id)}}`)).port;
-    byMaster.set(master, [...(byMaster.get(master) ?? []), id]);
-  }
+  for (const { id, master } of await spreadSessions(cluster, store, prefix, NS, 30)) byMaster.set(master, [...(byMaster.get(master) ?? []), id]);
   t.is(byMaster.size, 3);
   // Freeze the replica of one master: writes there cannot be confirmed, writes elsewhere can.
   const frozenMaster = [...byMaster.keys()][0]!;
   const replica = await waitFor(async () => {
     for (const node of cluster.nodes) {
       if (node.state !== 'running') continue;
-      const { Redis } = await import('ioredis');
       const probe = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: 2000 });
       probe.on('error', () => {});
       try {

@@ -3,13 +3,10 @@
 // about its command timeout, and a call it gives up on says nothing was applied
 // (SESS_ERR_STORE_UNAVAILABLE), never "maybe applied": so no acknowledged write is lost or doubled.
 import test from 'ava';
-import { pack, unpack } from 'msgpackr';
+import { unpack } from 'msgpackr';
 import { SessionError } from '../../proto/errors.ts';
-import { generateSessionId, sessionHandle } from '../../server/session-id.ts';
-import { RedisSessionStore } from '../../server/session-store-redis.ts';
-import { DEFAULT_TEST_LIMITS } from '../contract/session-store.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
+import { openClusterStore, spreadSessions, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 import { waitFor } from '../helpers/servers.ts';
 
 let cluster: RedisCluster;
@@ -24,19 +21,10 @@ test('with full coverage required, calls on the other shards are refused at most
   // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
   t.timeout(180_000);
   const prefix = uniquePrefix();
-  const store = new RedisSessionStore({
-    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 1000 },
-    keyPrefix: prefix,
-    limits: DEFAULT_TEST_LIMITS,
-  });
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 15_000, connectTimeoutMs: 1000, keyPrefix: prefix });
   t.teardown(() => store.close());
   t.true(await store.waitUntilReady(30_000));
-  const sessions: Array<{ id: string; master: number; acked: number; failures: string[] }> = [];
-  for (let i = 0; i < 24; i += 1) {
-    const id = generateSessionId();
-    await store.create({ namespace: 'shop', id, fields: new Map([['n', pack(0)]]), ttlMs: 300_000, owner: '' });
-    sessions.push({ id, master: (await cluster.masterForKey(`${prefix}s:{${sessionHandle('shop', id)}}`)).port, acked: 0, failures: [] });
-  }
+  const sessions = (await spreadSessions(cluster, store, prefix, 'shop', 24)).map((s) => ({ ...s, acked: 0, failures: [] as string[] }));
   const victimPort = sessions[0]!.master;
   let running = true;
   let sequence = 0;

@@ -6,9 +6,7 @@ import { Redis } from 'ioredis';
 import { generateSessionId } from '../../server/session-id.ts';
 import { parseServerConfig } from '../../server/config.ts';
 import { RedisSessionStore } from '../../server/session-store-redis.ts';
-import { DEFAULT_TEST_LIMITS } from '../contract/session-store.ts';
-import { uniquePrefix } from '../helpers/redis.ts';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
+import { openClusterStore, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 import { waitFor } from '../helpers/servers.ts';
 
 let cluster: RedisCluster;
@@ -43,14 +41,7 @@ test.after.always(async () => {
 });
 
 function openStore(natMap: Record<string, string>): RedisSessionStore {
-  return new RedisSessionStore({
-    connection: {
-      url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, clusterNatMap: natMap,
-      commandTimeoutMs: 5000, connectTimeoutMs: 2000,
-    },
-    keyPrefix: uniquePrefix(),
-    limits: DEFAULT_TEST_LIMITS,
-  });
+  return openClusterStore(cluster.seeds, { commandTimeoutMs: 5000, connectTimeoutMs: 2000, natMap });
 }
 
 test('nodes announced under names sessiond cannot resolve are reached through the NAT map', async (t) => {

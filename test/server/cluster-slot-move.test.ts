@@ -5,10 +5,8 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { slotOf } from '../../server/redis-cluster-subscriber.ts';
 import { generateSessionId, sessionHandle } from '../../server/session-id.ts';
-import { RedisSessionStore } from '../../server/session-store-redis.ts';
-import { DEFAULT_TEST_LIMITS } from '../contract/session-store.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
-import { startRedisCluster, type RedisCluster, type RedisClusterNode } from '../helpers/redis-cluster.ts';
+import { openClusterStore, startRedisCluster, type RedisCluster, type RedisClusterNode } from '../helpers/redis-cluster.ts';
 import { waitFor } from '../helpers/servers.ts';
 
 let cluster: RedisCluster;
@@ -55,11 +53,7 @@ test('a watched session whose slot moves to another master: the watcher hears of
   // Failovers and process starts on a busy 2-core machine: a bound, not a speed limit.
   t.timeout(180_000);
   const prefix = uniquePrefix();
-  const store = new RedisSessionStore({
-    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 5000, connectTimeoutMs: 2000 },
-    keyPrefix: prefix,
-    limits: DEFAULT_TEST_LIMITS,
-  });
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 5000, connectTimeoutMs: 2000, keyPrefix: prefix });
   t.teardown(() => store.close());
   t.true(await store.waitUntilReady(20_000));
   const ns = 'shop';

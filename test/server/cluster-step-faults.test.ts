@@ -10,7 +10,7 @@ import { generateSessionId, sessionHandle } from '../../server/session-id.ts';
 import { RedisSessionStore } from '../../server/session-store-redis.ts';
 import { DEFAULT_TEST_LIMITS } from '../contract/session-store.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
+import { openClusterStore, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 import { spawnNode } from '../helpers/servers.ts';
 
 const WORKER = fileURLToPath(new URL('./cluster-step-worker.ts', import.meta.url));
@@ -25,11 +25,7 @@ test.after.always(async () => {
 });
 
 async function openStore(t: ExecutionContext, prefix: string): Promise<RedisSessionStore> {
-  const store = new RedisSessionStore({
-    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 5000 },
-    keyPrefix: prefix,
-    limits: DEFAULT_TEST_LIMITS,
-  });
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 15_000, connectTimeoutMs: 5000, keyPrefix: prefix });
   t.teardown(() => store.close());
   t.true(await store.waitUntilReady(20_000), 'cluster store ready');
   return store;

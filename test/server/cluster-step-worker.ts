@@ -1,7 +1,7 @@
 // A sessiond store in its own process that runs one Regenerate or Create on a Redis Cluster and is
 // killed (SIGKILL, by itself) right after the step named in its arguments: what a crash of sessiond
 // between two steps leaves behind. Used by cluster-step-faults.test.ts. Prints `done` if it finishes.
-import { RedisSessionStore } from '../../server/session-store-redis.ts';
+import { openClusterStore } from '../helpers/redis-cluster.ts';
 import type { StoreLimits } from '../../server/session-store.ts';
 
 interface Job {
@@ -18,8 +18,9 @@ interface Job {
 }
 
 const job = JSON.parse(process.argv[2]!) as Job;
-const store = new RedisSessionStore({
-  connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: job.seeds, commandTimeoutMs: 15_000, connectTimeoutMs: 5000 },
+const store = openClusterStore(job.seeds, {
+  commandTimeoutMs: 15_000,
+  connectTimeoutMs: 5000,
   keyPrefix: job.prefix,
   limits: job.limits,
   onClusterStep: (step) => {

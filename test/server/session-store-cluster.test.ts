@@ -10,12 +10,10 @@ import { slotOf } from '../../server/redis-cluster-subscriber.ts';
 import { toStoreError } from '../../server/redis-failures.ts';
 import { sessionScripts, shardedScript } from '../../server/redis-scripts.ts';
 import { generateSessionId } from '../../server/session-id.ts';
-import { RedisSessionStore } from '../../server/session-store-redis.ts';
 import type { StoreLimits } from '../../server/session-store.ts';
 import type { ClusterStep } from '../../server/redis-cluster-steps.ts';
 import { DEFAULT_TEST_LIMITS, runSessionStoreContract } from '../contract/session-store.ts';
-import { uniquePrefix } from '../helpers/redis.ts';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
+import { openClusterStore, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 
 let cluster: RedisCluster;
 test.before(async () => {
@@ -26,12 +24,8 @@ test.after.always(async () => {
 });
 
 async function makeClusterStore(limits: Partial<StoreLimits> = {}, onClusterStep?: (step: ClusterStep) => Promise<void>) {
-  const store = new RedisSessionStore({
-    connection: { url: 'redis://unused', sentinels: [], sentinelName: 'unused', clusterNodes: cluster.seeds, commandTimeoutMs: 2000, connectTimeoutMs: 2000 },
-    keyPrefix: uniquePrefix(),
-    limits: { ...DEFAULT_TEST_LIMITS, ...limits },
-    onClusterStep,
-  });
+  // Six redis-servers beside the rest of the suite on 2 cores: generous timeouts (test/helpers/servers.ts says why).
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 15_000, connectTimeoutMs: 15_000, limits: { ...DEFAULT_TEST_LIMITS, ...limits }, onClusterStep });
   if (!(await store.waitUntilReady(30_000))) throw new Error('Cluster store did not become ready');
   // The cluster is this file's own and goes with it: no keys to delete.
   return { store, cleanup: () => store.close() };
@@ -47,14 +41,14 @@ function scriptsBySha(): Map<string, string> {
 
 test.serial('every script call keeps all its keys in one hash slot, and every script is exercised', async (t) => {
   const bySha = scriptsBySha();
-  const byLua = new Map([...bySha.keys()].map((sha) => [sha, bySha.get(sha)!]));
   const seen = new Map<string, number>();
   const crossSlot: string[] = [];
   const original = Cluster.prototype.sendCommand;
   Cluster.prototype.sendCommand = function (this: Cluster, command: { name: string; args: unknown[] }, ...rest: unknown[]) {
     if (command.name === 'evalsha' || command.name === 'eval') {
       const head = String(command.args[0]);
-      const name = command.name === 'evalsha' ? bySha.get(head) : byLua.get(createHash('sha1').update(head).digest('hex'));
+      // The first call of a script on a connection is an EVAL of its source, later ones EVALSHA.
+      const name = bySha.get(command.name === 'evalsha' ? head : createHash('sha1').update(head).digest('hex'));
       const keys = command.args.slice(2, 2 + Number(command.args[1])).map(String);
       const slots = new Set(keys.map(slotOf));
       if (slots.size !== 1) crossSlot.push(`${name}: ${keys.join(' ')}`);
