@@ -162,10 +162,26 @@ class ProcessRedisCluster implements RedisCluster {
         if (!taken.has(p)) return taken.add(p), p;
       }
     };
-    const added: NodeProcess[] = [];
-    for (let i = 0; i < count; i++) added.push(new NodeProcess(await port(), await port()));
+    const added = await Promise.all(Array.from({ length: count }, () => this.#startNode(port)));
     this.#nodes.push(...added);
-    await Promise.all(added.map((node) => this.#spawn(node)));
+  }
+
+  /**
+   * Starts one node on two fresh ports. A port is free when picked but another process may bind it
+   * before redis-server does (other test files start servers at the same time): a node that does
+   * not come up as ours gets new ports, up to three tries.
+   */
+  async #startNode(port: () => Promise<number>): Promise<NodeProcess> {
+    for (let attempt = 1; ; attempt++) {
+      const node = new NodeProcess(await port(), await port());
+      try {
+        await this.#spawn(node);
+        return node;
+      } catch (error) {
+        if (attempt === 3) throw error;
+        if (node.running) node.child!.process.kill('SIGKILL');
+      }
+    }
   }
 
   async #spawn(node: NodeProcess): Promise<void> {
