@@ -59,6 +59,12 @@ export class AffinityCookie {
   /** Seconds after an issue from which a hit re-issues the pin (sliding only when it matters). */
   readonly #refreshAfterSeconds: number;
   readonly #verified = new Map<string, Pin>();
+  /**
+   * The Set-Cookie of a new pin per backend, for the second it was made in: a new pin's value
+   * depends only on the backend and the issue second, so cookie insertion costs one MAC per backend
+   * per second instead of one per response (issue 10).
+   */
+  readonly #fresh = new Map<string, { second: number; header: string }>();
 
   /** `keys`: the first signs, all verify. `scope` (the route name) makes route-bound pins. */
   constructor(keys: readonly string[], cookie: Pick<CookieConfig, 'name' | 'path' | 'maxAgeSeconds' | 'secure' | 'httpOnly' | 'sameSite'> & Partial<CookieConfig>, scope?: string) {
@@ -98,6 +104,18 @@ export class AffinityCookie {
 
   /** Full Set-Cookie header value for a pin (a new one, or a re-issue keeping `startedAtSeconds`). */
   serialize(backendId: string, nowMs: number, startedAtSeconds?: number): string {
+    if (startedAtSeconds !== undefined) return this.#serialize(backendId, nowMs, startedAtSeconds);
+    const second = Math.floor(nowMs / 1000);
+    const cached = this.#fresh.get(backendId);
+    if (cached !== undefined && cached.second === second) return cached.header;
+    const header = this.#serialize(backendId, nowMs, undefined);
+    // Bounded by the backends ever pinned to; a pool that churns through ids starts over.
+    if (this.#fresh.size >= VERIFIED_CACHE_SIZE) this.#fresh.clear();
+    this.#fresh.set(backendId, { second, header });
+    return header;
+  }
+
+  #serialize(backendId: string, nowMs: number, startedAtSeconds: number | undefined): string {
     const value = this.encode(backendId, nowMs, startedAtSeconds);
     if (this.#session) return `${this.name}=${value}${this.#attributes}${this.#tail}`;
     // Permanent: Max-Age, cut to what the absolute timeout leaves (Gateway API: Max-Age = absoluteTimeout).

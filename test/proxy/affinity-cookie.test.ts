@@ -144,3 +144,20 @@ function mulberry32(seed: number): () => number {
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+test('new pins are made once per backend per second: the same Set-Cookie within a second, a new one after', (t) => {
+  const codec = new AffinityCookie([KEY_A], { ...cookie, absoluteTimeoutSeconds: 7200 }, 'route');
+  const first = codec.serialize('a', NOW + 100);
+  t.is(codec.serialize('a', NOW + 999), first, 'same backend, same second');
+  t.not(codec.serialize('b', NOW + 500), first, 'another backend gets its own pin');
+  const next = codec.serialize('a', NOW + 1000);
+  t.not(next, first, 'the next second issues a new pin');
+  const value = (header: string) => readCookieValue(header, 'stickless')!.value;
+  t.is(codec.verify(value(next), NOW + 1000)?.issuedAtSeconds, NOW / 1000 + 1);
+  t.is(codec.verify(value(codec.serialize('b', NOW + 500)), NOW + 500)?.backendId, 'b');
+  // A re-issue keeps its first-issue time and is never answered from the new-pin cache.
+  const reissued = codec.serialize('a', NOW + 1500, NOW / 1000 - 600);
+  t.not(reissued, next);
+  t.is(codec.verify(value(reissued), NOW + 1500)?.startedAtSeconds, NOW / 1000 - 600);
+  t.regex(reissued, /Max-Age=3600/, 'Max-Age is the smaller of max-age and what the absolute timeout leaves');
+});
