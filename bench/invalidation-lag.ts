@@ -140,7 +140,7 @@ export async function runInvalidationLag(options: InvalidationLagOptions): Promi
     const summary: HolderSummary = { reportedP99Ms: seen.stats.lagMs.p99, resyncs: seen.stats.resyncs, rereads: seen.rereads, rereadErrors: seen.rereadErrors, unmatched: seen.unmatched };
     for (const result of results) {
       options.log(`  ${formatRate(result.targetWritesPerSecond)}/s asked: ${formatRate(result.writesPerSecond)} writes/s, ${result.events} events, lag p50 ${formatMs(result.p50Ms)} ms, p99 ${formatMs(result.p99Ms)} ms, max ${formatMs(result.maxMs)} ms`);
-      options.onRow?.({ section: 'lag', sessions: options.sessions, durationMs: options.durationMs, lagFrom: 'commit (Redis TIME)', lagTo: 'holder cache handled the event', targetP99Ms: LAG_TARGET.p99Ms, ...result, holder: summary });
+      options.onRow?.({ section: 'lag', rereads: options.reread !== false, sessions: options.sessions, durationMs: options.durationMs, lagFrom: 'commit (Redis TIME)', lagTo: 'holder cache handled the event', targetP99Ms: LAG_TARGET.p99Ms, ...result, holder: summary });
     }
     if (seen.unmatched > 0) options.log(`  ${seen.unmatched} invalidation messages did not match the event the holder saw last (expected none)`);
     return report(results, summary, options);
