@@ -44,7 +44,7 @@ export const DEFAULT_PROXY_OPTIONS = {
   workers: 1 as number | 'auto',
   log: { level: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' },
   pool: {
-    /** Max connections per backend (undici Pool `connections`). */
+    /** Max connections per backend (UpstreamClient `connections`). */
     connections: 256,
     /**
      * Max connections per backend held by request bodies still streaming from their client

@@ -1,4 +1,4 @@
-// One client request out to a backend through the backend's undici Pool, streamed both ways with
+// One client request out to a backend through the backend's UpstreamClient, streamed both ways with
 // backpressure and never buffered. A ProxyExchange is one attempt; a retry is a new exchange on
 // another backend sharing the `tried` set. Rules:
 //   - hop-by-hop headers are stripped both ways; X-Forwarded-* and Forwarded are set;
@@ -14,14 +14,13 @@
 //     against the pool's maxUploadConnections per backend: over it, 503 PRX_ERR_TOO_MANY_UPLOADS;
 //     a client that stalls its body longer than requestBodyIdleTimeoutMs gets 408.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
 import { sendError, type ProxyErrorCode } from './errors.ts';
 import { clientResponseHeaders, hasBody } from './http-headers.ts';
 import { RequestBody, type BodyPrefix } from './request-body.ts';
 import type { RouteEntry } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
+import type { UpstreamController, UpstreamHandler } from './upstream-client.ts';
 
 /** What the forwarder reports back (counters, logs). */
 export interface ForwardObserver {
@@ -61,7 +60,7 @@ export function forward(request: ForwardRequest, upstream: Upstream, affinity: A
   new ProxyExchange(request, upstream, affinity, outcome, setCookie, keyHash, undefined, 1).start();
 }
 
-class ProxyExchange implements Dispatcher.DispatchHandler {
+class ProxyExchange implements UpstreamHandler {
   readonly #request: ForwardRequest;
   readonly #upstream: Upstream;
   readonly #affinity: AffinityResult;
@@ -70,7 +69,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #keyHash: number | undefined;
   readonly #tried: Set<Upstream> | undefined;
   readonly #attempt: number;
-  #controller: Dispatcher.DispatchController | null = null;
+  #controller: UpstreamController | null = null;
   #body: RequestBody | null = null;
   #responseStarted = false;
   #status = 0;
@@ -115,13 +114,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     try {
       upstream.dispatcher.dispatch(
         {
-          origin: upstream.url,
           path: req.url!,
-          method: req.method as Dispatcher.HttpMethod,
+          method: req.method!,
           headers,
           body: this.#body,
-          headersTimeout: route.config.timeouts.headersMs,
-          bodyTimeout: route.config.timeouts.bodyIdleMs,
+          headersTimeoutMs: route.config.timeouts.headersMs,
+          bodyTimeoutMs: route.config.timeouts.bodyIdleMs,
         },
         this,
       );
@@ -130,12 +128,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.#controller = controller;
     if (this.#clientGone) controller.abort(CLIENT_GONE);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: Record<string, string | string[]>, statusMessage: string): void {
     if (this.#clientGone) {
       controller.abort(CLIENT_GONE);
       return;
@@ -153,7 +151,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#responseStarted = true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (!this.#request.res.write(chunk)) {
       controller.pause();
       this.#request.res.once('drain', () => controller.resume());
@@ -167,7 +165,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#request.observer.finished(this.#request, this.#affinity, this.#outcome, undefined, this.#upstream);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+  onResponseError(_controller: UpstreamController | null, error: Error): void {
     if (this.#done) return;
     const { res, route, observer } = this.#request;
     const kind = classify(error, this.#clientGone);

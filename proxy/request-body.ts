@@ -1,7 +1,7 @@
-// The request body as undici sees it: a Readable that starts pulling from the client only when
-// undici first reads, i.e. once a connection to the backend exists. So after a connect failure
+// The request body as the upstream client sees it: a Readable that starts pulling from the client only when
+// the client first reads, i.e. once a connection to the backend exists. So after a connect failure
 // `started` is false, not one byte has left the client socket, and the request may be retried with
-// a fresh RequestBody. Destroying it (undici does on upstream errors) never destroys the client
+// a fresh RequestBody. Destroying it (the client does on upstream errors) never destroys the client
 // request, so the client still gets a proper error response.
 //
 // Slow clients (issue 7): readBodyPrefix() reads a small body (Content-Length up to

@@ -1,8 +1,8 @@
 // One backend: its identity, its connection pool, its live counters and its health state machine.
 // Health is `up | down`, changed only through transition(); draining is a separate, orthogonal
 // flag (a draining backend can be up or down), shown to operators as the state `draining`.
-import { Pool } from 'undici';
 import { hashString, type RendezvousMember } from './rendezvous.ts';
+import { UpstreamClient } from './upstream-client.ts';
 
 export type UpstreamHealth = 'up' | 'down';
 /** What the admin API shows: draining wins over health. */
@@ -17,7 +17,7 @@ export interface UpstreamOptions {
   weight: number;
   poolName: string;
   source: UpstreamSource;
-  /** undici Pool `connections`. */
+  /** Connections at most (UpstreamClient). */
   connections: number;
   connectTimeoutMs: number;
   keepAliveTimeoutMs: number;
@@ -40,7 +40,7 @@ export class Upstream implements RendezvousMember {
   readonly idHash: number;
   readonly poolName: string;
   readonly source: UpstreamSource;
-  readonly dispatcher: Pool;
+  readonly dispatcher: UpstreamClient;
 
   /** Requests and open WebSockets currently on this backend. Read by the balancer on every pick. */
   inFlight = 0;
@@ -76,15 +76,14 @@ export class Upstream implements RendezvousMember {
     this.poolName = options.poolName;
     this.source = options.source;
     this.#onTransition = options.onTransition;
-    this.dispatcher = new Pool(url.origin, {
+    this.dispatcher = new UpstreamClient({
+      hostname: this.hostname,
+      port: this.port,
+      tls: this.tls,
       connections: options.connections,
-      pipelining: 1,
-      keepAliveTimeout: options.keepAliveTimeoutMs,
-      keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs, 1_000),
-      connect: { timeout: options.connectTimeoutMs },
+      connectTimeoutMs: options.connectTimeoutMs,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     });
-    // Errors surface per request; an unhandled 'error' on the pool would crash the process.
-    this.dispatcher.on('connectionError', () => {});
   }
 
   get health(): UpstreamHealth {
@@ -167,12 +166,12 @@ export class Upstream implements RendezvousMember {
 
   /** Graceful: queued and running requests finish, then connections close. */
   async close(): Promise<void> {
-    if (!this.dispatcher.closed && !this.dispatcher.destroyed) await this.dispatcher.close();
+    if (!this.dispatcher.closed) await this.dispatcher.close();
   }
 
   async destroy(): Promise<void> {
     this.destroyTunnels();
-    if (!this.dispatcher.destroyed) await this.dispatcher.destroy();
+    await this.dispatcher.destroy();
   }
 
   #reconcile(reason: string, nowMs: number): boolean {
