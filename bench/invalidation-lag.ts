@@ -288,7 +288,7 @@ function report(results: readonly LagResult[], holder: HolderSummary, options: I
       `the writer in the benchmark's process, patching the sessions round robin at a fixed rate (open loop, write latency counted from when a write was due); per row ${options.warmupMs} ms warm-up then ${options.durationMs} ms measured, rows in order on the same processes. ` +
       'Lag = commit time (Redis TIME in whole ms, carried by the Track event) → the holder\'s near cache has handled the event (`Date.now()` in its invalidation diagnostics subscriber, right after the drop), one machine clock; ' +
       'whole-ms clocks make each figure uncertain by up to 1 ms. ' +
-      `Events that dropped a copy: ${results.map((r) => formatShare(r.droppedShare)).join(' / ')} (the rest found the re-read after the previous change still on its way). ` +
+      `Events that dropped a copy: ${results.map((r) => formatShare(r.droppedShare)).join(' / ')} ${options.reread === false ? '(without re-reads each copy is dropped once, before the measured window; later events find none to drop and are handled all the same)' : '(the rest found the re-read after the previous change still on its way)'}. ` +
       `The holder's own figure (nearCacheStats().lagMs, its last 4,096 events) read p99 ${formatMs(holder.reportedP99Ms)} ms at the end.`,
   ];
   for (const r of results) {
