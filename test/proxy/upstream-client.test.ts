@@ -1,11 +1,17 @@
 // The forwarding path's HTTP/1.1 client against scripted backends on real sockets: response
 // framing (length, chunked with trailers, until close, HEAD, 204, interim 1xx), keep-alive reuse
 // and its limits, protocol errors that must not desynchronise a connection, request bodies,
-// timeouts, header injection and the connection cap.
+// timeouts, header injection, the connection cap and https backends.
 import test from 'ava';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { UpstreamClient, type UpstreamRequest } from '../../proxy/upstream-client.ts';
+import { createTestPki } from '../helpers/tls.ts';
 
 interface Backend {
   port: number;
@@ -224,4 +230,39 @@ test('connect failures carry the socket\'s code, and close() waits for the reque
   t.is((await pending).body, 'ok', 'the request in flight finished');
   await closed;
   await t.throwsAsync(request(client), { message: /removed or the proxy is stopping/ });
+});
+
+test('an https backend: verified against the trusted CAs with the host name as SNI, kept alive; an untrusted one fails with its code', async (t) => {
+  const pki = createTestPki(t);
+  const certificate = pki.issueServer('backend');
+  const server = createHttpsServer({ key: readFileSync(certificate.keyFile), cert: readFileSync(certificate.certFile) }, (req, res) => {
+    res.end(`${req.headers.host} ${(req.socket as { servername?: string }).servername ?? '-'}`);
+  });
+  let connections = 0;
+  server.on('secureConnection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  // Node reads extra CAs once at start, so the trusting client runs in a child process.
+  const clientModule = fileURLToPath(new URL('../../proxy/upstream-client.ts', import.meta.url));
+  const script = `
+    const { UpstreamClient } = await import(${JSON.stringify(clientModule)});
+    const client = new UpstreamClient({ hostname: 'localhost', port: ${port}, tls: true, connections: 1, connectTimeoutMs: 10000, keepAliveTimeoutMs: 10000 });
+    const one = () => new Promise((resolve) => { let body = '';
+      client.dispatch({ method: 'GET', path: '/', headers: {}, body: null, headersTimeoutMs: 10000, bodyTimeoutMs: 10000 }, {
+        onRequestStart() {}, onResponseStart(_c, status) { body += status + ' '; }, onResponseData(_c, chunk) { body += chunk; },
+        onResponseEnd() { resolve(body); }, onResponseError(_c, error) { resolve('error ' + error.code); } }); });
+    console.log(JSON.stringify([await one(), await one()]));
+    await client.destroy();`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: pki.caFile }, timeout: 60_000 });
+  t.deepEqual(JSON.parse(stdout), [`200 localhost:${port} localhost`, `200 localhost:${port} localhost`]);
+  t.is(connections, 1, 'both requests on one TLS connection');
+  const untrusted = new UpstreamClient({ hostname: 'localhost', port, tls: true, connections: 1, connectTimeoutMs: 10_000, keepAliveTimeoutMs: 10_000 });
+  t.teardown(() => untrusted.destroy());
+  const outcome = await request(untrusted, { headers: {} });
+  t.is(outcome.status, undefined);
+  t.regex(outcome.error?.code ?? '', /CERT|SIGNATURE|ISSUER/);
 });
