@@ -39,7 +39,15 @@ export const PROXY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '
  * cookie `stickless`). No health checks and no passive ejection, so nothing runs besides requests.
  * `workers` > 1: a primary and that many node:cluster workers.
  */
-export async function startSticklessProxy(children: ChildProcesses, backends: readonly Backend[], workers = 1, nodeArgs: readonly string[] = PROXY_NODE_ARGS): Promise<RunningProxy> {
+/** Runs a proxy under another program (valgrind): `command` and its arguments go before the proxy's own. */
+export interface LaunchWrapper {
+  command: string;
+  args: readonly string[];
+  /** How long the wrapped proxy may take to listen, ms. */
+  readyTimeoutMs: number;
+}
+
+export async function startSticklessProxy(children: ChildProcesses, backends: readonly Backend[], workers = 1, nodeArgs: readonly string[] = PROXY_NODE_ARGS, wrapper?: LaunchWrapper): Promise<RunningProxy> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const dir = children.makeTempDir('stickless-bench-proxy-');
   const config = join(dir, 'proxy.yaml');
@@ -61,10 +69,11 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
     '',
   ].join('\n'));
   const token = randomBytes(24).toString('hex');
+  const args = [...nodeArgs, PROXY_MAIN, '--config', config];
   const child = children.start({
     name: 'stickless proxy',
-    command: process.execPath,
-    args: [...nodeArgs, PROXY_MAIN, '--config', config],
+    command: wrapper?.command ?? process.execPath,
+    args: wrapper === undefined ? args : [...wrapper.args, process.execPath, ...args],
     env: { ...PROXY_ENV, BENCH_ADMIN_TOKEN: token, BENCH_PIN_KEY: randomBytes(24).toString('hex') },
   });
   const stop = async (): Promise<void> => {
@@ -72,7 +81,7 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
     children.removeTempDir(dir);
   };
   try {
-    await waitForPort(port, child, 60_000);
+    await waitForPort(port, child, wrapper?.readyTimeoutMs ?? 60_000);
     if (workers > 1) {
       // The port answers once the first worker listens; wait for all of them.
       const deadline = Date.now() + 60_000;
@@ -102,7 +111,7 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
  * `cookie SRV insert indirect nocache` sticky configuration. `nbthread` = `threads`, to match the
  * stickless proxy's worker count; no `log` lines, so nothing is logged; HTTP keep-alive on both sides (the default mode).
  */
-export async function startHaproxy(children: ChildProcesses, backends: readonly Backend[], threads = 1): Promise<{ roundRobin: string; cookie: string; pid: number | undefined; stop(): Promise<void> }> {
+export async function startHaproxy(children: ChildProcesses, backends: readonly Backend[], threads = 1, wrapper?: LaunchWrapper): Promise<{ roundRobin: string; cookie: string; pid: number | undefined; stop(): Promise<void> }> {
   const [rrPort, cookiePort] = [await freePort(), await freePort()];
   const dir = children.makeTempDir('stickless-bench-haproxy-');
   const config = join(dir, 'haproxy.cfg');
@@ -134,14 +143,16 @@ export async function startHaproxy(children: ChildProcesses, backends: readonly 
     '',
   ].join('\n'));
   // -db: stay in the foreground (no daemon, no master-worker), so the child is the one process.
-  const child = children.start({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', config] });
+  const child = wrapper === undefined
+    ? children.start({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', config] })
+    : children.start({ name: 'haproxy', command: wrapper.command, args: [...wrapper.args, 'haproxy', '-db', '-f', config] });
   const stop = async (): Promise<void> => {
     await children.stop(child);
     children.removeTempDir(dir);
   };
   try {
-    await waitForPort(rrPort, child);
-    await waitForPort(cookiePort, child);
+    await waitForPort(rrPort, child, wrapper?.readyTimeoutMs);
+    await waitForPort(cookiePort, child, wrapper?.readyTimeoutMs);
   } catch (error) {
     await stop();
     throw error;

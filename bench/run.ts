@@ -10,13 +10,15 @@ import { runClusterBench } from './cluster.ts';
 import { collectMachineNotes, describeMachine } from './machine-notes.ts';
 import { LAG_REFERENCE_RATE, LAG_TARGET, runInvalidationLag } from './invalidation-lag.ts';
 import { runProxyOverhead } from './proxy-overhead.ts';
+import { runProxyInstructions, type InstructionRow } from './proxy-instructions.ts';
 import { runSessionOps } from './session-ops.ts';
 import { runWebRequests, WEB_ROW_MS } from './web-requests.ts';
 
 const USAGE = `Usage: npm run bench [-- options]
 
   --quick                 short runs (1.5 s per row instead of 4 s) for a smoke check
-  --only <section>        sessions | lag | web | proxy | cluster (default: all five)
+  --only <section>        sessions | lag | web | proxy | cluster (default: all five), or instructions
+                          (the proxies' instructions per request under valgrind; only when asked for, about 3 min)
   --duration-ms <n>       measured time per row (default 4000; --quick 1500)
   --concurrency <n>       session operations in flight (default 32)
   --connections <n>       HTTP keep-alive connections for the proxy load (default 32)
@@ -61,8 +63,8 @@ const warmupMs = values.quick ? 500 : 1000;
 const concurrency = positiveInt('concurrency', values.concurrency);
 const connections = positiveInt('connections', values.connections);
 const only = values.only;
-if (only !== undefined && only !== 'sessions' && only !== 'lag' && only !== 'proxy' && only !== 'web' && only !== 'cluster') {
-  process.stderr.write(`bench: --only expects sessions, lag, web, proxy or cluster, got ${only}\n\n${USAGE}`);
+if (only !== undefined && !['sessions', 'lag', 'proxy', 'web', 'cluster', 'instructions'].includes(only)) {
+  process.stderr.write(`bench: --only expects sessions, lag, web, proxy, cluster or instructions, got ${only}\n\n${USAGE}`);
   process.exit(2);
 }
 const requestedGenerator = values['load-generator'];
@@ -75,7 +77,7 @@ if (!['auto', 'wrk', 'undici'].includes(requestedGenerator)) {
 const lagDurationMs = values.quick ? durationMs : Math.max(10_000, 2 * durationMs);
 const webDurationMs = values.quick ? Math.max(3000, 2 * durationMs) : Math.max(WEB_ROW_MS, 2 * durationMs);
 // Rows × (warm-up + measured) plus process starts, with generous slack; past it, everything stops.
-const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 3 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000);
+const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 3 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000) + (only === 'instructions' ? 1_800_000 : 0);
 
 const children = new ChildProcesses();
 const log = (line: string): void => {
@@ -114,6 +116,7 @@ const sessionRows: Record<string, unknown>[] = [];
 const lagRows: Record<string, unknown>[] = [];
 const webRows: Record<string, unknown>[] = [];
 const clusterRows: Record<string, unknown>[] = [];
+let instructionRows: InstructionRow[] = [];
 try {
   if (only === undefined || only === 'sessions') {
     sections.push('', '## Session operations', '');
@@ -151,6 +154,13 @@ try {
     sections.push(proxy.markdown);
     proxyJson = proxy.json;
   }
+  if (only === 'instructions') {
+    log('proxy instructions per request (callgrind):');
+    sections.push('', '## Proxy instructions per request', '');
+    const instructions = await runProxyInstructions({ children, requests: values.quick ? 1000 : 5000, warmup: values.quick ? 500 : 2000, haproxy: haproxy.version !== undefined, log });
+    sections.push(instructions.markdown);
+    instructionRows = instructions.rows;
+  }
   if (only === undefined || only === 'cluster') {
     sections.push('', '## Scale out: sessiond instances and Redis Cluster masters (issue 9)', '');
     if (redis.version === undefined) {
@@ -169,7 +179,7 @@ try {
 }
 
 const markdown = `${sections.join('\n')}\n`;
-process.stdout.write(values.json ? `${JSON.stringify({ command, machine: describeMachine(notes), proxy: proxyJson ?? null, sessions: sessionRows, lag: lagRows, web: webRows, cluster: clusterRows }, null, 2)}\n` : markdown);
+process.stdout.write(values.json ? `${JSON.stringify({ command, machine: describeMachine(notes), proxy: proxyJson ?? null, sessions: sessionRows, lag: lagRows, web: webRows, cluster: clusterRows, instructions: instructionRows }, null, 2)}\n` : markdown);
 if (!failed) {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(values.out, markdown);
