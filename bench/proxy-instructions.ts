@@ -42,7 +42,7 @@ const BACKEND_SCRIPT = fileURLToPath(new URL('./http-backend.ts', import.meta.ur
 const CONNECTIONS = 4;
 
 /** Whether valgrind can run here, or why not. */
-export function valgrindMissing(): string | undefined {
+function valgrindMissing(): string | undefined {
   const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
   return probe.status === 0 ? undefined : 'valgrind is not installed (`apt-get install -y valgrind`)';
 }

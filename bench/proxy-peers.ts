@@ -143,9 +143,8 @@ export async function startHaproxy(children: ChildProcesses, backends: readonly 
     '',
   ].join('\n'));
   // -db: stay in the foreground (no daemon, no master-worker), so the child is the one process.
-  const child = wrapper === undefined
-    ? children.start({ name: 'haproxy', command: 'haproxy', args: ['-db', '-f', config] })
-    : children.start({ name: 'haproxy', command: wrapper.command, args: [...wrapper.args, 'haproxy', '-db', '-f', config] });
+  const args = ['-db', '-f', config];
+  const child = children.start({ name: 'haproxy', command: wrapper?.command ?? 'haproxy', args: wrapper === undefined ? args : [...wrapper.args, 'haproxy', ...args] });
   const stop = async (): Promise<void> => {
     await children.stop(child);
     children.removeTempDir(dir);

@@ -6,7 +6,7 @@
 // Interim 1xx responses are skipped; trailers are read and dropped.
 
 /** The largest response head accepted (Node's and undici's default). */
-export const MAX_HEAD_BYTES = 16 * 1024;
+const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_CHUNK_LINE_BYTES = 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -34,8 +34,19 @@ export interface ResponseSink {
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close' | 'done';
 
-export function protocolError(code: string, message: string): Error {
+function protocolError(code: string, message: string): Error {
   return Object.assign(new Error(`invalid response from backend: ${message}`), { code });
+}
+
+/** `name: value` of a header or trailer line, the value without surrounding whitespace; throws when malformed. */
+function splitField(line: string): [string, string] {
+  const colon = line.indexOf(':');
+  if (colon <= 0) throw protocolError('HPE_INVALID_HEADER_TOKEN', 'header line without a name');
+  const name = line.slice(0, colon);
+  if (!TOKEN.test(name)) throw protocolError('HPE_INVALID_HEADER_TOKEN', `invalid header name "${name}"`);
+  const value = line.slice(colon + 1).trim();
+  if (!FIELD_VALUE.test(value)) throw protocolError('HPE_INVALID_HEADER_TOKEN', `invalid value of header ${name}`);
+  return [name, value];
 }
 
 export class ResponseParser {
@@ -85,16 +96,6 @@ export class ResponseParser {
           at = end + 4;
           break;
         }
-        case 'length': {
-          const take = Math.min(this.#remaining, data.length - at);
-          this.#remaining -= take;
-          const piece = data.subarray(at, at + take);
-          at += take;
-          if (this.#remaining === 0) this.#state = 'done';
-          this.#sink.onBody(piece);
-          if (this.#state === 'done') this.#end();
-          break;
-        }
         case 'until-close':
           this.#sink.onBody(at === 0 ? data : data.subarray(at));
           return;
@@ -112,13 +113,15 @@ export class ResponseParser {
           this.#onLine(line);
           break;
         }
+        case 'length':
         case 'chunk-data': {
           const take = Math.min(this.#remaining, data.length - at);
           this.#remaining -= take;
           const piece = data.subarray(at, at + take);
           at += take;
-          if (this.#remaining === 0) this.#state = 'chunk-end';
+          if (this.#remaining === 0) this.#state = this.#state === 'length' ? 'done' : 'chunk-end';
           this.#sink.onBody(piece);
+          if (this.#state === 'done') this.#end();
           break;
         }
         case 'done':
@@ -127,14 +130,6 @@ export class ResponseParser {
           return;
       }
     }
-  }
-
-  /** The connection closed: ends an until-close body; false when the response was cut short. */
-  finishOnClose(): boolean {
-    if (this.#state === 'done') return true;
-    if (this.#state !== 'until-close') return false;
-    this.#end();
-    return true;
   }
 
   #onHead(text: string): void {
@@ -148,13 +143,7 @@ export class ResponseParser {
     let close = status[1] === '0';
     let keepAliveHintMs: number | undefined;
     for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw protocolError('HPE_INVALID_HEADER_TOKEN', 'header line without a name');
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) throw protocolError('HPE_INVALID_HEADER_TOKEN', `invalid header name "${name}"`);
-      const value = line.slice(colon + 1).trim();
-      if (!FIELD_VALUE.test(value)) throw protocolError('HPE_INVALID_HEADER_TOKEN', `invalid value of header ${name}`);
+      const [name, value] = splitField(lines[i]!);
       const key = name.toLowerCase();
       const existing = headers[key];
       headers[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
@@ -206,8 +195,8 @@ export class ResponseParser {
     } else if (line === '') {
       this.#state = 'done';
       this.#end();
-    } else if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*$/.test(line)) {
-      throw protocolError('HPE_INVALID_HEADER_TOKEN', 'malformed trailer');
+    } else {
+      splitField(line); // a trailer: checked like a header field, then dropped
     }
   }
 

@@ -21,6 +21,7 @@ export interface UpstreamClientOptions {
   keepAliveTimeoutMs: number;
 }
 
+const STOPPING = 'the backend was removed or the proxy is stopping';
 
 export class UpstreamClient implements ConnectionOwner {
   readonly #options: UpstreamClientOptions;
@@ -39,7 +40,7 @@ export class UpstreamClient implements ConnectionOwner {
   }
 
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
-    if (this.#closing) throw codedError('the backend was removed or the proxy is stopping', 'UND_ERR_CLOSED');
+    if (this.#closing) throw codedError(STOPPING, 'UND_ERR_CLOSED');
     const exchange = new Exchange(request, handler);
     handler.onRequestStart(exchange);
     if (exchange.finished) return;
@@ -60,15 +61,14 @@ export class UpstreamClient implements ConnectionOwner {
   /** Cuts every connection and fails queued requests. */
   destroy(): Promise<void> {
     this.#closing = true;
-    for (const exchange of this.#queue.splice(0)) exchange.fail(codedError('the backend was removed or the proxy is stopping', 'UND_ERR_DESTROYED'));
-    for (const connection of [...this.#all]) connection.destroy(codedError('the backend was removed or the proxy is stopping', 'UND_ERR_DESTROYED'));
+    for (const exchange of this.#queue.splice(0)) exchange.fail(codedError(STOPPING, 'UND_ERR_DESTROYED'));
+    for (const connection of [...this.#all]) connection.destroy(codedError(STOPPING, 'UND_ERR_DESTROYED'));
     return Promise.resolve();
   }
 
   /** A connection finished its exchange and can take another: the next queued one, or idle. */
   release(connection: Connection): void {
-    let next = this.#queue.shift();
-    while (next !== undefined && next.finished) next = this.#queue.shift();
+    const next = this.#nextQueued();
     if (next !== undefined) return connection.run(next);
     if (this.#closing) return connection.destroy();
     this.#idle.push(connection);
@@ -80,10 +80,16 @@ export class UpstreamClient implements ConnectionOwner {
     this.#all.delete(connection);
     const at = this.#idle.indexOf(connection);
     if (at !== -1) this.#idle.splice(at, 1);
-    let next = this.#queue.shift();
-    while (next !== undefined && next.finished) next = this.#queue.shift();
+    const next = this.#nextQueued();
     if (next !== undefined) this.#open().run(next);
     else if (this.#closing && this.#all.size === 0) this.#onClosed?.();
+  }
+
+  /** The oldest waiting exchange whose client is still there (aborted ones are skipped here). */
+  #nextQueued(): Exchange | undefined {
+    let next = this.#queue.shift();
+    while (next !== undefined && next.finished) next = this.#queue.shift();
+    return next;
   }
 
   #open(): Connection {

@@ -145,7 +145,7 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-test('new pins are made once per backend per second: the same Set-Cookie within a second, a new one after', (t) => {
+test('new pins (served from the per-second cache): the same Set-Cookie for a backend within a second, a new one after; re-issues keep their first-issue time', (t) => {
   const codec = new AffinityCookie([KEY_A], { ...cookie, absoluteTimeoutSeconds: 7200 }, 'route');
   const first = codec.serialize('a', NOW + 100);
   t.is(codec.serialize('a', NOW + 999), first, 'same backend, same second');

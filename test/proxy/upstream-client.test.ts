@@ -2,7 +2,7 @@
 // framing (length, chunked with trailers, until close, HEAD, 204, interim 1xx), keep-alive reuse
 // and its limits, protocol errors that must not desynchronise a connection, request bodies,
 // timeouts, header injection, the connection cap and https backends.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -83,6 +83,13 @@ function clientFor(port: number, connections = 4): UpstreamClient {
   return new UpstreamClient({ hostname: '127.0.0.1', port, tls: false, connections, connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000 });
 }
 
+/** A client of `server`; both are closed when the test ends. */
+function connectedClient(t: ExecutionContext, server: Backend, connections = 4): UpstreamClient {
+  const client = clientFor(server.port, connections);
+  t.teardown(() => Promise.all([client.destroy(), server.close()]));
+  return client;
+}
+
 async function waitFor(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 20_000; // a bound for a state that never comes, not a speed limit
   while (!check()) {
@@ -100,8 +107,7 @@ test('responses framed by length, chunks (trailers dropped), HEAD, 204 and inter
     else if (path === '/204') socket.write('HTTP/1.1 204 No Content\r\n\r\n');
     else if (path === '/early') socket.write('HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
   });
-  const client = clientFor(server.port);
-  t.teardown(() => Promise.all([client.destroy(), server.close()]));
+  const client = connectedClient(t, server);
   const length = await request(client, { path: '/length' });
   t.is(length.status, 200);
   t.is(length.body, 'hello');
@@ -117,8 +123,7 @@ test('responses framed by length, chunks (trailers dropped), HEAD, 204 and inter
 
 test('a body that runs until the close ends with it, and that connection is not reused', async (t) => {
   const server = await backend((_head, socket) => socket.end('HTTP/1.1 200 OK\r\n\r\nall of it'));
-  const client = clientFor(server.port);
-  t.teardown(() => Promise.all([client.destroy(), server.close()]));
+  const client = connectedClient(t, server);
   t.is((await request(client)).body, 'all of it');
   t.is((await request(client)).body, 'all of it');
   t.is(server.connections, 2);
@@ -132,8 +137,7 @@ test('Connection: close, a Keep-Alive hint and bytes after the response each kee
     else if (path === '/extra') socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\ncHTTP/1.1 200 OK\r\n\r\n');
     else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nd');
   });
-  const client = clientFor(server.port);
-  t.teardown(() => Promise.all([client.destroy(), server.close()]));
+  const client = connectedClient(t, server);
   t.is((await request(client, { path: '/close' })).body, 'a');
   t.is((await request(client)).body, 'd');
   t.is(server.connections, 2, 'the connection the backend closed was not reused');
@@ -157,8 +161,7 @@ for (const [name, response, code] of [
 ] as const) {
   test(`a response with ${name} fails with ${code} and its connection is closed`, async (t) => {
     const server = await backend((head, socket) => socket.write(head.startsWith('GET /fine') ? 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' : response));
-    const client = clientFor(server.port);
-    t.teardown(() => Promise.all([client.destroy(), server.close()]));
+    const client = connectedClient(t, server);
     t.is((await request(client)).error?.code, code);
     t.is((await request(client, { path: '/fine' })).body, 'ok');
     t.is(server.connections, 2, 'the next request took a new connection');
@@ -167,8 +170,7 @@ for (const [name, response, code] of [
 
 test('request bodies: with a length as sent, without one chunked on the wire', async (t) => {
   const server = await backend((head, socket) => socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${head.length}\r\n\r\n${head}`));
-  const client = clientFor(server.port, 1);
-  t.teardown(() => Promise.all([client.destroy(), server.close()]));
+  const client = connectedClient(t, server, 1);
   await request(client, { method: 'POST', headers: { host: 'app', 'content-length': '11' }, body: Readable.from([Buffer.from('hello '), Buffer.from('world')]) });
   await request(client, { method: 'POST', headers: { host: 'app' }, body: Readable.from([Buffer.from('abc'), Buffer.from('de')]) });
   await waitFor(() => server.received[0]!.includes('0\r\n\r\n'), 'the chunked body');
@@ -184,8 +186,7 @@ test('a backend that closes before the response ends, or never answers, fails th
     else if (head.startsWith('GET /stall-body')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc');
     else if (head.startsWith('GET /reset')) socket.destroy();
   });
-  const client = clientFor(server.port);
-  t.teardown(() => Promise.all([client.destroy(), server.close()]));
+  const client = connectedClient(t, server);
   const cut = await request(client, { path: '/cut' });
   t.is(cut.error?.code, 'UND_ERR_SOCKET');
   t.is(cut.body, 'abc', 'what arrived was passed on before the error');
@@ -196,8 +197,7 @@ test('a backend that closes before the response ends, or never answers, fails th
 
 test('a header value holding CR or LF is refused before anything is sent', async (t) => {
   const server = await backend((_head, socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'));
-  const client = clientFor(server.port);
-  t.teardown(() => Promise.all([client.destroy(), server.close()]));
+  const client = connectedClient(t, server);
   const outcome = await request(client, { headers: { host: 'app', 'x-evil': 'a\r\nx-injected: 1' } });
   t.is(outcome.error?.code, 'UND_ERR_INVALID_ARG');
   t.is((await request(client)).status, 200);
@@ -210,8 +210,7 @@ test('no more connections than allowed: requests beyond wait and are all answere
     peak = Math.max(peak, server.open);
     setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), 20);
   });
-  const client = clientFor(server.port, 2);
-  t.teardown(() => Promise.all([client.destroy(), server.close()]));
+  const client = connectedClient(t, server, 2);
   const outcomes = await Promise.all(Array.from({ length: 12 }, () => request(client)));
   t.deepEqual(outcomes.map((o) => o.body), Array(12).fill('ok'));
   t.is(server.connections, 2);
