@@ -24,7 +24,7 @@ test('with full coverage required, calls on the other shards are refused at most
   const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 15_000, connectTimeoutMs: 1000, keyPrefix: prefix });
   t.teardown(() => store.close());
   t.true(await store.waitUntilReady(30_000));
-  const sessions = (await spreadSessions(cluster, store, prefix, 'shop', 24)).map((s) => ({ ...s, acked: 0, failures: [] as string[] }));
+  const sessions = (await spreadSessions(cluster, store, prefix, 'shop', 24)).map((s) => ({ ...s, acked: 0, failures: [] as string[], callStartedAt: 0 }));
   const victimPort = sessions[0]!.master;
   let running = true;
   let sequence = 0;
@@ -34,10 +34,13 @@ test('with full coverage required, calls on the other shards are refused at most
       const key = `inc-${(sequence += 1)}`;
       for (let attempt = 0; ; attempt += 1) {
         try {
+          session.callStartedAt = Date.now();
           await store.patch('shop', session.id, [{ kind: 'incrementInt', field: 'n', by: 1 }], { idempotencyKey: key });
           session.acked += 1;
+          session.callStartedAt = 0;
           break;
         } catch (error) {
+          session.callStartedAt = 0;
           session.failures.push(error instanceof SessionError ? error.code : String(error));
           if (session.master !== victimPort) t.log(`another shard: ${(error as Error).message} (${String((error as { cause?: unknown }).cause)})`);
           if (attempt > 600) throw error;
@@ -51,7 +54,13 @@ test('with full coverage required, calls on the other shards are refused at most
   await cluster.kill(victim);
   await cluster.waitForFailover(victim, 60_000);
   const ackedAtFailover = sessions.map((s) => s.acked);
-  await waitFor(() => sessions.every((s, i) => s.acked > ackedAtFailover[i]!), 60_000, 'every shard serving again');
+  // Should this time out, say which sessions were still waiting, and whether on a call in progress
+  // (a hang) or on refusals.
+  const waiting = () => sessions.filter((s, i) => s.acked <= ackedAtFailover[i]!).map((s) =>
+    `${s.id.slice(0, 6)} on ${s.master === victimPort ? 'the failed-over shard' : `shard ${s.master}`}: ${s.callStartedAt ? `a call in progress for ${Date.now() - s.callStartedAt} ms` : 'no call in progress'}, last failures ${s.failures.slice(-3).join(', ') || 'none'}`);
+  await waitFor(() => sessions.every((s, i) => s.acked > ackedAtFailover[i]!), 60_000, 'every shard serving again').catch((error: Error) => {
+    throw new Error(`${error.message}; still waiting: ${waiting().join('; ')}`);
+  });
   running = false;
   await Promise.all(workers);
 
