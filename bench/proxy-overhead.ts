@@ -113,9 +113,11 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<{
       rows.push(await measure(scenario, backend.process.pid, options, warmed));
     }
     await stickless2.stop();
+    // HAProxy doing the same job in the same run: what this machine and load generator add to any proxy's p99.
     fixedRate = await measureFixedRate(children, [
       { name: 'direct to one backend', url: `http://127.0.0.1:${backends[0]!.port}/none/bench` },
       { name: 'stickless, soft, cookie inserted', url: `${stickless.url}/soft/bench` },
+      ...(haproxy ? [{ name: 'HAProxy, cookie insert', url: `${haproxy.cookie}/soft/bench` }] : []),
     ], options.log);
     rss = await measurePinnedClientsRss(children, options.generator, stickless, 100_000, options.log);
   } finally {

@@ -89,8 +89,10 @@ export function targetLines(json: Omit<ProxyOverheadJson, 'targets'>): string[] 
   const proxied = json.fixedRate.find((r) => r.name.startsWith('stickless'));
   if (direct && proxied) {
     const added = proxied.result.p99Ms - direct.result.p99Ms;
-    lines.push(`- p99 at a fixed ${direct.rate} req/s (open loop, ${FIXED_RATE_MS / 1000} s, both paths at once, requests interleaved): direct ${direct.result.p99Ms.toFixed(2)} ms, through stickless with cookie insertion ${proxied.result.p99Ms.toFixed(2)} ms: ` +
-      `${added.toFixed(2)} ms added (target ≤ 1 ms: ${verdict(added <= 1)}); p50 ${direct.result.p50Ms.toFixed(2)} → ${proxied.result.p50Ms.toFixed(2)} ms.`);
+    const haproxy = json.fixedRate.find((r) => r.name.startsWith('HAProxy'));
+    const peer = haproxy === undefined ? '' : `; HAProxy with cookie insertion in the same run: p99 ${haproxy.result.p99Ms.toFixed(2)} ms, ${(haproxy.result.p99Ms - direct.result.p99Ms).toFixed(2)} ms added, p50 ${haproxy.result.p50Ms.toFixed(2)} ms`;
+    lines.push(`- p99 at a fixed ${direct.rate} req/s (open loop, ${FIXED_RATE_MS / 1000} s, all paths at once, requests interleaved): direct ${direct.result.p99Ms.toFixed(2)} ms, through stickless with cookie insertion ${proxied.result.p99Ms.toFixed(2)} ms: ` +
+      `${added.toFixed(2)} ms added (target ≤ 1 ms: ${verdict(added <= 1)}); p50 ${direct.result.p50Ms.toFixed(2)} → ${proxied.result.p50Ms.toFixed(2)} ms${peer}.`);
   }
   if (json.rss) {
     lines.push(`- RSS of the proxy (1 worker) after ${json.rss.pinnedClients.toLocaleString('en-US')} distinct pinned clients: ${json.rss.rssMb.toFixed(0)} MB, peak ${json.rss.peakRssMb.toFixed(0)} MB (target < 150 MB: ${verdict(json.rss.peakRssMb < 150)}).`);
