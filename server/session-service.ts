@@ -23,6 +23,8 @@ export interface SessionServiceOptions extends RequestLimits {
   namespaceTokens: Readonly<Record<string, readonly string[]>>;
   /** Ids one Track stream may hold at once. */
   maxTrackedIds: number;
+  /** Events one Track or Watch stream may queue for a client that does not read them (Track: beyond one per held id). */
+  maxQueuedEvents: number;
 }
 
 export interface SessionService {
@@ -34,9 +36,9 @@ export interface SessionService {
 type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
 export function createSessionService(store: SessionStore, options: SessionServiceOptions, logger: Logger, metrics?: ServerMetrics): SessionService {
-  const watches = new WatchRegistry(store, metrics);
+  const watches = new WatchRegistry(store, options.maxQueuedEvents, metrics);
   const authorize = createAuthorizer(options.namespaceTokens);
-  const tracks = new TrackRegistry(store, { maxTrackedIds: options.maxTrackedIds, authorize }, metrics);
+  const tracks = new TrackRegistry(store, { maxTrackedIds: options.maxTrackedIds, maxQueuedEvents: options.maxQueuedEvents, authorize }, metrics);
 
   // Wraps a promise-returning handler into grpc-js's callback style; the single error exit.
   function unary<Req, Res>(method: string, handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {

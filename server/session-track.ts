@@ -9,6 +9,7 @@ import type { TrackEvent } from '../proto/generated/stickless/session/v1/TrackEv
 import type { TrackRequest__Output } from '../proto/generated/stickless/session/v1/TrackRequest.ts';
 import { SessionError } from '../proto/errors.ts';
 import { toGrpcStatus } from './errors.ts';
+import { backlogExceeded } from './stream-backlog.ts';
 import { ExpiryQueue } from './expiry-queue.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { requireId, requireNamespace } from './request-validation.ts';
@@ -20,6 +21,8 @@ type Kind = 'TRACKING' | 'UPDATED' | 'DELETED' | 'EXPIRED' | 'RESYNC';
 export interface TrackOptions {
   /** Ids one stream may hold at once; a hold beyond it ends the stream (SESS_ERR_LIMIT_EXCEEDED). */
   maxTrackedIds: number;
+  /** Events a stream may queue for a client that does not read them, beyond one per held id (stream-backlog.ts). */
+  maxQueuedEvents: number;
   /** Throws UNAUTHENTICATED / PERMISSION_DENIED when the call may not use the namespace. */
   authorize(namespace: string, metadata: grpc.Metadata): void;
 }
@@ -235,6 +238,7 @@ class TrackStream {
   }
 
   #watchExpiry(held: Held, expiresAtMs: number): void {
+    if (held.state === 'released') return; // the event just sent ended the stream (stream-backlog.ts)
     held.expiresAtMs = expiresAtMs;
     // Local time of the store-clock expiry; the check re-reads, so early is harmless.
     this.#registry.expiry.schedule(held, expiresAtMs - (this.#registry.storeNow() - Date.now()));
@@ -260,7 +264,7 @@ class TrackStream {
     if (this.#done) return;
     this.#registry.metrics?.countTrackEvent('RESYNC');
     const nowMs = this.#registry.storeNow();
-    this.#call.write({ kind: 'RESYNC', namespace: '', id: '', version: 0, expiresAtMs: 0, changedAtMs: nowMs, nowMs });
+    this.#write({ kind: 'RESYNC', namespace: '', id: '', version: 0, expiresAtMs: 0, changedAtMs: nowMs, nowMs });
   }
 
   answerPending(): void {
@@ -272,9 +276,16 @@ class TrackStream {
   #send(held: Held, kind: Kind, version: number, expiresAtMs: number, changedAtMs: number): void {
     if (this.#done) return;
     this.#registry.metrics?.countTrackEvent(kind);
-    this.#call.write({
-      kind, namespace: held.namespace, id: held.id, version, expiresAtMs, changedAtMs, nowMs: this.#registry.storeNow(),
-    });
+    this.#write({ kind, namespace: held.namespace, id: held.id, version, expiresAtMs, changedAtMs, nowMs: this.#registry.storeNow() });
+  }
+
+  /** Writes one event, or ends the stream when the client has left too many unread. */
+  #write(event: TrackEvent): void {
+    // Every held id may owe one answer at once (a re-hold of all after RESYNC); changes come on top.
+    const { maxQueuedEvents } = this.#registry.options;
+    const exceeded = backlogExceeded(this.#call, this.#held.size + maxQueuedEvents, 'Track', `maxQueuedEvents (${maxQueuedEvents}) plus one per held id (${this.#held.size})`);
+    if (exceeded) return this.fail(exceeded);
+    this.#call.write(event);
   }
 
   #release(namespace: string, id: string): void {

@@ -6,6 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { WatchEvent } from '../proto/generated/stickless/session/v1/WatchEvent.ts';
 import type { WatchRequest__Output } from '../proto/generated/stickless/session/v1/WatchRequest.ts';
 import { toGrpcStatus } from './errors.ts';
+import { backlogExceeded } from './stream-backlog.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { SessionChange, SessionStore } from './session-store.ts';
 
@@ -16,16 +17,19 @@ const EXPIRY_RECHECK_SLACK_MS = 25;
 
 export class WatchRegistry {
   #store: SessionStore;
+  #maxQueuedEvents: number;
   #metrics: ServerMetrics | undefined;
   #active = new Set<SessionWatch>();
 
-  constructor(store: SessionStore, metrics?: ServerMetrics) {
+  /** `maxQueuedEvents`: events one stream may queue for a client that does not read them (stream-backlog.ts). */
+  constructor(store: SessionStore, maxQueuedEvents: number, metrics?: ServerMetrics) {
     this.#store = store;
+    this.#maxQueuedEvents = maxQueuedEvents;
     this.#metrics = metrics;
   }
 
   start(namespace: string, id: string, call: WatchCall): void {
-    const watch = new SessionWatch(this.#store, namespace, id, call, () => {
+    const watch = new SessionWatch(this.#store, namespace, id, call, this.#maxQueuedEvents, () => {
       this.#active.delete(watch);
       this.#metrics?.addWatchStreams(-1);
     });
@@ -46,6 +50,7 @@ class SessionWatch {
   #id: string;
   #call: WatchCall;
   #onDone: () => void;
+  #maxQueuedEvents: number;
   #lastVersion = 0;
   #expiresAtMs = 0;
   #pending: SessionChange[] | undefined = [];
@@ -53,7 +58,8 @@ class SessionWatch {
   #timer: NodeJS.Timeout | undefined;
   #done = false;
 
-  constructor(store: SessionStore, namespace: string, id: string, call: WatchCall, onDone: () => void) {
+  constructor(store: SessionStore, namespace: string, id: string, call: WatchCall, maxQueuedEvents: number, onDone: () => void) {
+    this.#maxQueuedEvents = maxQueuedEvents;
     this.#store = store;
     this.#namespace = namespace;
     this.#id = id;
@@ -116,6 +122,7 @@ class SessionWatch {
   }
 
   #armExpiry(expiresAtMs: number): void {
+    if (this.#done) return; // a write just ended the stream (stream-backlog.ts)
     this.#expiresAtMs = expiresAtMs;
     clearTimeout(this.#timer);
     const delay = Math.max(0, expiresAtMs - Date.now()) + EXPIRY_RECHECK_SLACK_MS;
@@ -124,7 +131,10 @@ class SessionWatch {
   }
 
   #write(event: WatchEvent): void {
-    if (!this.#done) this.#call.write(event);
+    if (this.#done) return;
+    const exceeded = backlogExceeded(this.#call, this.#maxQueuedEvents, 'Watch', `maxQueuedEvents, ${this.#maxQueuedEvents}`);
+    if (exceeded) return this.fail(exceeded);
+    this.#call.write(event);
   }
 
   end(): void {
