@@ -209,6 +209,8 @@ export const poolSchema = z
     connectTimeoutMs: ms(1).default(D.pool.connectTimeoutMs),
     keepAliveTimeoutMs: ms(1).default(D.pool.keepAliveTimeoutMs),
     drainTimeoutMs: ms(0).default(D.pool.drainTimeoutMs),
+    /** https backends signed by a private CA: the CA certificates (PEM) trusted for this pool instead of Node's bundled roots. */
+    tls: z.strictObject({ caFile: z.string().min(1) }).optional(),
   })
   .superRefine((pool, ctx) => {
     if (pool.backends.length === 0 && !pool.dns) ctx.addIssue({ code: 'custom', path: ['backends'], message: 'a pool needs static backends or dns discovery' });
@@ -337,7 +339,8 @@ export const proxyConfigSchema = z.strictObject({
 
 type Parsed = z.output<typeof proxyConfigSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
-export type PoolConfig = z.output<typeof poolSchema>;
+/** A pool section; `tls.ca` is the content of `tls.caFile`, read when the configuration is parsed or reloaded. */
+export type PoolConfig = Omit<z.output<typeof poolSchema>, 'tls'> & { tls?: { caFile: string; ca: string } | undefined };
 export type HealthConfig = NonNullable<PoolConfig['health']>;
 export type OutlierConfig = PoolConfig['outlier'];
 export type DnsConfig = NonNullable<PoolConfig['dns']>;
@@ -348,7 +351,8 @@ export type CookieConfig = RouteConfig['cookie'];
 export type LearnConfig = NonNullable<RouteConfig['learn']>;
 
 /** The validated configuration with every secret resolved to its value. */
-export type ProxyConfig = Omit<Parsed, 'keys' | 'admin'> & {
+export type ProxyConfig = Omit<Parsed, 'keys' | 'admin' | 'pools'> & {
   keys: string[];
+  pools: Record<string, PoolConfig>;
   admin?: Omit<NonNullable<Parsed['admin']>, 'token'> & { token: string };
 };

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ProxyError } from './errors.ts';
-import { proxyConfigSchema, type ProxyConfig, type SecretRef } from './config-schema.ts';
+import { proxyConfigSchema, type PoolConfig, type ProxyConfig, type SecretRef } from './config-schema.ts';
 
 export { DEFAULT_PROXY_OPTIONS } from './config-schema.ts';
 export type * from './config-schema.ts';
@@ -53,6 +53,11 @@ export function parseProxyConfig(raw: unknown, options: ParseProxyConfigOptions 
     admin = { ...parsed.admin, token };
   }
 
+  const pools: Record<string, PoolConfig> = {};
+  for (const [name, pool] of Object.entries(parsed.pools)) {
+    pools[name] = pool.tls === undefined ? { ...pool, tls: undefined } : { ...pool, tls: { caFile: pool.tls.caFile, ca: readCaFile(pool.tls.caFile, `pools.${name}.tls.caFile`, baseDir, issues) } };
+  }
+
   const backendOwners = new Map<string, string>();
   for (const [poolName, pool] of Object.entries(parsed.pools)) {
     pool.backends.forEach((backend, i) => {
@@ -80,7 +85,7 @@ export function parseProxyConfig(raw: unknown, options: ParseProxyConfigOptions 
   });
   if (issues.length > 0) throw invalid(issues);
 
-  return deepFreeze({ ...parsed, keys, ...(admin ? { admin } : {}) }) as Readonly<ProxyConfig>;
+  return deepFreeze({ ...parsed, keys, pools, ...(admin ? { admin } : {}) }) as Readonly<ProxyConfig>;
 }
 
 /** Reads a YAML file and parses it; `{ file }` secrets resolve relative to the file's directory. */
@@ -125,6 +130,19 @@ function resolveSecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv, bas
     issues.push(`${path}.file: cannot read ${ref.file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     return undefined;
   }
+}
+
+/** The PEM text of a CA file (relative to the configuration's directory), or '' with an issue. */
+function readCaFile(file: string, path: string, baseDir: string, issues: string[]): string {
+  let text: string;
+  try {
+    text = readFileSync(resolve(baseDir, file), 'utf8');
+  } catch (error) {
+    issues.push(`${path}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    return '';
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) issues.push(`${path}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return text;
 }
 
 function invalid(issues: string[]): ProxyError {

@@ -274,7 +274,7 @@ const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
 function classify(error: Error, clientGone: boolean): FailureKind {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (clientGone || code === 'PRX_CLIENT_ABORTED' || code === 'PRX_CLIENT_BODY_TIMEOUT' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') return 'client';
-  if (CONNECT_CODES.has(code)) return 'connect';
+  if (CONNECT_CODES.has(code) || (error as { beforeConnect?: boolean }).beforeConnect === true) return 'connect';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
   if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'PRX_UPSTREAM_PROTOCOL') return 'protocol';
   return 'reset';

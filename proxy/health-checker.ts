@@ -32,12 +32,15 @@ export class HealthChecker {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  /** `targets` is read on every round, so added and removed backends are picked up. */
-  constructor(config: HealthConfig, setter: StatusSetter, targets: () => Iterable<HealthTarget>) {
+  /**
+   * `targets` is read on every round, so added and removed backends are picked up. `ca`: the pool's
+   * private CA certificates (PEM) for https backends, as the forwarding path trusts them.
+   */
+  constructor(config: HealthConfig, setter: StatusSetter, targets: () => Iterable<HealthTarget>, ca?: string) {
     this.#config = config;
     this.#setter = setter;
     this.#targets = targets;
-    this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 1_000), connect: { timeout: config.timeoutMs } });
+    this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 1_000), connect: { timeout: config.timeoutMs, ...(ca === undefined ? {} : { ca }) } });
   }
 
   start(): void {

@@ -14,6 +14,8 @@ export interface UpstreamClientOptions {
   hostname: string;
   port: number;
   tls: boolean;
+  /** CA certificates (PEM) trusted instead of Node's bundled roots when `tls`; undefined: the bundled roots. */
+  ca?: string | undefined;
   /** Connections at most; requests beyond wait in order. */
   connections: number;
   connectTimeoutMs: number;
@@ -93,9 +95,9 @@ export class UpstreamClient implements ConnectionOwner {
   }
 
   #open(): Connection {
-    const { hostname, port, tls, connectTimeoutMs } = this.#options;
+    const { hostname, port, tls, ca, connectTimeoutMs } = this.#options;
     const socket = tls
-      ? tlsConnect({ host: hostname, port, servername: isIP(hostname) === 0 ? hostname : undefined, ALPNProtocols: ['http/1.1'] })
+      ? tlsConnect({ host: hostname, port, servername: isIP(hostname) === 0 ? hostname : undefined, ALPNProtocols: ['http/1.1'], ...(ca === undefined ? {} : { ca }) })
       : netConnect({ host: hostname, port });
     const connection = new Connection(this, socket, tls, connectTimeoutMs, `${isIP(hostname) === 6 ? `[${hostname}]` : hostname}:${port}`);
     this.#all.add(connection);

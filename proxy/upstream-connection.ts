@@ -120,7 +120,9 @@ export class Connection {
     });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#exchange?.request.body?.resume());
-    socket.on('error', (error) => this.destroy(error));
+    // Failing before the connection (and TLS handshake) completed, nothing was sent: callers treat
+    // such a failure as "could not connect", whatever its code (a certificate the pool does not trust).
+    socket.on('error', (error) => this.destroy(this.#connected ? error : Object.assign(error, { beforeConnect: true })));
     socket.on('close', () => this.destroy(undefined, true));
   }
 

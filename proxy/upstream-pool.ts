@@ -175,11 +175,16 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
     this.#config = config;
     this.#outlier.configure(config.outlier);
     const connectionChanged =
-      previous.connections !== config.connections || previous.connectTimeoutMs !== config.connectTimeoutMs || previous.keepAliveTimeoutMs !== config.keepAliveTimeoutMs;
+      previous.connections !== config.connections || previous.connectTimeoutMs !== config.connectTimeoutMs || previous.keepAliveTimeoutMs !== config.keepAliveTimeoutMs ||
+      previous.tls?.ca !== config.tls?.ca;
     const wanted = new Map(config.backends.map((b) => [b.id, b]));
     for (const upstream of [...this.#upstreams.values()]) {
-      // Discovered backends stay until the (possibly new) discovery's next answer reconciles them.
-      if (upstream.source === 'dns' && config.dns) continue;
+      // Discovered backends stay until the (possibly new) discovery's next answer reconciles them;
+      // new connection settings (timeouts, the CA) apply to them at once, as to static ones.
+      if (upstream.source === 'dns' && config.dns) {
+        if (connectionChanged) this.#replace(upstream, { id: upstream.id, url: upstream.url, weight: upstream.weight });
+        continue;
+      }
       const backend = wanted.get(upstream.id);
       if (backend !== undefined && upstream.source !== 'dns' && !connectionChanged && new URL(backend.url).origin === upstream.url && backend.weight === upstream.weight) continue;
       if (backend !== undefined && upstream.source !== 'dns') this.#replace(upstream, backend);
@@ -194,7 +199,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
       this.#dns = undefined;
       if (config.dns) void this.#startDns();
     }
-    if (JSON.stringify(previous.health) !== JSON.stringify(config.health)) {
+    if (JSON.stringify(previous.health) !== JSON.stringify(config.health) || previous.tls?.ca !== config.tls?.ca) {
       void this.#health?.close();
       this.#health = undefined;
       this.#startHealth();
@@ -238,6 +243,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
       connections: this.#config.connections,
       connectTimeoutMs: this.#config.connectTimeoutMs,
       keepAliveTimeoutMs: this.#config.keepAliveTimeoutMs,
+      ca: this.#config.tls?.ca,
       onTransition: (u, from, to, reason) => {
         this.#log[to === 'down' ? 'warn' : 'info']({ upstream: u.id, from, to, reason }, `upstream ${from} -> ${to}`);
         if (this.#upstreams.get(u.id) === u) this.#publish();
@@ -317,7 +323,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
 
   #startHealth(): void {
     if (!this.#config.health || this.#closed) return;
-    this.#health = new HealthChecker(this.#config.health, this, () => this.#upstreams.values());
+    this.#health = new HealthChecker(this.#config.health, this, () => this.#upstreams.values(), this.#config.tls?.ca);
     this.#health.start();
   }
 

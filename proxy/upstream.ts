@@ -21,6 +21,8 @@ export interface UpstreamOptions {
   connections: number;
   connectTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** The pool's `tls.caFile` content, trusted instead of Node's bundled roots for an https backend. */
+  ca?: string | undefined;
   /** Called once per health transition, after it happened. */
   onTransition?: (upstream: Upstream, from: UpstreamHealth, to: UpstreamHealth, reason: string) => void;
 }
@@ -36,6 +38,8 @@ export class Upstream implements RendezvousMember {
   readonly hostname: string;
   readonly port: number;
   readonly tls: boolean;
+  /** The pool's private CA certificates (PEM) for an https backend; undefined: Node's bundled roots. */
+  readonly ca: string | undefined;
   readonly weight: number;
   readonly idHash: number;
   readonly poolName: string;
@@ -71,6 +75,7 @@ export class Upstream implements RendezvousMember {
     this.tls = url.protocol === 'https:';
     this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.port = url.port ? Number(url.port) : this.tls ? 443 : 80;
+    this.ca = options.ca;
     this.weight = options.weight;
     this.idHash = hashString(options.id);
     this.poolName = options.poolName;
@@ -80,6 +85,7 @@ export class Upstream implements RendezvousMember {
       hostname: this.hostname,
       port: this.port,
       tls: this.tls,
+      ca: options.ca,
       connections: options.connections,
       connectTimeoutMs: options.connectTimeoutMs,
       keepAliveTimeoutMs: options.keepAliveTimeoutMs,
