@@ -209,8 +209,16 @@ export const poolSchema = z
     connectTimeoutMs: ms(1).default(D.pool.connectTimeoutMs),
     keepAliveTimeoutMs: ms(1).default(D.pool.keepAliveTimeoutMs),
     drainTimeoutMs: ms(0).default(D.pool.drainTimeoutMs),
-    /** https backends signed by a private CA: the CA certificates (PEM) trusted for this pool instead of Node's bundled roots. */
-    tls: z.strictObject({ caFile: z.string().min(1) }).optional(),
+    /**
+     * https backends: `caFile`, the CA certificates (PEM) this pool trusts instead of Node's bundled
+     * roots (backends of a private CA); `certFile` + `keyFile`, the client certificate the proxy
+     * presents (backends that require mTLS).
+     */
+    tls: z
+      .strictObject({ caFile: z.string().min(1).optional(), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() })
+      .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), { error: 'certFile and keyFile go together', path: ['keyFile'] })
+      .refine((tls) => tls.caFile !== undefined || tls.certFile !== undefined, { error: 'expected caFile, or certFile and keyFile' })
+      .optional(),
   })
   .superRefine((pool, ctx) => {
     if (pool.backends.length === 0 && !pool.dns) ctx.addIssue({ code: 'custom', path: ['backends'], message: 'a pool needs static backends or dns discovery' });
@@ -339,8 +347,9 @@ export const proxyConfigSchema = z.strictObject({
 
 type Parsed = z.output<typeof proxyConfigSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
-/** A pool section; `tls.ca` is the content of `tls.caFile`, read when the configuration is parsed or reloaded. */
-export type PoolConfig = Omit<z.output<typeof poolSchema>, 'tls'> & { tls?: { caFile: string; ca: string } | undefined };
+/** A pool's `tls` with the files' contents (PEM), read when the configuration is parsed or reloaded. */
+export type PoolTls = NonNullable<z.output<typeof poolSchema>['tls']> & { ca?: string | undefined; cert?: string | undefined; key?: string | undefined };
+export type PoolConfig = Omit<z.output<typeof poolSchema>, 'tls'> & { tls?: PoolTls | undefined };
 export type HealthConfig = NonNullable<PoolConfig['health']>;
 export type OutlierConfig = PoolConfig['outlier'];
 export type DnsConfig = NonNullable<PoolConfig['dns']>;

@@ -2,9 +2,10 @@
 // reporting every problem at once by path. Nothing after startup checks configuration again.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { ProxyError } from './errors.ts';
-import { proxyConfigSchema, type PoolConfig, type ProxyConfig, type SecretRef } from './config-schema.ts';
+import { proxyConfigSchema, type PoolConfig, type PoolTls, type ProxyConfig, type SecretRef } from './config-schema.ts';
 
 export { DEFAULT_PROXY_OPTIONS } from './config-schema.ts';
 export type * from './config-schema.ts';
@@ -55,7 +56,7 @@ export function parseProxyConfig(raw: unknown, options: ParseProxyConfigOptions 
 
   const pools: Record<string, PoolConfig> = {};
   for (const [name, pool] of Object.entries(parsed.pools)) {
-    pools[name] = pool.tls === undefined ? { ...pool, tls: undefined } : { ...pool, tls: { caFile: pool.tls.caFile, ca: readCaFile(pool.tls.caFile, `pools.${name}.tls.caFile`, baseDir, issues) } };
+    pools[name] = { ...pool, tls: pool.tls && readPoolTls(pool.tls, `pools.${name}.tls`, baseDir, issues) };
   }
 
   const backendOwners = new Map<string, string>();
@@ -132,17 +133,38 @@ function resolveSecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv, bas
   }
 }
 
-/** The PEM text of a CA file (relative to the configuration's directory), or '' with an issue. */
-function readCaFile(file: string, path: string, baseDir: string, issues: string[]): string {
-  let text: string;
+/** A pool's `tls` files read (relative to the configuration's directory) and tried together; issues name the key. */
+function readPoolTls(tls: PoolTls, path: string, baseDir: string, issues: string[]): PoolTls {
+  const read = (file: string | undefined, key: string, marker: RegExp, what: string): string | undefined => {
+    if (file === undefined) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(resolve(baseDir, file), 'utf8');
+    } catch (error) {
+      issues.push(`${path}.${key}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      return undefined;
+    }
+    if (!marker.test(text)) issues.push(`${path}.${key}: ${file} holds no PEM ${what}`);
+    return text;
+  };
+  const resolved: PoolTls = {
+    ...tls,
+    ca: read(tls.caFile, 'caFile', /-----BEGIN CERTIFICATE-----/, 'certificate (-----BEGIN CERTIFICATE-----)'),
+    cert: read(tls.certFile, 'certFile', /-----BEGIN CERTIFICATE-----/, 'certificate (-----BEGIN CERTIFICATE-----)'),
+    key: read(tls.keyFile, 'keyFile', /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key (-----BEGIN ... PRIVATE KEY-----)'),
+  };
   try {
-    text = readFileSync(resolve(baseDir, file), 'utf8');
+    poolSecureContext(resolved);
   } catch (error) {
-    issues.push(`${path}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-    return '';
+    issues.push(`${path}: ${(error as Error).message}`);
   }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) issues.push(`${path}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-  return text;
+  return resolved;
+}
+
+/** The TLS context of a pool's https connections; undefined without `tls` (Node's defaults). */
+export function poolSecureContext(tls: PoolTls | undefined): SecureContext | undefined {
+  if (tls === undefined) return undefined;
+  return createSecureContext({ ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }) });
 }
 
 function invalid(issues: string[]): ProxyError {

@@ -1,5 +1,6 @@
 // Active HTTP health checks for one pool. The checker knows nothing about balancing: it reports
 // verdicts through a one-method StatusSetter, and only when rise/fall thresholds are crossed.
+import type { SecureContext } from 'node:tls';
 import { Agent } from 'undici';
 import type { HealthConfig } from './config-schema.ts';
 
@@ -33,14 +34,14 @@ export class HealthChecker {
   #closed = false;
 
   /**
-   * `targets` is read on every round, so added and removed backends are picked up. `ca`: the pool's
-   * private CA certificates (PEM) for https backends, as the forwarding path trusts them.
+   * `targets` is read on every round, so added and removed backends are picked up. `secureContext`:
+   * the pool's TLS context for https backends (its CA, its client certificate), as forwarding uses it.
    */
-  constructor(config: HealthConfig, setter: StatusSetter, targets: () => Iterable<HealthTarget>, ca?: string) {
+  constructor(config: HealthConfig, setter: StatusSetter, targets: () => Iterable<HealthTarget>, secureContext?: SecureContext) {
     this.#config = config;
     this.#setter = setter;
     this.#targets = targets;
-    this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 1_000), connect: { timeout: config.timeoutMs, ...(ca === undefined ? {} : { ca }) } });
+    this.#agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(config.intervalMs * 2, 1_000), connect: { timeout: config.timeoutMs, ...(secureContext === undefined ? {} : { secureContext }) } });
   }
 
   start(): void {

@@ -5,7 +5,7 @@
 // socket's own (ECONNREFUSED, ECONNRESET, ...), UND_ERR_CONNECT_TIMEOUT, UND_ERR_HEADERS_TIMEOUT,
 // UND_ERR_BODY_TIMEOUT, UND_ERR_SOCKET (closed before the response ended), HPE_* (protocol).
 import { connect as netConnect, isIP } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type SecureContext } from 'node:tls';
 import { codedError, Connection, Exchange, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './upstream-connection.ts';
 
 export type { UpstreamController, UpstreamHandler, UpstreamRequest } from './upstream-connection.ts';
@@ -14,8 +14,8 @@ export interface UpstreamClientOptions {
   hostname: string;
   port: number;
   tls: boolean;
-  /** CA certificates (PEM) trusted instead of Node's bundled roots when `tls`; undefined: the bundled roots. */
-  ca?: string | undefined;
+  /** The TLS context when `tls` (trusted CAs, a client certificate); undefined: Node's defaults. */
+  secureContext?: SecureContext | undefined;
   /** Connections at most; requests beyond wait in order. */
   connections: number;
   connectTimeoutMs: number;
@@ -95,9 +95,9 @@ export class UpstreamClient implements ConnectionOwner {
   }
 
   #open(): Connection {
-    const { hostname, port, tls, ca, connectTimeoutMs } = this.#options;
+    const { hostname, port, tls, secureContext, connectTimeoutMs } = this.#options;
     const socket = tls
-      ? tlsConnect({ host: hostname, port, servername: isIP(hostname) === 0 ? hostname : undefined, ALPNProtocols: ['http/1.1'], ...(ca === undefined ? {} : { ca }) })
+      ? tlsConnect({ host: hostname, port, servername: isIP(hostname) === 0 ? hostname : undefined, ALPNProtocols: ['http/1.1'], secureContext })
       : netConnect({ host: hostname, port });
     const connection = new Connection(this, socket, tls, connectTimeoutMs, `${isIP(hostname) === 6 ? `[${hostname}]` : hostname}:${port}`);
     this.#all.add(connection);

@@ -1,8 +1,10 @@
 // One named pool of backends: membership (static, DNS-discovered, admin-added), health (active
 // checks + passive ejection), draining, and the immutable snapshot requests read. Every change
 // publishes a new PoolSnapshot; nothing on the request path rebuilds or locks anything.
+import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { BackendConfig, PoolConfig } from './config-schema.ts';
+import { poolSecureContext } from './config.ts';
 import { DnsDiscovery, discoveredBackendId, discoveredBackendUrl, type DiscoveredAddress, type Resolver } from './discovery-dns.ts';
 import { HealthChecker, type StatusSetter } from './health-checker.ts';
 import { OutlierDetector, type EjectionSetter } from './outlier-detector.ts';
@@ -47,6 +49,8 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
   #health: HealthChecker | undefined;
   #dns: DnsDiscovery | undefined;
   readonly #outlier: OutlierDetector;
+  /** Made from `tls` (config.ts) once per configuration, shared by every https connection of the pool. */
+  #secureContext: SecureContext | undefined;
   #closed = false;
 
   constructor(options: UpstreamPoolOptions) {
@@ -55,6 +59,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
     this.#resolver = options.resolver;
     this.#log = options.logger.child({ pool: options.name });
     this.#outlier = new OutlierDetector(options.config.outlier, this);
+    this.#secureContext = poolSecureContext(options.config.tls);
     for (const backend of options.config.backends) this.#add(backend, 'static');
     this.#publish();
   }
@@ -174,9 +179,10 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
     const previous = this.#config;
     this.#config = config;
     this.#outlier.configure(config.outlier);
+    const tlsChanged = previous.tls?.ca !== config.tls?.ca || previous.tls?.cert !== config.tls?.cert || previous.tls?.key !== config.tls?.key;
+    if (tlsChanged) this.#secureContext = poolSecureContext(config.tls);
     const connectionChanged =
-      previous.connections !== config.connections || previous.connectTimeoutMs !== config.connectTimeoutMs || previous.keepAliveTimeoutMs !== config.keepAliveTimeoutMs ||
-      previous.tls?.ca !== config.tls?.ca;
+      previous.connections !== config.connections || previous.connectTimeoutMs !== config.connectTimeoutMs || previous.keepAliveTimeoutMs !== config.keepAliveTimeoutMs || tlsChanged;
     const wanted = new Map(config.backends.map((b) => [b.id, b]));
     for (const upstream of [...this.#upstreams.values()]) {
       // Discovered backends stay until the (possibly new) discovery's next answer reconciles them;
@@ -199,7 +205,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
       this.#dns = undefined;
       if (config.dns) void this.#startDns();
     }
-    if (JSON.stringify(previous.health) !== JSON.stringify(config.health) || previous.tls?.ca !== config.tls?.ca) {
+    if (JSON.stringify(previous.health) !== JSON.stringify(config.health) || tlsChanged) {
       void this.#health?.close();
       this.#health = undefined;
       this.#startHealth();
@@ -243,7 +249,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
       connections: this.#config.connections,
       connectTimeoutMs: this.#config.connectTimeoutMs,
       keepAliveTimeoutMs: this.#config.keepAliveTimeoutMs,
-      ca: this.#config.tls?.ca,
+      secureContext: this.#secureContext,
       onTransition: (u, from, to, reason) => {
         this.#log[to === 'down' ? 'warn' : 'info']({ upstream: u.id, from, to, reason }, `upstream ${from} -> ${to}`);
         if (this.#upstreams.get(u.id) === u) this.#publish();
@@ -323,7 +329,7 @@ export class UpstreamPool implements StatusSetter, EjectionSetter {
 
   #startHealth(): void {
     if (!this.#config.health || this.#closed) return;
-    this.#health = new HealthChecker(this.#config.health, this, () => this.#upstreams.values(), this.#config.tls?.ca);
+    this.#health = new HealthChecker(this.#config.health, this, () => this.#upstreams.values(), this.#secureContext);
     this.#health.start();
   }
 

@@ -1,6 +1,7 @@
 // One backend: its identity, its connection pool, its live counters and its health state machine.
 // Health is `up | down`, changed only through transition(); draining is a separate, orthogonal
 // flag (a draining backend can be up or down), shown to operators as the state `draining`.
+import type { SecureContext } from 'node:tls';
 import { hashString, type RendezvousMember } from './rendezvous.ts';
 import { UpstreamClient } from './upstream-client.ts';
 
@@ -21,8 +22,8 @@ export interface UpstreamOptions {
   connections: number;
   connectTimeoutMs: number;
   keepAliveTimeoutMs: number;
-  /** The pool's `tls.caFile` content, trusted instead of Node's bundled roots for an https backend. */
-  ca?: string | undefined;
+  /** The pool's TLS context (`tls`: a private CA, a client certificate) for an https backend; undefined: Node's defaults. */
+  secureContext?: SecureContext | undefined;
   /** Called once per health transition, after it happened. */
   onTransition?: (upstream: Upstream, from: UpstreamHealth, to: UpstreamHealth, reason: string) => void;
 }
@@ -38,8 +39,8 @@ export class Upstream implements RendezvousMember {
   readonly hostname: string;
   readonly port: number;
   readonly tls: boolean;
-  /** The pool's private CA certificates (PEM) for an https backend; undefined: Node's bundled roots. */
-  readonly ca: string | undefined;
+  /** The pool's TLS context for an https backend (UpstreamOptions). */
+  readonly secureContext: SecureContext | undefined;
   readonly weight: number;
   readonly idHash: number;
   readonly poolName: string;
@@ -75,7 +76,7 @@ export class Upstream implements RendezvousMember {
     this.tls = url.protocol === 'https:';
     this.hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.port = url.port ? Number(url.port) : this.tls ? 443 : 80;
-    this.ca = options.ca;
+    this.secureContext = options.secureContext;
     this.weight = options.weight;
     this.idHash = hashString(options.id);
     this.poolName = options.poolName;
@@ -85,7 +86,7 @@ export class Upstream implements RendezvousMember {
       hostname: this.hostname,
       port: this.port,
       tls: this.tls,
-      ca: options.ca,
+      secureContext: options.secureContext,
       connections: options.connections,
       connectTimeoutMs: options.connectTimeoutMs,
       keepAliveTimeoutMs: options.keepAliveTimeoutMs,

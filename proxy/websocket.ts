@@ -70,7 +70,7 @@ class WebSocketTunnel implements Tunnel {
     client.on('error', () => this.destroy());
     client.on('close', () => this.destroy());
     const options = { host: upstream.hostname, port: upstream.port };
-    const socket = upstream.tls ? tlsConnect({ ...options, servername: upstream.hostname, ALPNProtocols: ['http/1.1'], ...(upstream.ca === undefined ? {} : { ca: upstream.ca }) }) : netConnect(options);
+    const socket = upstream.tls ? tlsConnect({ ...options, servername: upstream.hostname, ALPNProtocols: ['http/1.1'], secureContext: upstream.secureContext }) : netConnect(options);
     this.#socket = socket;
     socket.setNoDelay(true);
     this.#timer = setTimeout(() => this.#fail('connect', new Error('connect timeout')), route.pool.config.connectTimeoutMs);

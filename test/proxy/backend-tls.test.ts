@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { ExecutionContext } from 'ava';
 import WebSocket, { WebSocketServer } from 'ws';
 import { parseProxyConfig } from '../../proxy/config.ts';
@@ -19,12 +20,15 @@ interface HttpsBackend {
   received: string[];
 }
 
-async function startHttpsBackend(t: ExecutionContext, certFile: string, keyFile: string): Promise<HttpsBackend> {
+/** `clientCa`: require a client certificate of that CA (mTLS); the body then names its CN. */
+async function startHttpsBackend(t: ExecutionContext, certFile: string, keyFile: string, clientCa?: string): Promise<HttpsBackend> {
   const received: string[] = [];
-  const server: Server = createHttpsServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => {
+  const mtls = clientCa === undefined ? {} : { requestCert: true, rejectUnauthorized: true, ca: readFileSync(clientCa) };
+  const server: Server = createHttpsServer({ key: readFileSync(keyFile), cert: readFileSync(certFile), ...mtls }, (req, res) => {
     received.push(req.url ?? '');
     res.setHeader('content-type', 'text/plain');
-    res.end(`tls backend ${req.url}`);
+    const peer = clientCa === undefined ? '' : ` for ${String((req.socket as TLSSocket).getPeerCertificate().subject?.CN)}`;
+    res.end(`tls backend ${req.url}${peer}`);
   });
   const sockets = new WebSocketServer({ server });
   sockets.on('connection', (socket) => socket.on('message', (data) => socket.send(`echo:${String(data)}`)));
@@ -77,7 +81,28 @@ test('without tls.caFile the same backend fails verification: 502 PRX_ERR_UPSTRE
   t.deepEqual(backend.received, [], 'no request and no health check got through the TLS handshake');
 });
 
-test('tls.caFile is read with the configuration: an unreadable file or one without a certificate is named by its key', (t) => {
+test('a pool with tls.certFile and keyFile presents its client certificate to a backend that requires one (mTLS); without, nothing reaches it', async (t) => {
+  const pki = createTestPki(t);
+  const certificate = pki.issueServer('backend');
+  const client = pki.issueClient('stickless-proxy');
+  const backend = await startHttpsBackend(t, certificate.certFile, certificate.keyFile, pki.caFile);
+  const withCertificate = await startProxy(t, testConfig([{ id: 'secure', url: backend.url }], {}, {
+    tls: { caFile: pki.caFile, certFile: client.certFile, keyFile: client.keyFile },
+    health: { path: '/healthz', intervalMs: 100, timeoutMs: 2_000, rise: 1, fall: 1 },
+  }));
+  t.is((await call(`${withCertificate.url}/cart`)).text, 'tls backend /cart for stickless-proxy');
+  await waitFor('a health check with the client certificate', () => backend.received.includes('/healthz'));
+
+  const without = await startProxy(t, testConfig([{ id: 'secure', url: backend.url }], {}, { tls: { caFile: pki.caFile } }));
+  const refused = await call(`${without.url}/cart`);
+  t.is(refused.status, 502);
+  // TLS 1.3: the client's handshake is complete before the server checks its certificate, so the
+  // refusal can arrive after the request was written (a reset) or before (a connect failure).
+  t.true(['PRX_ERR_UPSTREAM_CONNECT', 'PRX_ERR_UPSTREAM_RESET'].includes(refused.json().error.code), refused.text);
+  t.is(backend.received.filter((path) => path === '/cart').length, 1, 'the backend served nothing without a client certificate');
+});
+
+test('tls files are read with the configuration: an unreadable, empty-handed or mismatched file is named by its key', (t) => {
   const pki = createTestPki(t);
   const notPem = join(pki.dir, 'not-a-cert.txt');
   writeFileSync(notPem, 'hello\n');
@@ -87,6 +112,14 @@ test('tls.caFile is read with the configuration: an unreadable file or one witho
   const wrong = t.throws(() => parseProxyConfig(config(notPem)));
   t.regex(wrong.message, /pools\.app\.tls\.caFile: .*not-a-cert\.txt holds no PEM certificate/);
   t.is(parseProxyConfig(config(pki.caFile)).pools['app']!.tls!.ca, readFileSync(pki.caFile, 'utf8'));
+
+  const client = pki.issueClient('proxy');
+  const other = pki.issueClient('other');
+  const withTls = (tls: Record<string, string>) => testConfig([{ id: 'a', url: 'https://localhost:1' }], {}, { tls });
+  t.regex(t.throws(() => parseProxyConfig(withTls({ certFile: client.certFile })))!.message, /pools\.app\.tls\.keyFile: certFile and keyFile go together/);
+  t.regex(t.throws(() => parseProxyConfig(withTls({})))!.message, /pools\.app\.tls: expected caFile, or certFile and keyFile/);
+  t.regex(t.throws(() => parseProxyConfig(withTls({ certFile: client.certFile, keyFile: client.certFile })))!.message, /pools\.app\.tls\.keyFile: .* holds no PEM private key/);
+  t.regex(t.throws(() => parseProxyConfig(withTls({ certFile: client.certFile, keyFile: other.keyFile })))!.message, /pools\.app\.tls: .*key values mismatch/);
 });
 
 test('a reload that adds tls.caFile applies to static and DNS-discovered backends at once', async (t) => {
