@@ -102,7 +102,7 @@ export class RequestHandler implements ForwardObserver {
     const upgradeHeaders = upstreamRequestHeaders(req, this.listen.trustForwardedHeaders, true);
     decision.rewriteRequest?.(upgradeHeaders);
     proxyUpgrade(
-      { req, client: socket, head, route, headers: upgradeHeaders, observer: this },
+      { req, client: socket, head, route, headers: upgradeHeaders, observer: this, rewriteResponse: decision.rewriteResponse },
       decision.upstream,
       decision.affinity,
       decision.outcome,

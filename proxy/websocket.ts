@@ -33,6 +33,8 @@ export interface UpgradeRequest {
   /** Upstream request headers (Connection/Upgrade kept). */
   readonly headers: Record<string, string | string[]>;
   readonly observer: ForwardObserver;
+  /** Changes the client's response head (a learned pin wrapped, a pin on the app's cookie), as on plain requests. */
+  readonly rewriteResponse?: ((headers: Record<string, string | string[]>) => void) | undefined;
 }
 
 export function proxyUpgrade(request: UpgradeRequest, upstream: Upstream, affinity: AffinityResult, outcome: PinOutcome | null, setCookie: string | undefined, keyHash: number | undefined, tried?: Set<Upstream>): void {
@@ -109,11 +111,7 @@ class WebSocketTunnel implements Tunnel {
     const { client, head, route } = this.#request;
     const socket = this.#socket!;
     route.pool.record(this.#upstream, false);
-    let text = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
-    for (let i = 0; i < res.rawHeaders.length; i += 2) text += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
-    text += `x-stickless-backend: ${this.#upstream.id}\r\nx-stickless-affinity: ${this.#affinity}\r\n`;
-    if (this.#setCookie !== undefined) text += `set-cookie: ${this.#setCookie}\r\n`;
-    client.write(`${text}\r\n`);
+    client.write(this.#upgradedHead(res));
     if (rest.length > 0) client.write(rest);
     if (head.length > 0) socket.write(head);
     this.#phase = 'open';
@@ -123,6 +121,23 @@ class WebSocketTunnel implements Tunnel {
     socket.pipe(client);
     client.pipe(socket);
     client.resume();
+  }
+
+  /** The 101 as the client gets it: the backend's fields as sent, then x-stickless-* and the pin; rewritten when the route asks. */
+  #upgradedHead(res: IncomingMessage): string {
+    const status = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
+    const { rewriteResponse } = this.#request;
+    if (rewriteResponse === undefined) {
+      let text = status;
+      for (let i = 0; i < res.rawHeaders.length; i += 2) text += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+      text += `x-stickless-backend: ${this.#upstream.id}\r\nx-stickless-affinity: ${this.#affinity}\r\n`;
+      return `${text}${this.#setCookie === undefined ? '' : `set-cookie: ${this.#setCookie}\r\n`}\r\n`;
+    }
+    // Connection and Upgrade are the point of a 101: kept, unlike on other responses.
+    const headers: Record<string, string | string[]> = { ...clientResponseHeaders(res.headers, this.#upstream.id, this.#affinity, this.#setCookie), connection: 'Upgrade' };
+    if (res.headers.upgrade !== undefined) headers['upgrade'] = res.headers.upgrade;
+    rewriteResponse(headers);
+    return `${status}${serializeFields(headers)}\r\n`;
   }
 
   /**
@@ -139,10 +154,9 @@ class WebSocketTunnel implements Tunnel {
     this.#phase = 'closed';
     this.#release();
     const headers = clientResponseHeaders(res.headers, this.#upstream.id, this.#affinity, this.#setCookie);
+    this.#request.rewriteResponse?.(headers);
     // The body arrives decoded: without Content-Length it is delimited by the close.
-    let text = `HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\n`;
-    for (const [name, value] of Object.entries(headers)) for (const v of Array.isArray(value) ? value : [value]) text += `${name}: ${v}\r\n`;
-    client.write(`${text}connection: close\r\n\r\n`);
+    client.write(`HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\n${serializeFields(headers)}connection: close\r\n\r\n`);
     const idleMs = route.config.timeouts.bodyIdleMs;
     if (idleMs > 0) socket.setTimeout(idleMs, () => socket.destroy());
     res.on('data', (chunk: Buffer) => {
@@ -202,4 +216,11 @@ class WebSocketTunnel implements Tunnel {
     this.#upstream.inFlight--;
     this.#upstream.removeTunnel(this);
   }
+}
+
+/** `name: value` lines (CRLF-terminated), one per value of a repeated field. */
+function serializeFields(headers: Record<string, string | string[]>): string {
+  let text = '';
+  for (const [name, value] of Object.entries(headers)) for (const v of Array.isArray(value) ? value : [value]) text += `${name}: ${v}\r\n`;
+  return text;
 }

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
+import WebSocket, { WebSocketServer } from 'ws';
 import { call, startProxy, testConfig } from '../helpers/proxy-harness.ts';
 
 interface AppBackend {
@@ -15,7 +16,8 @@ interface AppBackend {
 
 /**
  * An app with its own sessions: /init answers with a new `mcp-session-id` header and a new
- * JSESSIONID cookie; every answer echoes the id and the session values it received.
+ * JSESSIONID cookie; every answer echoes the id and the session values it received. A WebSocket
+ * handshake on /live starts a session too (the 101 sets JSESSIONID) and its first message is the id.
  */
 async function startApp(t: ExecutionContext, id: string): Promise<AppBackend> {
   let sessions = 0;
@@ -28,6 +30,12 @@ async function startApp(t: ExecutionContext, id: string): Promise<AppBackend> {
     }
     req.resume();
     req.on('end', () => res.writeHead(200, headers).end(JSON.stringify({ id, mcp: req.headers['mcp-session-id'] ?? null, cookie: req.headers.cookie ?? null })));
+  });
+  const sockets = new WebSocketServer({ server });
+  sockets.on('headers', (headers) => headers.push(`Set-Cookie: JSESSIONID=${id}-ws${++sessions}; Path=/; HttpOnly`));
+  sockets.on('connection', (socket) => socket.send(id));
+  t.teardown(() => {
+    for (const client of sockets.clients) client.terminate();
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -96,6 +104,26 @@ test('a learned cookie keeps its attributes, other cookies pass untouched, and t
   const forged = await call(`${first.url}/cart`, { cookie: `JSESSIONID=${init.backend}-j1` });
   t.is(forged.status, 404);
   t.is(forged.json().error.code, 'PRX_ERR_UNKNOWN_LEARNED_PIN');
+});
+
+test('a learned cookie set by a WebSocket handshake (the 101) is wrapped too, and pins the requests that carry it', async (t) => {
+  const { first, second } = await setup(t, [{ name: 'live', pool: 'app', affinity: 'hard', learn: { responseCookie: 'JSESSIONID' } }]);
+  const socket = new WebSocket(`${first.url.replace('http', 'ws')}/live`, { handshakeTimeout: 10_000 });
+  t.teardown(() => socket.terminate());
+  const upgrade = once(socket, 'upgrade');
+  const hello = once(socket, 'message');
+  const [response] = (await upgrade) as [{ headers: Record<string, string | string[] | undefined> }];
+  const backend = String((await hello)[0]);
+  t.is(response.headers['x-stickless-backend'], backend);
+  t.is(response.headers['x-stickless-affinity'], 'new');
+  const jsession = (response.headers['set-cookie'] as string[]).find((c) => c.startsWith('JSESSIONID='))!;
+  t.regex(jsession, new RegExp(`^JSESSIONID=[A-Za-z0-9_.-]+~${backend}-ws1; Path=/; HttpOnly$`));
+  const wrapped = jsession.slice('JSESSIONID='.length, jsession.indexOf(';'));
+  for (const proxy of [first, second]) {
+    const reply = await call(`${proxy.url}/cart`, { cookie: `JSESSIONID=${wrapped}` });
+    t.like(reply, { backend, affinity: 'hit' });
+    t.is(reply.json().cookie, `JSESSIONID=${backend}-ws1`, 'the backend gets its own value');
+  }
 });
 
 test('pinWhen: anonymous traffic is balanced without a pin; the response that sets the app cookie pins to its backend', async (t) => {
