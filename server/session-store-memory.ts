@@ -136,7 +136,7 @@ export class MemorySessionStore implements SessionStore {
     for (const name of entry.fields.keys()) changed.add(name);
     entry.fields = next;
     this.#bump(entry, options.ttlMs);
-    this.#publish(keyOf(namespace, id), { kind: 'updated', version: entry.version, fields: [...changed], expiresAtMs: entry.expiresAtMs });
+    this.#publish(keyOf(namespace, id), { kind: 'updated', version: entry.version, fields: [...changed], expiresAtMs: entry.expiresAtMs }, entry.updatedAtMs);
     return this.#remember(rememberKey, toRecord(namespace, id, entry));
   }
 
@@ -153,7 +153,7 @@ export class MemorySessionStore implements SessionStore {
     entry.fields = next;
     this.#bump(entry, options.ttlMs);
     const changed = [...new Set(ops.map((op) => op.field))];
-    this.#publish(keyOf(namespace, id), { kind: 'updated', version: entry.version, fields: changed, expiresAtMs: entry.expiresAtMs });
+    this.#publish(keyOf(namespace, id), { kind: 'updated', version: entry.version, fields: changed, expiresAtMs: entry.expiresAtMs }, entry.updatedAtMs);
     return this.#remember(rememberKey, toRecord(namespace, id, entry));
   }
 
@@ -328,10 +328,10 @@ export class MemorySessionStore implements SessionStore {
     if (ids?.size === 0) this.#owners.delete(ownerKey);
   }
 
-  #publish(key: string, change: SessionChange): void {
+  /** `changedAtMs`: the commit time, the session's updatedAtMs for an update (as Redis's scripts publish it). */
+  #publish(key: string, change: SessionChange, changedAtMs = this.#now()): void {
     const set = this.#watchers.get(key);
     if (!set) return;
-    const changedAtMs = this.#now();
     for (const watcher of set) {
       // Microtasks run in FIFO order, so watchers see changes in version order, after the mutation.
       queueMicrotask(() => {
