@@ -111,34 +111,46 @@ async function replicaAction(id, action) {
   refresh();
 }
 function ratio(hits, misses) { return hits + misses === 0 ? '-' : Math.round(100 * hits / (hits + misses)) + '%'; }
+let refreshSeq = 0;
+let shownSeq = 0;
 async function refresh() {
+  // Refreshes can overlap on a slow machine: an older answer never overwrites a newer one.
+  const seq = ++refreshSeq;
   const res = await fetch('/dashboard/api/state');
   if (!res.ok) return;
   const state = await res.json();
+  if (seq < shownSeq) return;
+  shownSeq = seq;
   for (const route of state.routes) { const select = el('mode-' + route.name); if (select && document.activeElement !== select) select.value = route.affinity; }
   const byId = new Map(state.backends.map((b) => [b.id, b]));
   // Bars compare replicas with each other: the dashboard's own backend (its polling) is left out.
   const maxRequests = Math.max(1, ...state.replicas.map((r) => (byId.get(r.id) || {}).requests || 0));
   const cache = { hits: 0, misses: 0 };
   const body = document.querySelector('#replicas tbody');
-  body.innerHTML = '';
+  // Rows (and their buttons) are made once and updated in place: a table rebuilt every second
+  // could swallow a click that lands while its button is being replaced.
   for (const r of state.replicas) {
     const b = byId.get(r.id) || {};
     const near = r.stats && r.stats.nearCache;
     if (near) { cache.hits += near.hits; cache.misses += near.misses; }
-    const tr = document.createElement('tr');
-    tr.dataset.replica = r.id;
+    let tr = body.querySelector('tr[data-replica="' + r.id + '"]');
+    if (!tr) {
+      tr = document.createElement('tr');
+      tr.dataset.replica = r.id;
+      for (let i = 0; i < 8; i++) tr.append(document.createElement('td'));
+      const bar = document.createElement('span'); bar.className = 'bar'; tr.children[6].append(bar);
+      const actions = document.createElement('td');
+      const kill = document.createElement('button'); kill.textContent = 'Kill'; kill.dataset.testid = 'kill-' + r.id; kill.onclick = () => replicaAction(r.id, 'kill');
+      const restart = document.createElement('button'); restart.textContent = 'Restart'; restart.dataset.testid = 'restart-' + r.id; restart.onclick = () => replicaAction(r.id, 'restart');
+      actions.append(kill, restart); tr.append(actions);
+      body.append(tr);
+    }
     const cells = [r.id, r.mode, r.alive ? 'running' : 'killed', b.state || '?', b.inFlight ?? '-', b.requests ?? '-'];
-    for (const c of cells) { const td = document.createElement('td'); td.textContent = String(c); tr.append(td); }
-    const load = document.createElement('td');
-    const bar = document.createElement('span'); bar.className = 'bar'; bar.style.width = Math.round(120 * (b.requests || 0) / maxRequests) + 'px';
-    load.append(bar); tr.append(load);
-    const hit = document.createElement('td'); hit.textContent = near ? ratio(near.hits, near.misses) + ' (' + near.hits + '/' + (near.hits + near.misses) + ')' : '-'; tr.append(hit);
-    const actions = document.createElement('td');
-    const kill = document.createElement('button'); kill.textContent = 'Kill'; kill.dataset.testid = 'kill-' + r.id; kill.disabled = !r.alive; kill.onclick = () => replicaAction(r.id, 'kill');
-    const restart = document.createElement('button'); restart.textContent = 'Restart'; restart.dataset.testid = 'restart-' + r.id; restart.disabled = r.alive; restart.onclick = () => replicaAction(r.id, 'restart');
-    actions.append(kill, restart); tr.append(actions);
-    body.append(tr);
+    cells.forEach((c, i) => { tr.children[i].textContent = String(c); });
+    tr.children[6].firstChild.style.width = Math.round(120 * (b.requests || 0) / maxRequests) + 'px';
+    tr.children[7].textContent = near ? ratio(near.hits, near.misses) + ' (' + near.hits + '/' + (near.hits + near.misses) + ')' : '-';
+    tr.children[8].children[0].disabled = !r.alive;
+    tr.children[8].children[1].disabled = r.alive;
   }
   el('cache-shop').textContent = ratio(cache.hits, cache.misses) + ' of ' + (cache.hits + cache.misses) + ' reads';
   el('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
