@@ -1,5 +1,6 @@
 // `stickless session get|ls|rm|watch|revoke`: one SessionClient call each, the answer as JSON on
 // stdout, a SessionError as `{"error":{"code","message"}}` on stderr (exit 3).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { SessionError } from '../proto/errors.ts';
 import { SessionClient } from '../client/session-client.ts';
@@ -11,7 +12,8 @@ Subcommands:
   get <id>                  the session as JSON (id, version, fields, times, owner); exit 1 if missing
   ls --owner <owner>        the owner's live sessions as a JSON array (metadata and handles, no ids)
   rm <id>                   delete it; prints {"deleted":true}; exit 1 if there was nothing to delete
-  watch <id>                one JSON line per change until DELETED or EXPIRED (Ctrl-C ends it, exit 0)
+  watch <id>                one JSON line per change until DELETED or EXPIRED (Ctrl-C ends it, exit 0);
+                            a stream sessiond ends or loses is reopened (a new SNAPSHOT) for up to 30 s
   revoke --owner <owner>    delete every session of the owner (or only --handle ones); prints {"revoked":n}
 
 Options (every subcommand):
@@ -132,22 +134,50 @@ async function run(client: SessionClient, sub: string, target: string, values: V
   }
 }
 
+/** How long `watch` keeps reopening a stream that ended without DELETED or EXPIRED before it gives up (exit 3). */
+const WATCH_REOPEN_FOR_MS = 30_000;
+const WATCH_REOPEN_DELAY_MS = 500;
+/** Failures after which the session may still be there: sessiond unreachable, Redis away (and see cancelledBySessiond). */
+const REOPENABLE = new Set(['SESS_ERR_SERVICE_UNAVAILABLE', 'SESS_ERR_STORE_UNAVAILABLE']);
+
+/** gRPC CANCELLED that this process did not ask for: a sessiond shutting down cancels its open streams. */
+function cancelledBySessiond(error: SessionError): boolean {
+  return (error.cause as { code?: unknown } | undefined)?.code === 1;
+}
+
 async function watch(client: SessionClient, id: string): Promise<number> {
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let first = true;
+  let failingSince: number | undefined;
   try {
-    for await (const event of client.watch(id, { signal: stop.signal })) {
-      write(process.stdout, `${toJson(event)}\n`);
-      if (first && event.kind === 'DELETED') return EXIT.notFound;
-      first = false;
+    for (;;) {
+      let failure: SessionError | undefined;
+      try {
+        for await (const event of client.watch(id, { signal: stop.signal })) {
+          write(process.stdout, `${toJson(event)}\n`);
+          failingSince = undefined;
+          if (first && event.kind === 'DELETED') return EXIT.notFound;
+          first = false;
+          if (event.kind === 'DELETED' || event.kind === 'EXPIRED') return EXIT.ok;
+        }
+      } catch (error) {
+        if (stop.signal.aborted) return EXIT.ok;
+        if (!(error instanceof SessionError) || !(REOPENABLE.has(error.code) || cancelledBySessiond(error))) throw error;
+        failure = error;
+      }
+      if (stop.signal.aborted) return EXIT.ok;
+      // The stream ended before the session did (sessiond stopped, a restart, a lost connection):
+      // open it again; its SNAPSHOT shows the current version, so a jump tells of missed changes.
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince > WATCH_REOPEN_FOR_MS) {
+        throw new SessionError(failure?.code ?? 'SESS_ERR_SERVICE_UNAVAILABLE', `watch: the stream could not be reopened for ${WATCH_REOPEN_FOR_MS / 1000} s${failure ? `: ${failure.message}` : ''}`);
+      }
+      write(process.stderr, `${toJson({ reopening: { reason: failure ? failure.code : 'the stream ended before the session', inMs: WATCH_REOPEN_DELAY_MS } })}\n`);
+      await sleep(WATCH_REOPEN_DELAY_MS, undefined, { signal: stop.signal }).catch(() => {}); // Ctrl-C: ends at the loop's check
     }
-    return EXIT.ok;
-  } catch (error) {
-    if (stop.signal.aborted) return EXIT.ok;
-    throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

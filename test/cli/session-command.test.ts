@@ -2,7 +2,7 @@
 // on stdout, errors as JSON on stderr, and the documented exit codes (docs/cli.md).
 import test from 'ava';
 import { setup } from '../client/client-harness.ts';
-import { waitFor } from '../helpers/servers.ts';
+import { startSessiond, waitFor } from '../helpers/servers.ts';
 import { startStickless, stickless } from './cli-harness.ts';
 
 const target = (address: string, ns: string): string[] => ['--address', address, '--namespace', ns, '--deadline-ms', '30000'];
@@ -61,6 +61,34 @@ test('watch prints one JSON line per change and exits 0 when the session is dele
   t.is(await watch.exited, 0);
   const kinds = watch.stdout().trim().split('\n').map((line) => (JSON.parse(line) as { kind: string }).kind);
   t.deepEqual(kinds, ['SNAPSHOT', 'UPDATED', 'DELETED']);
+});
+
+test('watch reopens its stream when sessiond stops (gracefully or not) and a new one takes the address; the changes keep coming', async (t) => {
+  t.timeout(240_000, 'node start-ups on a busy machine');
+  const { sessiond, client, ns } = await setup(t, { store: 'redis' }, { deadlineMs: 30_000 });
+  const s = await client.create({ n: 0 });
+  const watch = startStickless(t, ['session', 'watch', s.id, ...target(sessiond.address, ns)]);
+  const lines = () => watch.stdout().trim().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { kind: string; version: number });
+  await waitFor(() => watch.stdout().includes('SNAPSHOT'), 150_000, 'the SNAPSHOT line');
+
+  // A graceful stop ends the stream with OK; a destroyed server cuts it. Either way the session is
+  // still there, and the same address answers again a moment later.
+  let current = sessiond;
+  for (const stopping of ['close', 'destroy'] as const) {
+    await (stopping === 'close' ? current.server.close() : current.server.destroy());
+    current = await startSessiond(t, { redis: sessiond.redis, config: { listen: sessiond.address, keyPrefix: sessiond.keyPrefix } });
+    const seen = lines().length;
+    await waitFor(() => lines().slice(seen).some((line) => line.kind === 'SNAPSHOT'), 60_000, `a new SNAPSHOT after ${stopping}`);
+    await client.patch(s.id, [{ increment: 'n' }]);
+    await waitFor(() => lines().slice(seen).some((line) => line.kind === 'UPDATED'), 60_000, `an UPDATED after ${stopping}`);
+  }
+  t.regex(watch.stderr(), /"reopening"/, 'each reopening is said on stderr');
+  await client.delete(s.id);
+  t.is(await watch.exited, 0);
+  const kinds = lines().map((line) => line.kind);
+  t.deepEqual(kinds, ['SNAPSHOT', 'SNAPSHOT', 'UPDATED', 'SNAPSHOT', 'UPDATED', 'DELETED']);
+  const versions = lines().map((line) => line.version);
+  t.deepEqual(versions, [...versions].sort((a, b) => a - b), 'versions never go backwards across reopenings');
 });
 
 test('usage errors exit 2 before dialing; an unreachable sessiond exits 3 with its code', async (t) => {
