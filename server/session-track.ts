@@ -9,11 +9,11 @@ import type { TrackEvent } from '../proto/generated/stickless/session/v1/TrackEv
 import type { TrackRequest__Output } from '../proto/generated/stickless/session/v1/TrackRequest.ts';
 import { SessionError } from '../proto/errors.ts';
 import { toGrpcStatus } from './errors.ts';
-import { backlogExceeded } from './stream-backlog.ts';
 import { ExpiryQueue } from './expiry-queue.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { requireId, requireNamespace } from './request-validation.ts';
 import { hasChangeFeed, type SessionChange, type SessionStore } from './session-store.ts';
+import { backlogExceeded } from './stream-backlog.ts';
 
 type TrackCall = grpc.ServerDuplexStream<TrackRequest__Output, TrackEvent>;
 type Kind = 'TRACKING' | 'UPDATED' | 'DELETED' | 'EXPIRED' | 'RESYNC';
@@ -283,7 +283,7 @@ class TrackStream {
   #write(event: TrackEvent): void {
     // Every held id may owe one answer at once (a re-hold of all after RESYNC); changes come on top.
     const { maxQueuedEvents } = this.#registry.options;
-    const exceeded = backlogExceeded(this.#call, this.#held.size + maxQueuedEvents, 'Track', `maxQueuedEvents (${maxQueuedEvents}) plus one per held id (${this.#held.size})`);
+    const exceeded = backlogExceeded(this.#call, this.#held.size + maxQueuedEvents, 'Track', () => `maxQueuedEvents (${maxQueuedEvents}) plus one per held id (${this.#held.size})`);
     if (exceeded) return this.fail(exceeded);
     this.#call.write(event);
   }

@@ -6,9 +6,9 @@ import type * as grpc from '@grpc/grpc-js';
 import type { WatchEvent } from '../proto/generated/stickless/session/v1/WatchEvent.ts';
 import type { WatchRequest__Output } from '../proto/generated/stickless/session/v1/WatchRequest.ts';
 import { toGrpcStatus } from './errors.ts';
-import { backlogExceeded } from './stream-backlog.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { SessionChange, SessionStore } from './session-store.ts';
+import { backlogExceeded } from './stream-backlog.ts';
 
 type WatchCall = grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>;
 
@@ -132,7 +132,7 @@ class SessionWatch {
 
   #write(event: WatchEvent): void {
     if (this.#done) return;
-    const exceeded = backlogExceeded(this.#call, this.#maxQueuedEvents, 'Watch', `maxQueuedEvents, ${this.#maxQueuedEvents}`);
+    const exceeded = backlogExceeded(this.#call, this.#maxQueuedEvents, 'Watch', () => `maxQueuedEvents, ${this.#maxQueuedEvents}`);
     if (exceeded) return this.fail(exceeded);
     this.#call.write(event);
   }

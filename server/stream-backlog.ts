@@ -8,14 +8,14 @@ import type { Writable } from 'node:stream';
 import { SessionError } from '../proto/errors.ts';
 
 /**
- * The error that ends `stream` when more than `limit` messages wait unread in it, else undefined.
- * `what` names the stream and `allowance` what the limit is made of, for the message.
+ * The error that ends `stream` when `limit` messages or more wait unread in it, else undefined.
+ * `what` names the stream; `allowance()` says what the limit is made of (built only for the error).
  */
-export function backlogExceeded(stream: Writable, limit: number, what: string, allowance: string): SessionError | undefined {
+export function backlogExceeded(stream: Writable, limit: number, what: string, allowance: () => string): SessionError | undefined {
   const queued = stream.writableLength;
   if (queued < limit) return undefined;
   return new SessionError(
     'SESS_ERR_LIMIT_EXCEEDED',
-    `${what}: ${queued} events wait unread by the client, the most allowed (${allowance}); the stream ends, read it faster or hold fewer sessions`,
+    `${what}: ${queued} events wait unread by the client, the most allowed (${allowance()}); the stream ends, read it faster or hold fewer sessions`,
   );
 }
