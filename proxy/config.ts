@@ -135,6 +135,7 @@ function resolveSecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv, bas
 
 /** A pool's `tls` files read (relative to the configuration's directory) and tried together; issues name the key. */
 function readPoolTls(tls: PoolTls, path: string, baseDir: string, issues: string[]): PoolTls {
+  const before = issues.length;
   const read = (file: string | undefined, key: string, marker: RegExp, what: string): string | undefined => {
     if (file === undefined) return undefined;
     let text: string;
@@ -153,10 +154,13 @@ function readPoolTls(tls: PoolTls, path: string, baseDir: string, issues: string
     cert: read(tls.certFile, 'certFile', /-----BEGIN CERTIFICATE-----/, 'certificate (-----BEGIN CERTIFICATE-----)'),
     key: read(tls.keyFile, 'keyFile', /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key (-----BEGIN ... PRIVATE KEY-----)'),
   };
-  try {
-    poolSecureContext(resolved);
-  } catch (error) {
-    issues.push(`${path}: ${(error as Error).message}`);
+  // Tried together only when every file was read: a key that does not match its certificate, say.
+  if (issues.length === before) {
+    try {
+      poolSecureContext(resolved);
+    } catch (error) {
+      issues.push(`${path}: ${(error as Error).message}`);
+    }
   }
   return resolved;
 }
