@@ -2,6 +2,7 @@
 // stdout, a SessionError as `{"error":{"code","message"}}` on stderr (exit 3).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { status } from '@grpc/grpc-js';
 import { SessionError } from '../proto/errors.ts';
 import { SessionClient } from '../client/session-client.ts';
 import { EXIT, toJson, UsageError, write } from './exit-codes.ts';
@@ -142,7 +143,7 @@ const REOPENABLE = new Set(['SESS_ERR_SERVICE_UNAVAILABLE', 'SESS_ERR_STORE_UNAV
 
 /** gRPC CANCELLED that this process did not ask for: a sessiond shutting down cancels its open streams. */
 function cancelledBySessiond(error: SessionError): boolean {
-  return (error.cause as { code?: unknown } | undefined)?.code === 1;
+  return (error.cause as { code?: unknown } | undefined)?.code === status.CANCELLED;
 }
 
 async function watch(client: SessionClient, id: string): Promise<number> {
