@@ -3,6 +3,7 @@
 // about its command timeout, and a call it gives up on says nothing was applied
 // (SESS_ERR_STORE_UNAVAILABLE), never "maybe applied": so no acknowledged write is lost or doubled.
 import test from 'ava';
+import { Redis } from 'ioredis';
 import { unpack } from 'msgpackr';
 import { SessionError } from '../../proto/errors.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
@@ -51,6 +52,7 @@ test('with full coverage required, calls on the other shards are refused at most
   });
   await waitFor(() => sessions.every((s) => s.acked >= 1), 60_000, 'load on every session');
   const victim = cluster.nodes.find((n) => n.port === victimPort)!;
+  await settleWrites(victimPort);
   await cluster.kill(victim);
   await cluster.waitForFailover(victim, 60_000);
   const ackedAtFailover = sessions.map((s) => s.acked);
@@ -72,3 +74,25 @@ test('with full coverage required, calls on the other shards are refused at most
     t.is(unpack(record!.fields.get('n')!) as number, session.acked, 'every acknowledged increment, each once');
   }
 });
+
+/**
+ * Pauses writes on the master at `port` (CLIENT PAUSE WRITE, as Redis' own FAILOVER does) and waits
+ * until its replica has everything it acknowledged. Without replicaAcks a failover loses what the
+ * replica had not received (a fresh-clone CI run on a busy machine lost whole sessions that way), and
+ * this test is about the refusals on the other shards, not about that loss. Writes sent to the
+ * paused master wait unanswered and are never applied there; the kill then fails them.
+ */
+async function settleWrites(port: number): Promise<void> {
+  const master = new Redis({ host: '127.0.0.1', port, commandTimeout: 10_000, maxRetriesPerRequest: 0 });
+  try {
+    await master.call('CLIENT', 'PAUSE', '120000', 'WRITE');
+    await waitFor(async () => {
+      const info = await master.info('replication');
+      const offset = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
+      const replica = Number(/slave0:[^\r\n]*offset=(\d+)/.exec(info)?.[1]);
+      return replica >= offset;
+    }, 30_000, `the replica of 127.0.0.1:${port} to catch up`);
+  } finally {
+    master.disconnect();
+  }
+}
