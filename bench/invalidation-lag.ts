@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { SessionClient } from '../client/index.ts';
 import { isRunning, type Child, type ChildProcesses } from './child-processes.ts';
 import type { HolderOptions, HolderResult } from './invalidation-lag-holder.ts';
+import { runAtFixedRate } from './fixed-rate-schedule.ts';
+import { formatGc, GC_TRACE_FLAG, GcWindow, type GcFigures } from './gc-trace.ts';
 import { LatencyRecorder } from './latency-recorder.ts';
 import { formatMs, formatRate, formatShare, formatTable } from './markdown-table.ts';
 import { preload, startSessiond } from './near-cache.ts';
@@ -75,6 +77,8 @@ export interface LagResult {
   /** Share of all cores busy with processes that are not the benchmark's. */
   otherLoad: number;
   loadAverage: [number, number];
+  /** sessiond's garbage collections over the measured window (its `--trace-gc-nvp` lines). */
+  sessiondGc: GcFigures;
   /** Issue 8's verdict, on rows asked for its rate; null on the others. */
   met: boolean | null;
 }
@@ -93,6 +97,7 @@ interface RowRun {
   rate: number;
   writes: WriteRun;
   cpu: LagResult['cpu'];
+  sessiondGc: GcFigures;
   otherLoad: number;
   loadAverage: [number, number];
 }
@@ -105,7 +110,7 @@ export async function runInvalidationLag(options: InvalidationLagOptions): Promi
   let writer: SessionClient | undefined;
   const dir = children.makeTempDir('stickless-bench-lag-');
   try {
-    const started = await startSessiond(children, 'invalidation lag', redis.url);
+    const started = await startSessiond(children, 'invalidation lag', redis.url, [GC_TRACE_FLAG]);
     sessiond = started.child;
     writer = new SessionClient({ address: started.address, namespace: NAMESPACE, deadlineMs: DEADLINE_MS });
     const ids = await preload(writer, options.sessions);
@@ -122,16 +127,19 @@ export async function runInvalidationLag(options: InvalidationLagOptions): Promi
       options.log(`  writing ${rate}/s for ${options.warmupMs} + ${options.durationMs} ms`);
       const loadBefore = loadavg()[0]!;
       const foreign = new ForeignLoadMeter(() => children.pids());
+      const gc = new GcWindow(sessiond);
       let cpuStart = cpuNow();
       const writes = await writeAtFixedRate(writer, ids, rate, options, () => {
         foreign.start();
+        gc.start();
         cpuStart = cpuNow();
       });
       const cpuEnd = cpuNow();
+      const sessiondGc = gc.stop();
       const otherLoad = foreign.stop(availableParallelism());
       const windowMs = writes.windowEndPerf - writes.windowStartPerf;
       const share = (key: keyof typeof cpuEnd) => (cpuEnd[key] - cpuStart[key]) / windowMs;
-      runs.push({ rate, writes, otherLoad, loadAverage: [loadBefore, loadavg()[0]!], cpu: { writer: share('writer'), sessiond: share('sessiond'), redis: share('redis'), holder: share('holder') } });
+      runs.push({ rate, writes, sessiondGc, otherLoad, loadAverage: [loadBefore, loadavg()[0]!], cpu: { writer: share('writer'), sessiond: share('sessiond'), redis: share('redis'), holder: share('holder') } });
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS)); // the last events, and sessiond's queue after an overload
     }
     const collectedAt = Date.now();
@@ -174,7 +182,7 @@ function lagOf(run: RowRun, seen: HolderResult, collectedAt: number): LagResult 
   return {
     targetWritesPerSecond: run.rate, writesPerSecond: writes.reachedPerSecond, writes: writes.ok, writeErrors: writes.errors, firstWriteError: writes.firstError,
     writeP50Ms: writes.p50Ms, writeP99Ms: writes.p99Ms, events, missingEvents, droppedShare: events === 0 ? Number.NaN : dropped / events,
-    p50Ms, p99Ms, maxMs, cpu: run.cpu, otherLoad: run.otherLoad, loadAverage: run.loadAverage,
+    p50Ms, p99Ms, maxMs, cpu: run.cpu, sessiondGc: run.sessiondGc, otherLoad: run.otherLoad, loadAverage: run.loadAverage,
     met: atTarget ? p99Ms <= LAG_TARGET.p99Ms && writes.reachedPerSecond >= 0.99 * LAG_TARGET.writesPerSecond && missingEvents === 0 : null,
   };
 }
@@ -199,21 +207,13 @@ interface WriteRun {
 async function writeAtFixedRate(writer: SessionClient, ids: readonly string[], rate: number, options: InvalidationLagOptions, onWindowStart: () => void): Promise<WriteRun> {
   const recorder = new LatencyRecorder();
   const commits: number[] = [];
-  const intervalMs = 1000 / rate;
-  const epochOffset = Date.now() - performance.now();
-  const start = performance.now();
-  const measureFrom = start + options.warmupMs;
-  const end = measureFrom + options.durationMs;
   let ok = 0;
   let errors = 0;
   let firstError: string | undefined;
-  let lastAckAt = measureFrom;
-  let windowOpen = false;
-  const pending = new Set<Promise<void>>();
-  const one = async (id: string, dueAt: number): Promise<void> => {
-    const measured = dueAt >= measureFrom;
+  let lastAckAt = 0;
+  const run = await runAtFixedRate({ rate, warmupMs: options.warmupMs, durationMs: options.durationMs, onWindowStart }, async (n, dueAt, measured) => {
     try {
-      const written = await writer.patch(id, [{ increment: 'visits' }]);
+      const written = await writer.patch(ids[n % ids.length]!, [{ increment: 'visits' }]);
       commits.push(written.updatedAtMs);
       if (!measured) return;
       const now = performance.now();
@@ -224,34 +224,13 @@ async function writeAtFixedRate(writer: SessionClient, ids: readonly string[], r
       if (measured) errors++;
       firstError ??= (error as Error).message;
     }
-  };
-  // Every write due by now goes out, then the event loop runs (replies) until the next one is due:
-  // a loop that sleeps only when more than 1 ms ahead starves the replies when sending a write takes
-  // about as long as the interval, and one that spins to the due time burns the writer's core.
-  // Timers fire whole ms late at most; the lag is counted from the commit, so that does not touch it.
-  for (let n = 0; ;) {
-    const now = performance.now();
-    for (let dueAt = start + n * intervalMs; dueAt <= now && dueAt < end; dueAt = start + ++n * intervalMs) {
-      if (!windowOpen && dueAt >= measureFrom) {
-        windowOpen = true;
-        onWindowStart();
-      }
-      const p = one(ids[n % ids.length]!, dueAt);
-      pending.add(p);
-      void p.finally(() => pending.delete(p));
-    }
-    const next = start + n * intervalMs;
-    if (next >= end) break;
-    const wait = next - performance.now();
-    await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, Math.max(1, wait)) : setImmediate(resolve)));
-  }
-  await Promise.all(pending);
+  });
   const [p50Ms, p99Ms] = recorder.percentiles(50, 99);
   return {
     ok, errors, firstError, p50Ms: p50Ms!, p99Ms: p99Ms!, commits,
-    reachedPerSecond: ok / (Math.max(options.durationMs, lastAckAt - measureFrom) / 1000),
-    windowStartPerf: measureFrom, windowEndPerf: performance.now(),
-    windowFromEpoch: epochOffset + measureFrom, windowToEpoch: epochOffset + end,
+    reachedPerSecond: ok / (Math.max(options.durationMs, lastAckAt - run.measureFrom) / 1000),
+    windowStartPerf: run.measureFrom, windowEndPerf: run.settledAt,
+    windowFromEpoch: run.epochOffset + run.measureFrom, windowToEpoch: run.epochOffset + run.end,
   };
 }
 
@@ -276,9 +255,9 @@ async function collect(holder: Child, outFile: string): Promise<HolderResult> {
 function report(results: readonly LagResult[], holder: HolderSummary, options: InvalidationLagOptions): string {
   const pct = (share: number) => formatShare(share);
   const table = formatTable(
-    ['writes/s asked', 'writes/s reached', 'write p50 / p99 ms', 'events', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'CPU, share of a core: writer / sessiond / Redis / holder', 'other load', 'load average', `target (p99 ≤ ${LAG_TARGET.p99Ms} ms at ${formatRate(LAG_TARGET.writesPerSecond)}/s)`],
+    ['writes/s asked', 'writes/s reached', 'write p50 / p99 ms', 'events', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'CPU, share of a core: writer / sessiond / Redis / holder', 'sessiond GC: young pauses/s, longest ms, time stopped, promoted MB/s', 'other load', 'load average', `target (p99 ≤ ${LAG_TARGET.p99Ms} ms at ${formatRate(LAG_TARGET.writesPerSecond)}/s)`],
     results.map((r) => [formatRate(r.targetWritesPerSecond), formatRate(r.writesPerSecond), `${formatMs(r.writeP50Ms)} / ${formatMs(r.writeP99Ms)}`, String(r.events), formatMs(r.p50Ms), formatMs(r.p99Ms), formatMs(r.maxMs),
-      `${pct(r.cpu.writer)} / ${pct(r.cpu.sessiond)} / ${pct(r.cpu.redis)} / ${pct(r.cpu.holder)}`, pct(r.otherLoad), `${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`,
+      `${pct(r.cpu.writer)} / ${pct(r.cpu.sessiond)} / ${pct(r.cpu.redis)} / ${pct(r.cpu.holder)}`, formatGc(r.sessiondGc, options.durationMs), pct(r.otherLoad), `${r.loadAverage[0].toFixed(1)} → ${r.loadAverage[1].toFixed(1)}`,
       r.met === null ? '– (reference rate)' : r.met ? 'met' : '**missed**']),
   );
   const lines = [
@@ -289,7 +268,8 @@ function report(results: readonly LagResult[], holder: HolderSummary, options: I
       'Lag = commit time (Redis TIME in whole ms, carried by the Track event) → the holder\'s near cache has handled the event (`Date.now()` in its invalidation diagnostics subscriber, right after the drop), one machine clock; ' +
       'whole-ms clocks make each figure uncertain by up to 1 ms. ' +
       `Events that dropped a copy: ${results.map((r) => formatShare(r.droppedShare)).join(' / ')} ${options.reread === false ? '(without re-reads each copy is dropped once, before the measured window; later events find none to drop and are handled all the same)' : '(the rest found the re-read after the previous change still on its way)'}. ` +
-      `The holder's own figure (nearCacheStats().lagMs, its last 4,096 events) read p99 ${formatMs(holder.reportedP99Ms)} ms at the end.`,
+      `The holder's own figure (nearCacheStats().lagMs, its last 4,096 events) read p99 ${formatMs(holder.reportedP99Ms)} ms at the end. ` +
+      'sessiond runs with `--trace-gc-nvp`: its young-generation collections (scavenges) over the window, how long the longest stopped it, the share of the window it was stopped for any collection, and what its scavenges promoted to the old generation per second (against what it allocated).',
   ];
   for (const r of results) {
     if (r.missingEvents > 0) lines.push(`- ${formatRate(r.targetWritesPerSecond)}/s: ${r.missingEvents} acknowledged writes had no event at the holder when its figures were collected: counted in the percentiles at the lower bound of their lag.`);
@@ -298,3 +278,4 @@ function report(results: readonly LagResult[], holder: HolderSummary, options: I
   if (holder.rereadErrors > 0 || holder.resyncs > 0) lines.push(`- holder: ${holder.rereadErrors} failed re-reads of ${holder.rereads}, ${holder.resyncs} resyncs.`);
   return lines.join('\n');
 }
+

@@ -13,10 +13,11 @@ const TTL_MS = 30 * 60_000;
 const FIELDS = { user: 'user-42', cart: ['sku-1', 'sku-2', 'sku-3'], visits: 0 };
 const DEADLINE_MS = 2000;
 
-export async function startSessiond(children: ChildProcesses, name: string, redisUrl: string) {
+/** Starts one sessiond on `redisUrl`; `nodeArgs` go before its entry point (e.g. GC tracing). */
+export async function startSessiond(children: ChildProcesses, name: string, redisUrl: string, nodeArgs: readonly string[] = []) {
   const port = await freePort();
   const child = children.start({
-    name: `sessiond (${name})`, command: process.execPath, args: [SERVER_MAIN],
+    name: `sessiond (${name})`, command: process.execPath, args: [...nodeArgs, SERVER_MAIN],
     env: { STICKLESS_LISTEN: `127.0.0.1:${port}`, STICKLESS_LOG_LEVEL: 'warn', STICKLESS_KEY_PREFIX: 'bench:', REDIS_URL: redisUrl },
   });
   try {

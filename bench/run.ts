@@ -12,6 +12,7 @@ import { LAG_REFERENCE_RATE, LAG_TARGET, runInvalidationLag } from './invalidati
 import { runProxyOverhead } from './proxy-overhead.ts';
 import { runProxyInstructions, type InstructionRow } from './proxy-instructions.ts';
 import { runSessionOps } from './session-ops.ts';
+import { runTransportPeers } from './transport-peers.ts';
 import { runWebRequests, WEB_ROW_MS } from './web-requests.ts';
 
 const USAGE = `Usage: npm run bench [-- options]
@@ -77,7 +78,7 @@ if (!['auto', 'wrk', 'undici'].includes(requestedGenerator)) {
 const lagDurationMs = values.quick ? durationMs : Math.max(10_000, 2 * durationMs);
 const webDurationMs = values.quick ? Math.max(3000, 2 * durationMs) : Math.max(WEB_ROW_MS, 2 * durationMs);
 // Rows × (warm-up + measured) plus process starts, with generous slack; past it, everything stops.
-const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 3 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000) + (only === 'instructions' ? 1_800_000 : 0);
+const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 5 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000) + (only === 'instructions' ? 1_800_000 : 0);
 
 const children = new ChildProcesses();
 const log = (line: string): void => {
@@ -139,6 +140,10 @@ try {
       log(`near-cache invalidation lag at ${LAG_TARGET.writesPerSecond} writes/s, holder not re-reading:`);
       sections.push('', '### Without the holder\'s re-reads', '');
       sections.push(await runInvalidationLag({ children, rates: [LAG_TARGET.writesPerSecond], reread: false, sessions: 1000, warmupMs: 2 * warmupMs, durationMs: lagDurationMs, log, onRow: (row) => void lagRows.push(row) }));
+      // The transport alone at the same rate, for sessiond's collections in the rows above.
+      log(`the transport alone at ${LAG_TARGET.writesPerSecond} calls/s (node:http2, grpc-js):`);
+      sections.push('', '### The transport alone at the same rate', '');
+      sections.push(await runTransportPeers({ children, rate: LAG_TARGET.writesPerSecond, warmupMs: 2 * warmupMs, durationMs: lagDurationMs, log, onRow: (row) => void lagRows.push(row) }));
     }
   }
   if (only === undefined || only === 'web') {

@@ -1,0 +1,40 @@
+// A transport peer of sessiond for the lag benchmark's GC rows, as its own process:
+// `node --trace-gc-nvp bench/transport-peer-server.ts http2|grpc PORT`. `http2`: a bare node:http2
+// server answering each POST with a gRPC-shaped response (headers, one DATA frame, trailers). `grpc`:
+// a bare @grpc/grpc-js server with one unary method that echoes its bytes. Neither does anything
+// else, so their collections are what the transport alone costs at a given call rate.
+import * as grpc from '@grpc/grpc-js';
+import { createServer } from 'node:http2';
+
+export const ECHO_PATH = '/stickless.bench.Echo/Echo';
+const identity = (bytes: Buffer): Buffer => bytes;
+export const ECHO_SERVICE = {
+  Echo: { path: ECHO_PATH, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+} satisfies grpc.ServiceDefinition;
+
+if (process.argv[1] === import.meta.filename) {
+  const [kind, port] = process.argv.slice(2);
+  if (kind === 'http2') {
+    const server = createServer();
+    server.on('stream', (stream) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', () => {});
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(Buffer.concat(chunks));
+      });
+    });
+    server.listen(Number(port), '127.0.0.1');
+  } else if (kind === 'grpc') {
+    const server = new grpc.Server();
+    server.addService(ECHO_SERVICE, { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request) });
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => {
+      if (error) throw error;
+    });
+  } else {
+    process.stderr.write('usage: transport-peer-server.ts http2|grpc PORT\n');
+    process.exit(2);
+  }
+}
