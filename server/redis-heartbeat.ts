@@ -2,6 +2,7 @@
 // host, a stalled network) keeps the connection and fires no event, so readiness also needs a
 // heartbeat: every `intervalMs` a PING (INFO replication when replica acknowledgements are required,
 // which also counts the replicas) that must be answered within the command timeout.
+import type { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-connection.ts';
 import { describeRedisError, isNotSent } from './redis-failures.ts';
 import { onlineReplicas } from './redis-replies.ts';
@@ -150,4 +151,36 @@ export class RedisHeartbeat implements RedisStatusSource {
     if (next.state === previous.state && next.replicas === previous.replicas) return;
     for (const listener of this.#listeners) listener(next, previous);
   }
+}
+
+/**
+ * The heartbeat of a Cluster. At start it answers only once every master has answered: a command for
+ * a shard whose connection is still coming up would be refused unsent, so serving before that turns
+ * the first calls of a fresh sessiond into SESS_ERR_STORE_UNAVAILABLE. A master that stays silent
+ * holds that back for at most `startGraceMs` after another master first answered; from then on (and
+ * once every master has answered) one answering master is enough, as the other shards keep serving
+ * while one is lost.
+ */
+export function clusterProbe(cluster: Cluster, startGraceMs: number): () => Promise<unknown> {
+  let started = false;
+  let firstAnswerAt: number | undefined;
+  return async () => {
+    const pings = cluster.nodes('master').map((node) => node.ping());
+    if (started) return Promise.any(pings);
+    if (pings.length === 0) throw new Error('no Cluster master known yet');
+    const results = await Promise.allSettled(pings);
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure === undefined) {
+      started = true;
+      return;
+    }
+    if (results.some((result) => result.status === 'fulfilled')) {
+      firstAnswerAt ??= Date.now();
+      if (Date.now() - firstAnswerAt >= startGraceMs) {
+        started = true;
+        return;
+      }
+    }
+    throw failure.reason;
+  };
 }

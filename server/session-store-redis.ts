@@ -7,7 +7,7 @@ import { createClusterConnection, createRedisConnection, isClusterConnection, ty
 import { ClusterSteps, type ClusterStep } from './redis-cluster-steps.ts';
 import { ClusterSubscriber } from './redis-cluster-subscriber.ts';
 import { describeRedisAddress } from './redis-failures.ts';
-import { RedisHeartbeat, type RedisStatus, type RedisStatusSource } from './redis-heartbeat.ts';
+import { clusterProbe, RedisHeartbeat, type RedisStatus, type RedisStatusSource } from './redis-heartbeat.ts';
 import { checkStoreArguments } from './field-ops.ts';
 import { openSessionId, sealSessionId } from './idempotent-id.ts';
 import { RedisScriptRunner, type ScriptName } from './redis-script-runner.ts';
@@ -37,6 +37,11 @@ export interface RedisSessionStoreOptions {
   /** Pause between two heartbeats (PING, or INFO replication with replicaAcks), in ms. Default 1000. */
   heartbeatIntervalMs?: number;
   /**
+   * On a Cluster, how long a fresh store waits for a silent master before it reports ready with the
+   * masters that answer (it waits for every master until then), in ms. Default 10,000.
+   */
+  clusterStartGraceMs?: number;
+  /**
    * Serve Get (without slide) from a replica when its copy exists and is at least the request's
    * minVersion; otherwise, or when the replica fails, from the primary. `urls` are the replicas of a
    * standalone primary; with Sentinel, Sentinel names one. Undefined: every read goes to the primary.
@@ -52,6 +57,8 @@ export interface RedisSessionStoreOptions {
 /** Where a Get with replicaReads was answered: by a replica, or by the primary and why. */
 export type ReplicaReadOutcome = 'replica' | 'behind' | 'missing' | 'failed' | 'none';
 
+/** How long a fresh Cluster store waits for a silent master before serving the other shards (clusterStartGraceMs). */
+const CLUSTER_START_GRACE_MS = 10_000;
 const OP_CODES = { set: 's', delete: 'd', incrementInt: 'i', incrementFloat: 'f', append: 'a' } as const;
 
 /** The commit time in a change message (`"t":"<ms>"`, redis-scripts.ts), read without a second JSON parse. */
@@ -79,14 +86,14 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
     const replicaAcks = options.replicaAcks ?? 0;
     // Ready means answering: connected and the last heartbeat answered in time (a frozen Redis keeps
     // its connection and fires no event). The heartbeat also reads the error events, for their reason.
-    // On a Cluster the heartbeat asks every master (ready while any answers: the others' shards
-    // serve), and WAIT's own count decides replica acknowledgements (no per-shard pre-check).
+    // On a Cluster the heartbeat asks every master (ready once all have answered at start, then while
+    // any answers: the others' shards serve), and WAIT's own count decides replica acknowledgements.
     this.#heartbeat = new RedisHeartbeat(this.#redis, {
       address: describeRedisAddress(options.connection),
       intervalMs: options.heartbeatIntervalMs ?? 1000,
       commandTimeoutMs: options.connection.commandTimeoutMs,
       replicasRequired: cluster ? 0 : replicaAcks,
-      ...(cluster ? { probe: () => Promise.any(cluster.nodes('master').map((node) => node.ping())) } : {}),
+      ...(cluster ? { probe: clusterProbe(cluster, options.clusterStartGraceMs ?? CLUSTER_START_GRACE_MS) } : {}),
     });
     this.#heartbeat.onRedisStatus((status) => this.#setReady(status.state === 'answering'));
     this.#runner = new RedisScriptRunner(this.#redis, cluster !== undefined, {

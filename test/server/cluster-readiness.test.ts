@@ -1,0 +1,77 @@
+// When a fresh store on a Redis Cluster says it is ready. Ready while any master answers would let
+// the first calls for a shard whose connection is still coming up be refused unsent
+// (SESS_ERR_STORE_UNAVAILABLE); so at start a store waits until every master has answered, and a
+// master that stays silent holds it back only for clusterStartGraceMs. A master frozen with SIGSTOP
+// keeps its sockets and answers nothing: the case a start can meet that a connection event never shows.
+import test from 'ava';
+import { pack } from 'msgpackr';
+import { generateSessionId, sessionHandle } from '../../server/session-id.ts';
+import { uniquePrefix } from '../helpers/redis.ts';
+import { openClusterStore, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
+import { waitFor } from '../helpers/servers.ts';
+
+let cluster: RedisCluster;
+test.before(async () => {
+  // No replicas, so a frozen master is not failed over; the other shards serve meanwhile.
+  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0, requireFullCoverage: false });
+});
+test.after.always(async () => {
+  await cluster?.stop();
+});
+
+/** Creates sessions until one has landed on every master; returns how many were created. */
+async function writeToEveryMaster(store: ReturnType<typeof openClusterStore>, prefix: string): Promise<number> {
+  const masters = new Set<number>();
+  let created = 0;
+  while (masters.size < 3) {
+    const id = generateSessionId();
+    await store.create({ namespace: 'shop', id, fields: new Map([['n', pack(0)]]), ttlMs: 60_000, owner: '' });
+    created += 1;
+    masters.add((await cluster.masterForKey(`${prefix}s:{${sessionHandle('shop', id)}}`)).port);
+  }
+  return created;
+}
+
+test.serial('a fresh store is not ready while one master is silent, and is once it answers: then every shard takes writes', async (t) => {
+  t.timeout(120_000);
+  const frozen = cluster.nodes[1]!;
+  cluster.pause(frozen, true);
+  t.teardown(() => cluster.pause(frozen, false));
+  const prefix = uniquePrefix();
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 3000, connectTimeoutMs: 3000, heartbeatIntervalMs: 200, clusterStartGraceMs: 600_000, keyPrefix: prefix });
+  t.teardown(() => store.close());
+
+  // The first heartbeat that got an answer from the others and none from the frozen master.
+  const status = await waitFor(() => {
+    const { state, reason } = store.redisStatus;
+    return state === 'answering' || (state === 'unreachable' && reason.startsWith('no answer within')) ? store.redisStatus : undefined;
+  }, 60_000, 'a heartbeat judged');
+  t.is(status.state, 'unreachable', 'one master never answered, so the store must not be answering');
+  t.false(store.ready);
+
+  cluster.pause(frozen, false);
+  t.true(await store.waitUntilReady(60_000));
+  const created = await writeToEveryMaster(store, prefix);
+  t.log(`${created} sessions created to reach every master, none refused`);
+});
+
+test.serial('a master still silent after clusterStartGraceMs: the store serves the shards that answer', async (t) => {
+  t.timeout(120_000);
+  const frozen = cluster.nodes[2]!;
+  cluster.pause(frozen, true);
+  t.teardown(() => cluster.pause(frozen, false));
+  const prefix = uniquePrefix();
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 3000, connectTimeoutMs: 3000, heartbeatIntervalMs: 200, clusterStartGraceMs: 1000, keyPrefix: prefix });
+  t.teardown(() => store.close());
+
+  t.true(await store.waitUntilReady(60_000), 'ready with two of three masters once the grace has passed');
+  // A session on an answering shard is written while the frozen master still says nothing.
+  for (;;) {
+    const id = generateSessionId();
+    if ((await cluster.masterForKey(`${prefix}s:{${sessionHandle('shop', id)}}`)).port === frozen.port) continue;
+    const created = await store.create({ namespace: 'shop', id, fields: new Map([['n', pack(0)]]), ttlMs: 60_000, owner: '' });
+    t.is(created.record.version, 1);
+    break;
+  }
+  t.is(frozen.state, 'paused');
+});
