@@ -24,8 +24,8 @@ export interface Child {
   readonly process: ChildProcess;
   /** Everything it wrote to stdout, up to `MAX_OUTPUT_CHARS`. */
   stdout(): string;
-  /** True once stdout went past `MAX_OUTPUT_CHARS` and later output was dropped. */
-  stdoutTruncated(): boolean;
+  /** Calls `listener` with every later chunk of stdout (kept or not); returns an unsubscribe function. */
+  onStdout(listener: (text: string) => void): () => void;
   /** The last lines of stdout and stderr, for error messages. */
   tail(): string;
   /** Resolves with the exit code (or signal name) once the process has exited. */
@@ -52,12 +52,12 @@ export class ChildProcesses {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
-    let truncated = false;
     let tail = '';
+    const listeners = new Set<(text: string) => void>();
     child.stdout?.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
+      for (const listener of listeners) listener(text);
       if (stdout.length < MAX_OUTPUT_CHARS) stdout += text;
-      else truncated = true;
       tail = (tail + text).slice(-TAIL_CHARS);
     });
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -70,7 +70,12 @@ export class ChildProcesses {
       });
       child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
     });
-    const handle: Child = { name: options.name, process: child, stdout: () => stdout, stdoutTruncated: () => truncated, tail: () => tail, exited };
+    const handle: Child = { name: options.name, process: child, stdout: () => stdout, tail: () => tail, exited,
+      onStdout: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
     this.#children.add(handle);
     void exited.then(() => this.#children.delete(handle));
     return handle;

@@ -22,17 +22,15 @@ export interface GcFigures {
   /** Bytes allocated and bytes promoted to the old generation by young collections, per second of the window. */
   allocatedBytesPerSecond: number;
   promotedBytesPerSecond: number;
-  /** False when the child's captured output ran out before the window ended (figures then undercount). */
-  complete: boolean;
 }
 
 const YOUNG = new Set(['s', 'mmc']);
 
 /** Sums the collections of `trace` (the lines a process printed with GC_TRACE_FLAG) over `windowMs`. */
-export function gcFigures(trace: string, windowMs: number, complete = true): GcFigures {
+export function gcFigures(trace: string, windowMs: number): GcFigures {
   const figures: GcFigures = {
     youngCollections: 0, youngPauseMaxMs: 0, youngPauseTotalMs: 0, fullCollections: 0, fullPauseTotalMs: 0,
-    pausedShare: 0, allocatedBytesPerSecond: 0, promotedBytesPerSecond: 0, complete,
+    pausedShare: 0, allocatedBytesPerSecond: 0, promotedBytesPerSecond: 0,
   };
   let allocated = 0;
   let promoted = 0;
@@ -58,24 +56,26 @@ export function gcFigures(trace: string, windowMs: number, complete = true): GcF
   return figures;
 }
 
-/** Marks where a window starts in a child's captured stdout and reads its collections at the end. */
+/** Collects a child's trace lines from start() to stop() and sums their collections. */
 export class GcWindow {
   readonly #child: Child;
-  #from = 0;
+  #trace = '';
   #startedAt = 0;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(child: Child) {
     this.#child = child;
   }
 
   start(): void {
-    this.#from = this.#child.stdout().length;
+    this.#trace = '';
     this.#startedAt = performance.now();
+    this.#unsubscribe = this.#child.onStdout((text) => void (this.#trace += text));
   }
 
   stop(): GcFigures {
-    const output = this.#child.stdout();
-    return gcFigures(output.slice(this.#from), performance.now() - this.#startedAt, !this.#child.stdoutTruncated());
+    this.#unsubscribe?.();
+    return gcFigures(this.#trace, performance.now() - this.#startedAt);
   }
 }
 
@@ -88,5 +88,5 @@ function field(line: string, name: string): number {
 export function formatGc(gc: GcFigures, windowMs: number): string {
   const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
   const perSecond = (gc.youngCollections / (windowMs / 1000)).toFixed(1);
-  return `${perSecond} / ${formatMs(gc.youngPauseMaxMs)} ms / ${formatShare(gc.pausedShare)} / ${mb(gc.promotedBytesPerSecond)} (of ${mb(gc.allocatedBytesPerSecond)})${gc.complete ? '' : ' (output cut)'}`;
+  return `${perSecond} / ${formatMs(gc.youngPauseMaxMs)} ms / ${formatShare(gc.pausedShare)} / ${mb(gc.promotedBytesPerSecond)} (of ${mb(gc.allocatedBytesPerSecond)})`;
 }

@@ -10,7 +10,8 @@ import { formatCpuUs, formatMs, formatRate, formatRatio, formatShare, formatTabl
 import { ForeignLoadMeter, processCpuMs, processTree, reapedChildrenCpuMs } from './process-cpu.ts';
 import { measureFixedRate, measurePinnedClientsRss, targetLines, type FixedRateRow, type RssResult } from './proxy-targets.ts';
 import { DISTURBED_SHARE } from './session-ops.ts';
-import { startHaproxy, startSticklessProxy, type Backend, type RunningProxy } from './proxy-peers.ts';
+import { GC_TRACE_FLAG } from './gc-trace.ts';
+import { PROXY_NODE_ARGS, startHaproxy, startSticklessProxy, type Backend, type RunningProxy } from './proxy-peers.ts';
 
 export interface ProxyOverheadOptions {
   children: ChildProcesses;
@@ -91,7 +92,8 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<{
   let rss: RssResult | undefined;
   try {
     for (const b of backends) await waitForPort(b.port, backend);
-    stickless = await startSticklessProxy(children, backends);
+    // Traced for the fixed-rate row: what its collections stop it for (a chunk of the p99 it adds).
+    stickless = await startSticklessProxy(children, backends, 1, [...PROXY_NODE_ARGS, GC_TRACE_FLAG]);
     stickless2 = await startSticklessProxy(children, backends, 2);
     if (options.haproxy) haproxy = await startHaproxy(children, backends);
     if (options.haproxy) haproxy2 = await startHaproxy(children, backends, 2);
@@ -116,7 +118,7 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<{
     // HAProxy doing the same job in the same run: what this machine and load generator add to any proxy's p99.
     fixedRate = await measureFixedRate(children, [
       { name: 'direct to one backend', url: `http://127.0.0.1:${backends[0]!.port}/none/bench` },
-      { name: 'stickless, soft, cookie inserted', url: `${stickless.url}/soft/bench` },
+      { name: 'stickless, soft, cookie inserted', url: `${stickless.url}/soft/bench`, gcOf: stickless.child },
       ...(haproxy ? [{ name: 'HAProxy, cookie insert', url: `${haproxy.cookie}/soft/bench` }] : []),
     ], options.log);
     rss = await measurePinnedClientsRss(children, options.generator, stickless, 100_000, options.log);

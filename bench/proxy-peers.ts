@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitForPort, type ChildProcesses } from './child-processes.ts';
+import { freePort, waitForPort, type Child, type ChildProcesses } from './child-processes.ts';
 import { processTree } from './process-cpu.ts';
 
 export interface Backend {
@@ -21,6 +21,8 @@ export interface RunningProxy {
   pids(): number[];
   /** Route counters from the admin API (stickless only). */
   routeCounters?(route: string): Promise<Record<string, number>>;
+  /** The proxy's process (stickless only): its stdout carries `--trace-gc-nvp` lines when started with that flag. */
+  readonly child?: Child;
   stop(): Promise<void>;
 }
 
@@ -94,6 +96,7 @@ export async function startSticklessProxy(children: ChildProcesses, backends: re
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.process.pid,
+    child,
     pids: () => processTree(child.process.pid),
     routeCounters: async (route) => {
       const response = await fetch(`http://127.0.0.1:${adminPort}/routes/${route}`, {

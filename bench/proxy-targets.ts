@@ -2,7 +2,8 @@
 // requests/s (open loop, bench/http-load-fixed-rate.ts) and the proxy's memory after 100,000
 // distinct clients were pinned; plus the lines that judge every target from one run's figures.
 import { fileURLToPath } from 'node:url';
-import type { ChildProcesses } from './child-processes.ts';
+import type { Child, ChildProcesses } from './child-processes.ts';
+import { GcWindow, type GcFigures } from './gc-trace.ts';
 import { runHttpLoad, type HttpLoadGenerator } from './http-load.ts';
 import type { RunResult } from './latency-recorder.ts';
 import { processRssBytes } from './process-cpu.ts';
@@ -13,6 +14,8 @@ export interface FixedRateRow {
   name: string;
   rate: number;
   result: RunResult;
+  /** The proxy's garbage collections over the whole fixed-rate run (its warm-up included), when traced. */
+  gc?: GcFigures | undefined;
 }
 
 export interface RssResult {
@@ -25,6 +28,7 @@ export interface RssResult {
 const FIXED_RATE_SCRIPT = fileURLToPath(new URL('./http-load-fixed-rate.ts', import.meta.url));
 const FIXED_RATE = 1000;
 const FIXED_RATE_MS = 10_000;
+const FIXED_RATE_WARMUP_MS = 1000;
 const MB = 1024 * 1024;
 
 /**
@@ -32,19 +36,23 @@ const MB = 1024 * 1024;
  * their requests interleaved, so that a stall of the machine (other work on shared cores) lands on
  * every target alike and the difference between them is what the proxy adds.
  */
-export async function measureFixedRate(children: ChildProcesses, targets: Array<{ name: string; url: string }>, log: (line: string) => void): Promise<FixedRateRow[]> {
+export async function measureFixedRate(children: ChildProcesses, targets: Array<{ name: string; url: string; gcOf?: Child | undefined }>, log: (line: string) => void): Promise<FixedRateRow[]> {
+  const windows = targets.map((t) => (t.gcOf === undefined ? undefined : new GcWindow(t.gcOf)));
+  for (const window of windows) window?.start();
   const child = children.start({
     name: 'fixed-rate load',
     command: process.execPath,
-    args: [FIXED_RATE_SCRIPT, JSON.stringify({ urls: targets.map((t) => t.url), rate: FIXED_RATE, durationMs: FIXED_RATE_MS, warmupMs: 1000, connections: 64 })],
+    args: [FIXED_RATE_SCRIPT, JSON.stringify({ urls: targets.map((t) => t.url), rate: FIXED_RATE, durationMs: FIXED_RATE_MS, warmupMs: FIXED_RATE_WARMUP_MS, connections: 64 })],
   });
   const code = await child.exited;
+  const gcs = windows.map((window) => window?.stop());
   if (code !== 0) throw new Error(`fixed-rate load exited with ${code}:\n${child.tail()}`);
   const results = JSON.parse(child.stdout().trim().split('\n').at(-1)!) as RunResult[];
   return targets.map((target, i) => {
     const result = results[i]!;
-    log(`  ${target.name} at ${FIXED_RATE} req/s: p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}`);
-    return { name: target.name, rate: FIXED_RATE, result };
+    const gc = gcs[i];
+    log(`  ${target.name} at ${FIXED_RATE} req/s: p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}${gc ? `; young pauses ${gc.youngCollections}, longest ${gc.youngPauseMaxMs.toFixed(1)} ms` : ''}`);
+    return { name: target.name, rate: FIXED_RATE, result, gc };
   });
 }
 
@@ -93,6 +101,13 @@ export function targetLines(json: Omit<ProxyOverheadJson, 'targets'>): string[] 
     const peer = haproxy === undefined ? '' : `; HAProxy with cookie insertion in the same run: p99 ${haproxy.result.p99Ms.toFixed(2)} ms, ${(haproxy.result.p99Ms - direct.result.p99Ms).toFixed(2)} ms added, p50 ${haproxy.result.p50Ms.toFixed(2)} ms`;
     lines.push(`- p99 at a fixed ${direct.rate} req/s (open loop, ${FIXED_RATE_MS / 1000} s, all paths at once, requests interleaved): direct ${direct.result.p99Ms.toFixed(2)} ms, through stickless with cookie insertion ${proxied.result.p99Ms.toFixed(2)} ms: ` +
       `${added.toFixed(2)} ms added (target ≤ 1 ms: ${verdict(added <= 1)}); p50 ${direct.result.p50Ms.toFixed(2)} → ${proxied.result.p50Ms.toFixed(2)} ms${peer}.`);
+    const gc = proxied.gc;
+    if (gc) {
+      const seconds = (FIXED_RATE_MS + FIXED_RATE_WARMUP_MS) / 1000;
+      lines.push(`  The stickless proxy's garbage collections over that run (\`--trace-gc-nvp\`, ${seconds} s with the warm-up): ${(gc.youngCollections / seconds).toFixed(1)} young collections/s, ` +
+        `pauses ${(gc.youngPauseTotalMs / Math.max(1, gc.youngCollections)).toFixed(1)} ms on average and ${gc.youngPauseMaxMs.toFixed(1)} ms at most, ${gc.fullCollections} full collection(s), ` +
+        `${(gc.pausedShare * 100).toFixed(1)}% of the time stopped; ${(gc.allocatedBytesPerSecond / FIXED_RATE / 1024).toFixed(1)} KB allocated per request. HAProxy has no collector.`);
+    }
   }
   if (json.rss) {
     lines.push(`- RSS of the proxy (1 worker) after ${json.rss.pinnedClients.toLocaleString('en-US')} distinct pinned clients: ${json.rss.rssMb.toFixed(0)} MB, peak ${json.rss.peakRssMb.toFixed(0)} MB (target < 150 MB: ${verdict(json.rss.peakRssMb < 150)}).`);
