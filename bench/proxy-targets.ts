@@ -1,6 +1,9 @@
 // The issue-10 targets that the throughput rows do not cover: latency added at a fixed 1,000
-// requests/s (open loop, bench/http-load-fixed-rate.ts) and the proxy's memory after 100,000
-// distinct clients were pinned; plus the lines that judge every target from one run's figures.
+// requests/s (open loop, bench/fixed-rate-load.c, compiled here; bench/http-load-fixed-rate.ts where
+// there is no C compiler) and the proxy's memory after 100,000 distinct clients were pinned; plus the
+// lines that judge every target from one run's figures.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Child, ChildProcesses } from './child-processes.ts';
 import { GcWindow, type GcFigures } from './gc-trace.ts';
@@ -16,7 +19,11 @@ export interface FixedRateRow {
   result: RunResult;
   /** The proxy's garbage collections over the whole fixed-rate run (its warm-up included), when traced. */
   gc?: GcFigures | undefined;
+  /** Which generator sent the requests: `c` (fixed-rate-load.c) or `node` (no C compiler here). */
+  generator: FixedRateGenerator;
 }
+
+export type FixedRateGenerator = 'c' | 'node';
 
 export interface RssResult {
   /** Distinct clients given a pin during the run (the route's `new` counter). */
@@ -26,6 +33,9 @@ export interface RssResult {
 }
 
 const FIXED_RATE_SCRIPT = fileURLToPath(new URL('./http-load-fixed-rate.ts', import.meta.url));
+const FIXED_RATE_SOURCE = fileURLToPath(new URL('./fixed-rate-load.c', import.meta.url));
+const FIXED_RATE_CONNECTIONS = 64;
+const FIXED_RATE_TIMEOUT_MS = 2000;
 const FIXED_RATE = 1000;
 const FIXED_RATE_MS = 10_000;
 const FIXED_RATE_WARMUP_MS = 1000;
@@ -34,26 +44,60 @@ const MB = 1024 * 1024;
 /**
  * Every target at FIXED_RATE req/s for FIXED_RATE_MS, all at once from one generator process with
  * their requests interleaved, so that a stall of the machine (other work on shared cores) lands on
- * every target alike and the difference between them is what the proxy adds.
+ * every target alike and the difference between them is what the proxy adds. The generator is C:
+ * a Node generator's own collections and event-loop delays showed up in every path's tail (direct
+ * p50 1.2 ms and p99 4–33 ms with it, 0.13 ms and 1–1.2 ms with the C one, same machine and minute).
  */
 export async function measureFixedRate(children: ChildProcesses, targets: Array<{ name: string; url: string; gcOf?: Child | undefined }>, log: (line: string) => void): Promise<FixedRateRow[]> {
-  const windows = targets.map((t) => (t.gcOf === undefined ? undefined : new GcWindow(t.gcOf)));
-  for (const window of windows) window?.start();
-  const child = children.start({
-    name: 'fixed-rate load',
-    command: process.execPath,
-    args: [FIXED_RATE_SCRIPT, JSON.stringify({ urls: targets.map((t) => t.url), rate: FIXED_RATE, durationMs: FIXED_RATE_MS, warmupMs: FIXED_RATE_WARMUP_MS, connections: 64 })],
-  });
-  const code = await child.exited;
-  const gcs = windows.map((window) => window?.stop());
-  if (code !== 0) throw new Error(`fixed-rate load exited with ${code}:\n${child.tail()}`);
-  const results = JSON.parse(child.stdout().trim().split('\n').at(-1)!) as RunResult[];
-  return targets.map((target, i) => {
-    const result = results[i]!;
-    const gc = gcs[i];
-    log(`  ${target.name} at ${FIXED_RATE} req/s: p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}${gc ? `; young pauses ${gc.youngCollections}, longest ${gc.youngPauseMaxMs.toFixed(1)} ms` : ''}`);
-    return { name: target.name, rate: FIXED_RATE, result, gc };
-  });
+  const dir = children.makeTempDir('stickless-bench-fixed-rate-');
+  try {
+    const compiled = compileGenerator(dir);
+    if (compiled.generator === 'node') log(`  ${compiled.reason}: the Node generator sends the fixed-rate load, and its own pauses add to every path's tail`);
+    const windows = targets.map((t) => (t.gcOf === undefined ? undefined : new GcWindow(t.gcOf)));
+    for (const window of windows) window?.start();
+    const child = children.start(compiled.generator === 'c'
+      ? {
+        name: 'fixed-rate load (C)',
+        command: compiled.binary,
+        args: [FIXED_RATE, FIXED_RATE_MS, FIXED_RATE_WARMUP_MS, FIXED_RATE_CONNECTIONS, FIXED_RATE_TIMEOUT_MS].map(String).concat(targets.map((t) => hostPortPath(t.url))),
+      }
+      : {
+        name: 'fixed-rate load (node)',
+        command: process.execPath,
+        args: [FIXED_RATE_SCRIPT, JSON.stringify({ urls: targets.map((t) => t.url), rate: FIXED_RATE, durationMs: FIXED_RATE_MS, warmupMs: FIXED_RATE_WARMUP_MS, connections: FIXED_RATE_CONNECTIONS })],
+      });
+    const code = await child.exited;
+    const gcs = windows.map((window) => window?.stop());
+    if (code !== 0) throw new Error(`fixed-rate load exited with ${code}:\n${child.tail()}`);
+    const results = JSON.parse(child.stdout().trim().split('\n').at(-1)!) as RunResult[];
+    return targets.map((target, i) => {
+      const result = results[i]!;
+      const gc = gcs[i];
+      log(`  ${target.name} at ${FIXED_RATE} req/s: p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}${gc ? `; young pauses ${gc.youngCollections}, longest ${gc.youngPauseMaxMs.toFixed(1)} ms` : ''}`);
+      return { name: target.name, rate: FIXED_RATE, result, gc, generator: compiled.generator };
+    });
+  } finally {
+    children.removeTempDir(dir);
+  }
+}
+
+type Compiled = { generator: 'c'; binary: string } | { generator: 'node'; reason: string };
+
+/** fixed-rate-load.c built with the machine's C compiler into `dir`, or why not. */
+function compileGenerator(dir: string): Compiled {
+  const binary = join(dir, 'fixed-rate-load');
+  const cc = process.env['CC'] ?? 'cc';
+  const build = spawnSync(cc, ['-O2', '-o', binary, FIXED_RATE_SOURCE], { encoding: 'utf8', timeout: 60_000 });
+  if (build.error !== undefined) return { generator: 'node', reason: `no C compiler (${cc}: ${build.error.message})` };
+  if (build.status !== 0) return { generator: 'node', reason: `${cc} could not build fixed-rate-load.c: ${build.stderr.trim().split('\n')[0]}` };
+  return { generator: 'c', binary };
+}
+
+/** `http://127.0.0.1:8080/p` → `127.0.0.1:8080/p`, what fixed-rate-load.c takes (IPv4 loopback, plain HTTP). */
+function hostPortPath(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' || !/^\d+\.\d+\.\d+\.\d+$/.test(parsed.hostname)) throw new Error(`fixed-rate-load.c takes plain http to an IPv4 address, got ${url}`);
+  return `${parsed.hostname}:${parsed.port || 80}${parsed.pathname}${parsed.search}`;
 }
 
 /** Cookie-insertion load until `clients` distinct clients were pinned; then the proxy's RSS. */
@@ -99,7 +143,8 @@ export function targetLines(json: Omit<ProxyOverheadJson, 'targets'>): string[] 
     const added = proxied.result.p99Ms - direct.result.p99Ms;
     const haproxy = json.fixedRate.find((r) => r.name.startsWith('HAProxy'));
     const peer = haproxy === undefined ? '' : `; HAProxy with cookie insertion in the same run: p99 ${haproxy.result.p99Ms.toFixed(2)} ms, ${(haproxy.result.p99Ms - direct.result.p99Ms).toFixed(2)} ms added, p50 ${haproxy.result.p50Ms.toFixed(2)} ms`;
-    lines.push(`- p99 at a fixed ${direct.rate} req/s (open loop, ${FIXED_RATE_MS / 1000} s, all paths at once, requests interleaved): direct ${direct.result.p99Ms.toFixed(2)} ms, through stickless with cookie insertion ${proxied.result.p99Ms.toFixed(2)} ms: ` +
+    const generator = direct.generator === 'c' ? 'generator in C' : 'Node generator (no C compiler): its own pauses inflate every tail';
+    lines.push(`- p99 at a fixed ${direct.rate} req/s (open loop, ${FIXED_RATE_MS / 1000} s, all paths at once, requests interleaved, ${generator}): direct ${direct.result.p99Ms.toFixed(2)} ms, through stickless with cookie insertion ${proxied.result.p99Ms.toFixed(2)} ms: ` +
       `${added.toFixed(2)} ms added (target ≤ 1 ms: ${verdict(added <= 1)}); p50 ${direct.result.p50Ms.toFixed(2)} → ${proxied.result.p50Ms.toFixed(2)} ms${peer}.`);
     const gc = proxied.gc;
     if (gc) {
