@@ -19,6 +19,9 @@ export interface FailureContext {
 
 const NOT_SENT = "Stream isn't writeable";
 const TIMED_OUT = 'Command timed out';
+const CONNECTION_CLOSED = 'Connection is closed.';
+/** Where ioredis' Cluster picks the node for a command: an error raised there was never sent. */
+const CLUSTER_ROUTING_FRAME = /\n\s+at tryConnection \([^)\n]*ioredis[\\/]built[\\/]cluster[\\/]/;
 
 /** Redis error replies that refuse a command before it runs: transient, nothing was applied. */
 const REFUSALS: Readonly<Record<string, string>> = {
@@ -44,8 +47,20 @@ export function isNotSent(error: unknown): boolean {
 }
 
 /**
+ * True when ioredis' Cluster refused to send a command because the connection to its slot's node is
+ * not up (yet): after a MOVED to a node it had no connection to, the new connection is still coming
+ * up. It says so in the same words as a connection lost with the command in flight ("Connection is
+ * closed."), so only where the error was raised tells them apart: the Cluster's routing, before any
+ * write. Should ioredis move that code, this answers false and the failure stays "maybe applied".
+ */
+export function isClusterNodeNotReady(error: unknown): boolean {
+  return error instanceof Error && error.message === CONNECTION_CLOSED && CLUSTER_ROUTING_FRAME.test(error.stack ?? '');
+}
+
+/**
  * Maps what an ioredis command rejected with to the SessionError a caller gets:
- * - not sent (not connected) or refused by Redis before running: SESS_ERR_STORE_UNAVAILABLE, nothing applied;
+ * - not sent (not connected, or a Cluster node's connection not up) or refused by Redis before
+ *   running: SESS_ERR_STORE_UNAVAILABLE, nothing applied;
  * - NOREPLICAS (Redis' own min-replicas-to-write): SESS_ERR_NOT_ENOUGH_REPLICAS, nothing applied;
  * - sent and no answer (timeout, connection lost in flight): SESS_ERR_OUTCOME_UNKNOWN for a write,
  *   SESS_ERR_STORE_UNAVAILABLE for a read (repeating a read changes nothing);
@@ -56,6 +71,9 @@ export function toStoreError(error: unknown, context: FailureContext): SessionEr
   const cause = { cause: error };
   if (isNotSent(error)) {
     return new SessionError('SESS_ERR_STORE_UNAVAILABLE', `Redis at ${address} is unreachable (${context.connectionReason}); nothing was applied`, cause);
+  }
+  if (isClusterNodeNotReady(error)) {
+    return new SessionError('SESS_ERR_STORE_UNAVAILABLE', `Redis at ${address}: the connection to the node that holds this session is not up; nothing was applied`, cause);
   }
   if (error instanceof Error && error.name === 'ReplyError') {
     const prefix = error.message.split(' ', 1)[0]!;

@@ -6,7 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { SessionError } from '../proto/errors.ts';
 import { CLUSTER_STEP_SCRIPTS } from './redis-cluster-scripts.ts';
 import type { RedisClient } from './redis-connection.ts';
-import { toStoreError } from './redis-failures.ts';
+import { isClusterNodeNotReady, toStoreError } from './redis-failures.ts';
 import { missingReplicas, type RedisHeartbeat } from './redis-heartbeat.ts';
 import { isError, scriptError, text, type Reply } from './redis-replies.ts';
 import { sessionScripts, shardedScript, type SessionScriptName } from './redis-scripts.ts';
@@ -133,9 +133,10 @@ export class RedisScriptRunner {
       try {
         return await run();
       } catch (error) {
-        // A Cluster that refused the command ran none of it: send it again (to its slot's master, not
-        // to a random node as ioredis' own CLUSTERDOWN retry does) for about the command timeout.
-        if (this.#cluster && isClusterRefusal(error) && Date.now() + CLUSTER_RETRY_DELAY_MS < deadline && !this.#options.closed()) {
+        // A Cluster that refused the command, or a node connection still coming up, ran none of it:
+        // send it again (to its slot's master, not to a random node as ioredis' own CLUSTERDOWN retry
+        // does) for about the command timeout.
+        if (this.#cluster && (isClusterRefusal(error) || isClusterNodeNotReady(error)) && Date.now() + CLUSTER_RETRY_DELAY_MS < deadline && !this.#options.closed()) {
           await new Promise((resolve) => setTimeout(resolve, CLUSTER_RETRY_DELAY_MS));
           continue;
         }

@@ -5,6 +5,7 @@
 // keeps its sockets and answers nothing: the case a start can meet that a connection event never shows.
 import test from 'ava';
 import { pack } from 'msgpackr';
+import type { SessionError } from '../../proto/errors.ts';
 import { generateSessionId, sessionHandle } from '../../server/session-id.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
 import { openClusterStore, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
@@ -74,4 +75,33 @@ test.serial('a master still silent after clusterStartGraceMs: the store serves t
     break;
   }
   t.is(frozen.state, 'paused');
+});
+
+test.serial('a write for the shard of a killed master is refused as not applied (its connection is not up), and taken once the master is back', async (t) => {
+  t.timeout(120_000);
+  const prefix = uniquePrefix();
+  const store = openClusterStore(cluster.seeds, { commandTimeoutMs: 2000, connectTimeoutMs: 1000, heartbeatIntervalMs: 200, keyPrefix: prefix });
+  t.teardown(() => store.close());
+  t.true(await store.waitUntilReady(60_000));
+  const victim = cluster.nodes[0]!;
+  let id: string;
+  do id = generateSessionId(); while ((await cluster.masterForKey(`${prefix}s:{${sessionHandle('shop', id)}}`)).port !== victim.port);
+  await cluster.kill(victim);
+  // Once a read on that shard fails, the store has seen its connection close: what follows is not
+  // a write caught in flight by the kill (that one is rightly "maybe applied").
+  await waitFor(() => store.get('shop', id).then(() => undefined, (error: unknown) => error), 30_000, 'a read on the dead shard to fail');
+
+  // ioredis is sent to the dead master by MOVED, opens a new connection and refuses to send before
+  // it is up, in the words of a connection lost in flight; sessiond must not call that "maybe applied".
+  const refused = await t.throwsAsync(store.create({ namespace: 'shop', id, fields: new Map([['n', pack(1)]]), ttlMs: 60_000, owner: '' }));
+  t.is((refused as SessionError).code, 'SESS_ERR_STORE_UNAVAILABLE', refused?.message);
+  t.regex(refused!.message, /not up; nothing was applied/);
+
+  await cluster.restart(victim);
+  const created = await waitFor(() => store.create({ namespace: 'shop', id, fields: new Map([['n', pack(2)]]), ttlMs: 60_000, owner: '' })
+    .catch((error: unknown) => {
+      if ((error as SessionError).code !== 'SESS_ERR_STORE_UNAVAILABLE') throw error;
+      return undefined;
+    }), 60_000, 'the restarted master to take the write');
+  t.is(created.record.version, 1, 'the refused create left nothing behind');
 });
