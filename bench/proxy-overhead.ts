@@ -8,6 +8,7 @@ import { runHttpLoad, type HttpLoadGenerator, type HttpLoadOptions } from './htt
 import type { RunResult } from './latency-recorder.ts';
 import { formatCpuUs, formatMs, formatRate, formatRatio, formatShare, formatTable } from './markdown-table.ts';
 import { ForeignLoadMeter, processCpuMs, processTree, reapedChildrenCpuMs } from './process-cpu.ts';
+import { measurePaired, type PairedResult, type PairedSample } from './proxy-paired.ts';
 import { measureFixedRate, measurePinnedClientsRss, targetLines, type FixedRateRow, type RssResult } from './proxy-targets.ts';
 import { DISTURBED_SHARE } from './session-ops.ts';
 import { GC_TRACE_FLAG } from './gc-trace.ts';
@@ -75,6 +76,8 @@ const HAPROXY_NOT_INSTALLED = 'not measured: haproxy not installed (`apt-get ins
 export interface ProxyOverheadJson {
   rows: Array<{ path: string; reqPerSecond: number; p50Ms: number; p99Ms: number; proxyCpuUsPerReq: number; generatorCoreShare: number; otherLoad: number; errors: number; peer?: string | undefined }>;
   fixedRate: FixedRateRow[];
+  /** The throughput targets' rows measured again in alternating rounds (proxy-paired.ts). */
+  paired: PairedResult[];
   rss?: RssResult | undefined;
   targets: string[];
 }
@@ -89,6 +92,7 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<{
   let haproxy2: Awaited<ReturnType<typeof startHaproxy>> | undefined;
   const rows: Row[] = [];
   let fixedRate: FixedRateRow[] = [];
+  const paired: PairedResult[] = [];
   let rss: RssResult | undefined;
   try {
     for (const b of backends) await waitForPort(b.port, backend);
@@ -114,6 +118,16 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<{
       }
       rows.push(await measure(scenario, backend.process.pid, options, warmed));
     }
+    if (haproxy && haproxy2) {
+      const sample = (name: string) => async (): Promise<PairedSample> => {
+        const row = await measure(scenarios.find((s) => s.name === name)!, backend.process.pid, { ...options, log: () => {} }, warmed);
+        if (!row.result) throw new Error(`${name}: ${row.notMeasured}`);
+        return { requests: row.result.ok + row.result.errors, durationMs: row.result.durationMs, cpuMs: row.proxyCpuMs };
+      };
+      for (const [name, peer] of [['stickless, soft, cookie inserted', 'HAProxy, cookie insert'], ['stickless, 2 workers, cookie inserted', 'HAProxy nbthread 2, cookie insert']] as const) {
+        paired.push(await measurePaired(name, peer, sample(name), sample(peer), options.log));
+      }
+    }
     await stickless2.stop();
     // HAProxy doing the same job in the same run: what this machine and load generator add to any proxy's p99.
     fixedRate = await measureFixedRate(children, [
@@ -129,12 +143,12 @@ export async function runProxyOverhead(options: ProxyOverheadOptions): Promise<{
     await haproxy2?.stop();
     await children.stop(backend);
   }
-  const json = toJson(rows, fixedRate, rss);
+  const json = toJson(rows, fixedRate, paired, rss);
   return { markdown: `${report(rows, options)}\n${targetLines(json).join('\n')}`, json };
 }
 
-function toJson(rows: Row[], fixedRate: FixedRateRow[], rss: RssResult | undefined): ProxyOverheadJson {
-  const json: ProxyOverheadJson = { rows: [], fixedRate, rss, targets: [] };
+function toJson(rows: Row[], fixedRate: FixedRateRow[], paired: PairedResult[], rss: RssResult | undefined): ProxyOverheadJson {
+  const json: ProxyOverheadJson = { rows: [], fixedRate, paired, rss, targets: [] };
   for (const row of rows) {
     const r = row.result;
     if (!r) continue;

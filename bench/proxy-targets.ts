@@ -125,17 +125,26 @@ export function targetLines(json: Omit<ProxyOverheadJson, 'targets'>): string[] 
   const lines = ['', '### Issue-10 targets (this run)', ''];
   const verdict = (met: boolean) => (met ? 'met' : '**missed**');
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  const pairedOf = (name: string) => json.paired.find((p) => p.name === name);
   const one = row('stickless, soft, cookie inserted');
   const haOne = row('HAProxy, cookie insert');
-  if (one && haOne) {
+  const onePaired = pairedOf('stickless, soft, cookie inserted');
+  if (onePaired) {
+    lines.push(`- 1 worker vs nbthread 1, cookie insertion, ${onePaired.rounds} alternating rounds: ${onePaired.reqPerSecondRatio.toFixed(2)}× HAProxy's req/s (target ≥ 0.6×: ${verdict(onePaired.reqPerSecondRatio >= 0.6)}); ` +
+      `CPU per request ${onePaired.stickless.cpuUsPerReq.toFixed(0)} vs ${onePaired.haproxy.cpuUsPerReq.toFixed(0)} µs = ${onePaired.cpuRatio.toFixed(2)}× (target ≤ 2.5×: ${verdict(onePaired.cpuRatio <= 2.5)})` +
+      (one && haOne ? `; the single rows above: ${ratio(one.reqPerSecond, haOne.reqPerSecond)} and ${ratio(one.proxyCpuUsPerReq, haOne.proxyCpuUsPerReq)}.` : '.'));
+  } else if (one && haOne) {
     lines.push(`- 1 worker vs nbthread 1, cookie insertion: ${ratio(one.reqPerSecond, haOne.reqPerSecond)} HAProxy's req/s (target ≥ 0.6×: ${verdict(one.reqPerSecond / haOne.reqPerSecond >= 0.6)}); ` +
       `CPU per request ${one.proxyCpuUsPerReq.toFixed(0)} vs ${haOne.proxyCpuUsPerReq.toFixed(0)} µs = ${ratio(one.proxyCpuUsPerReq, haOne.proxyCpuUsPerReq)} (target ≤ 2.5×: ${verdict(one.proxyCpuUsPerReq / haOne.proxyCpuUsPerReq <= 2.5)}).`);
   }
   const two = row('stickless, 2 workers, cookie inserted');
   const haTwo = row('HAProxy nbthread 2, cookie insert');
+  const twoPaired = pairedOf('stickless, 2 workers, cookie inserted');
   if (two && haTwo) {
-    lines.push(`- 2 workers vs nbthread 2, cookie insertion: ${ratio(two.reqPerSecond, haTwo.reqPerSecond)} HAProxy's req/s (target ≥ 0.8×: ${verdict(two.reqPerSecond / haTwo.reqPerSecond >= 0.8)}); ` +
-      `CPU per request ${two.proxyCpuUsPerReq.toFixed(0)} vs ${haTwo.proxyCpuUsPerReq.toFixed(0)} µs; wrk (2 threads) used ${(two.generatorCoreShare * 100).toFixed(0)}% / ${(haTwo.generatorCoreShare * 100).toFixed(0)}% of one core in these rows.`);
+    const reqRatio = twoPaired?.reqPerSecondRatio ?? two.reqPerSecond / haTwo.reqPerSecond;
+    lines.push(`- 2 workers vs nbthread 2, cookie insertion${twoPaired ? `, ${twoPaired.rounds} alternating rounds` : ''}: ${reqRatio.toFixed(2)}× HAProxy's req/s (target ≥ 0.8×: ${verdict(reqRatio >= 0.8)}); ` +
+      (twoPaired ? `CPU per request ${twoPaired.stickless.cpuUsPerReq.toFixed(0)} vs ${twoPaired.haproxy.cpuUsPerReq.toFixed(0)} µs; the single rows above: ${ratio(two.reqPerSecond, haTwo.reqPerSecond)}; ` : `CPU per request ${two.proxyCpuUsPerReq.toFixed(0)} vs ${haTwo.proxyCpuUsPerReq.toFixed(0)} µs; `) +
+      `wrk (2 threads) used ${(two.generatorCoreShare * 100).toFixed(0)}% / ${(haTwo.generatorCoreShare * 100).toFixed(0)}% of one core in these rows.`);
   }
   const direct = json.fixedRate.find((r) => r.name.startsWith('direct'));
   const proxied = json.fixedRate.find((r) => r.name.startsWith('stickless'));
