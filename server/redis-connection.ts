@@ -98,6 +98,20 @@ export function createClusterConnection(options: RedisConnectionOptions): Cluste
   }), clusterOptions);
 }
 
+/**
+ * Where sessiond reaches a Cluster node Redis announced as `host:port`: through the NAT map if it
+ * names that address, else there; in the form ioredis' pool names its connections (`host:port`).
+ */
+export function clusterReachAt(options: RedisConnectionOptions): (announced: string) => string {
+  const natMap = options.clusterNatMap ?? {};
+  return (announced) => {
+    const to = natMap[announced];
+    if (to === undefined) return announced;
+    const [host, port] = splitHostPort(to);
+    return `${host}:${port}`;
+  };
+}
+
 function nodeOptions(options: RedisConnectionOptions, overrides: Partial<RedisOptions>): RedisOptions {
   return {
     // Commands fail at once while disconnected instead of queueing: callers get UNAVAILABLE within

@@ -116,6 +116,7 @@ export function describeRedisError(error: unknown, commandTimeoutMs: number): st
     return REFUSALS[prefix] ? `Redis ${REFUSALS[prefix]}` : `Redis answered an error (${prefix})`;
   }
   if (message === TIMED_OUT) return `no answer within ${commandTimeoutMs} ms`;
+  if (name === 'MasterNotConnectedError') return message;
   if (message.startsWith('All sentinels are unreachable')) return 'no sentinel answered';
   if (typeof code === 'string' && /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_)/.test(code)) return `TLS handshake failed (${code})`;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return `connection failed (${code})`;

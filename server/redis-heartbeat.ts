@@ -153,24 +153,35 @@ export class RedisHeartbeat implements RedisStatusSource {
   }
 }
 
+/** A master that owns slots and has no connection in ioredis' pool: at start, it has not answered. */
+export class MasterNotConnectedError extends Error {
+  override name = 'MasterNotConnectedError';
+}
+
 /**
  * The heartbeat of a Cluster. At start it answers only once every master has answered: a command for
  * a shard whose connection is still coming up would be refused unsent, so serving before that turns
- * the first calls of a fresh sessiond into SESS_ERR_STORE_UNAVAILABLE. A master that stays silent
- * holds that back for at most `startGraceMs` after another master first answered; from then on (and
- * once every master has answered) one answering master is enough, as the other shards keep serving
- * while one is lost.
+ * the first calls of a fresh sessiond into SESS_ERR_STORE_UNAVAILABLE. Every master means every one
+ * that owns slots, not only those ioredis holds a connection to: it drops a node whose connection
+ * ended (a refused connect, a NAT map entry to a dead address) and finds it again only on a later
+ * slot refresh. A master that stays silent holds that back for at most `startGraceMs` after another
+ * master first answered; from then on (and once every master has answered) one answering master is
+ * enough, as the other shards keep serving while one is lost. `reachAt` maps an announced `host:port`
+ * to where sessiond reaches it (the NAT map), as ioredis' pool names its connections.
  */
-export function clusterProbe(cluster: Cluster, startGraceMs: number): () => Promise<unknown> {
+export function clusterProbe(cluster: Cluster, startGraceMs: number, reachAt: (announced: string) => string = (address) => address): () => Promise<unknown> {
   let started = false;
   let firstAnswerAt: number | undefined;
   return async () => {
-    const pings = cluster.nodes('master').map((node) => node.ping());
+    const masters = cluster.nodes('master');
+    const pings = masters.map((node) => node.ping());
     if (started) return Promise.any(pings);
     if (pings.length === 0) throw new Error('no Cluster master known yet');
+    const connected = new Set(masters.map((node) => `${node.options.host}:${node.options.port}`));
+    const unconnected = slotOwners(cluster).map(reachAt).find((address) => !connected.has(address));
     const results = await Promise.allSettled(pings);
     const failure = results.find((result) => result.status === 'rejected');
-    if (failure === undefined) {
+    if (failure === undefined && unconnected === undefined) {
       started = true;
       return;
     }
@@ -181,6 +192,13 @@ export function clusterProbe(cluster: Cluster, startGraceMs: number): () => Prom
         return;
       }
     }
-    throw failure.reason;
+    throw failure?.reason ?? new MasterNotConnectedError(`no connection to the Cluster master at ${unconnected} yet`);
   };
+}
+
+/** The `host:port` of each master that owns slots in ioredis' slot table, as Redis announced it. */
+function slotOwners(cluster: Cluster): string[] {
+  const owners = new Set<string>();
+  for (const nodes of cluster.slots) if (nodes?.[0] !== undefined) owners.add(nodes[0]);
+  return [...owners];
 }

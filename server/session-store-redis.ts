@@ -3,7 +3,7 @@
 // On a Cluster every script stays in one hash slot; what spans slots (regenerate, idempotent create,
 // the owner index) runs as ordered steps in redis-cluster-steps.ts.
 import { fromHgetall, fromHmget, isError, isReplay, num, parseChange, parseRecord, text } from './redis-replies.ts';
-import { createClusterConnection, createRedisConnection, isClusterConnection, type RedisClient, type RedisConnectionOptions } from './redis-connection.ts';
+import { clusterReachAt, createClusterConnection, createRedisConnection, isClusterConnection, type RedisClient, type RedisConnectionOptions } from './redis-connection.ts';
 import { ClusterSteps, type ClusterStep } from './redis-cluster-steps.ts';
 import { ClusterSubscriber } from './redis-cluster-subscriber.ts';
 import { describeRedisAddress } from './redis-failures.ts';
@@ -93,7 +93,7 @@ export class RedisSessionStore implements SessionStore, StoreHealth, RedisStatus
       intervalMs: options.heartbeatIntervalMs ?? 1000,
       commandTimeoutMs: options.connection.commandTimeoutMs,
       replicasRequired: cluster ? 0 : replicaAcks,
-      ...(cluster ? { probe: clusterProbe(cluster, options.clusterStartGraceMs ?? CLUSTER_START_GRACE_MS) } : {}),
+      ...(cluster ? { probe: clusterProbe(cluster, options.clusterStartGraceMs ?? CLUSTER_START_GRACE_MS, clusterReachAt(options.connection)) } : {}),
     });
     this.#heartbeat.onRedisStatus((status) => this.#setReady(status.state === 'answering'));
     this.#runner = new RedisScriptRunner(this.#redis, cluster !== undefined, {

@@ -8,6 +8,7 @@ import { parseServerConfig } from '../../server/config.ts';
 import { RedisSessionStore } from '../../server/session-store-redis.ts';
 import { openClusterStore, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 import { waitFor } from '../helpers/servers.ts';
+import { freePort } from '../../bench/child-processes.ts';
 
 let cluster: RedisCluster;
 test.before(async () => {
@@ -65,6 +66,31 @@ test('without the map, those nodes are unreachable: calls fail with STORE_UNAVAI
   }
   t.false(failures.includes('ok'), `a create reached an unmapped node: ${failures.join(', ')}`);
   t.true(failures.every((code) => code === 'SESS_ERR_STORE_UNAVAILABLE' || code === 'SESS_ERR_OUTCOME_UNKNOWN'), failures.join(', '));
+});
+
+test('a master sessiond cannot connect to holds a fresh store back like a silent one: not ready until clusterStartGraceMs, then the others serve', async (t) => {
+  t.timeout(120_000);
+  const [dead, ...live] = cluster.nodes;
+  const deadPort = await freePort();
+  const natMap = Object.fromEntries([
+    [`stickless-node-${dead!.port}.invalid:${dead!.port}`, `127.0.0.1:${deadPort}`],
+    ...live.map((n) => [`stickless-node-${n.port}.invalid:${n.port}`, `127.0.0.1:${n.port}`]),
+  ]);
+  // ioredis drops a node from its pool once a connect to it fails, so its pings stop; the master
+  // still owns its slots, and a store must not say it is ready while it has never reached it.
+  const waiting = openClusterStore(cluster.seeds, { commandTimeoutMs: 2000, connectTimeoutMs: 1000, heartbeatIntervalMs: 200, clusterStartGraceMs: 600_000, natMap });
+  t.teardown(() => waiting.close());
+  const status = await waitFor(() => {
+    const { state, reason } = waiting.redisStatus;
+    return state === 'answering' || reason.startsWith('no connection to the Cluster master') ? waiting.redisStatus : undefined;
+  }, 60_000, 'a heartbeat judged');
+  t.is(status.state, 'unreachable', 'one master was never reached, so the store must not be answering');
+  t.true(status.reason.includes(`127.0.0.1:${deadPort}`), status.reason);
+  t.false(waiting.ready);
+
+  const serving = openClusterStore(cluster.seeds, { commandTimeoutMs: 2000, connectTimeoutMs: 1000, heartbeatIntervalMs: 200, clusterStartGraceMs: 1000, natMap });
+  t.teardown(() => serving.close());
+  t.true(await serving.waitUntilReady(60_000), 'ready with the two reachable masters once the grace has passed');
 });
 
 test('the NAT map is read from "announced=reachable" pairs in a variable or flag, and from a map in a file', (t) => {
