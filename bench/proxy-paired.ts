@@ -46,17 +46,17 @@ export async function measurePaired(name: string, peer: string, stickless: () =>
     }
   }
   const side = (s: PairedSample): PairedSide => ({ reqPerSecond: s.requests / (s.durationMs / 1000), cpuUsPerReq: (s.cpuMs * 1000) / s.requests });
+  const sticklessSide = side(sums.stickless);
+  const haproxySide = side(sums.haproxy);
   const result: PairedResult = {
     name,
     peer,
     rounds: PAIRED_ROUNDS,
-    stickless: side(sums.stickless),
-    haproxy: side(sums.haproxy),
-    reqPerSecondRatio: 0,
-    cpuRatio: 0,
+    stickless: sticklessSide,
+    haproxy: haproxySide,
+    reqPerSecondRatio: sticklessSide.reqPerSecond / haproxySide.reqPerSecond,
+    cpuRatio: sticklessSide.cpuUsPerReq / haproxySide.cpuUsPerReq,
   };
-  result.reqPerSecondRatio = result.stickless.reqPerSecond / result.haproxy.reqPerSecond;
-  result.cpuRatio = result.stickless.cpuUsPerReq / result.haproxy.cpuUsPerReq;
   log(`  ${name} vs ${peer}, ${PAIRED_ROUNDS} alternating rounds: ${result.reqPerSecondRatio.toFixed(2)}× the req/s, ${result.cpuRatio.toFixed(2)}× the CPU per request`);
   return result;
 }

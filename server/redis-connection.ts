@@ -70,10 +70,7 @@ export function createRedisConnection(options: RedisConnectionOptions, overrides
  * ASK, TRYAGAIN, CLUSTERDOWN) are followed: Redis answers them without running the command.
  */
 export function createClusterConnection(options: RedisConnectionOptions): Cluster {
-  const natMap = Object.fromEntries(Object.entries(options.clusterNatMap ?? {}).map(([from, to]) => {
-    const [host, port] = splitHostPort(to);
-    return [from, { host, port }];
-  }));
+  const natMap = clusterNatMap(options);
   const clusterOptions: ClusterOptions = {
     redisOptions: nodeOptions(options, { lazyConnect: false }),
     enableOfflineQueue: false,
@@ -98,17 +95,23 @@ export function createClusterConnection(options: RedisConnectionOptions): Cluste
   }), clusterOptions);
 }
 
+/** The NAT map as ioredis takes it: announced `host:port` -> `{ host, port }` to reach it at. */
+function clusterNatMap(options: RedisConnectionOptions): Record<string, { host: string; port: number }> {
+  return Object.fromEntries(Object.entries(options.clusterNatMap ?? {}).map(([from, to]) => {
+    const [host, port] = splitHostPort(to);
+    return [from, { host, port }];
+  }));
+}
+
 /**
  * Where sessiond reaches a Cluster node Redis announced as `host:port`: through the NAT map if it
  * names that address, else there; in the form ioredis' pool names its connections (`host:port`).
  */
 export function clusterReachAt(options: RedisConnectionOptions): (announced: string) => string {
-  const natMap = options.clusterNatMap ?? {};
+  const natMap = clusterNatMap(options);
   return (announced) => {
     const to = natMap[announced];
-    if (to === undefined) return announced;
-    const [host, port] = splitHostPort(to);
-    return `${host}:${port}`;
+    return to === undefined ? announced : `${to.host}:${to.port}`;
   };
 }
 

@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import { generateSessionId } from '../../server/session-id.ts';
 import { parseServerConfig } from '../../server/config.ts';
 import { RedisSessionStore } from '../../server/session-store-redis.ts';
+import { freePort } from '../helpers/redis.ts';
 import { openClusterStore, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 import { waitFor } from '../helpers/servers.ts';
-import { freePort } from '../../bench/child-processes.ts';
 
 let cluster: RedisCluster;
 test.before(async () => {
