@@ -21,6 +21,7 @@ import {
   fromCachedEntry, toSnapshot, toSummary, type SessionMutationResult, type SessionSnapshot, type SessionSummary, type TouchResult,
 } from './session-snapshot.ts';
 import { SessionTracker, type NearCacheEntry, type TrackCall } from './session-tracker.ts';
+import { CallPipe, PIPE_METHODS, PipelineUnsupported, type PipeMethod } from './call-pipe.ts';
 import { readWatchEvents, type WatchEvent, type WatchOptions } from './session-watch.ts';
 
 type UnaryMethod = 'create' | 'get' | 'put' | 'patch' | 'delete' | 'touch' | 'regenerate' | 'listByOwner' | 'revokeByOwner';
@@ -51,6 +52,7 @@ export class SessionClient {
   #lifecycle = new AbortController();
   #closed = false;
   #tracker: SessionTracker | undefined;
+  #pipe: CallPipe | undefined;
   #sliding = new Set<string>();
 
   constructor(init: SessionClientInit) {
@@ -63,6 +65,7 @@ export class SessionClient {
       const open = (): TrackCall => this.#stub.track(this.#metadata.clone());
       this.#tracker = new SessionTracker({ ...nearCache, namespace, address, open });
     }
+    if (this.options.pipeline) this.#pipe = new CallPipe(() => this.#stub.pipeline(this.#metadata.clone()), address);
     debug('client created for %s namespace %s', address, this.options.namespace);
   }
 
@@ -244,6 +247,7 @@ export class SessionClient {
     this.#tracker?.close();
     for (const call of this.#watches) call.cancel();
     await Promise.allSettled([...this.#inFlight]);
+    this.#pipe?.close();
     this.#stub.close();
   }
 
@@ -252,6 +256,7 @@ export class SessionClient {
     this.#closed = true;
     this.#tracker?.close();
     this.#lifecycle.abort();
+    this.#pipe?.destroy();
     for (const call of [...this.#calls, ...this.#watches]) call.cancel();
     this.#stub.close();
   }
@@ -302,7 +307,7 @@ export class SessionClient {
   }
 
   /**
-   * One logical unary call: deadline, retries (client/retry.ts `shouldRetry`: not-applied failures
+   * One logical call (on the Pipeline stream, or unary): deadline, retries (client/retry.ts `shouldRetry`: not-applied failures
    * always, maybe-applied ones only when `safe` to repeat), SessionError on failure.
    */
   #unary<Res>(method: UnaryMethod, request: object, options: CallOptions, safe: boolean): Promise<Res> {
@@ -314,7 +319,7 @@ export class SessionClient {
     const deadline = Date.now() + deadlineMs;
     const { namespace, address, retry } = this.options;
     const metadata = this.#metadata.clone();
-    const attempt = (): Promise<Res> => new Promise<Res>((resolve, reject) => {
+    const unaryAttempt = (): Promise<Res> => new Promise<Res>((resolve, reject) => {
       const fn = this.#stub[method] as unknown as UnaryFn;
       try {
         const call: grpc.ClientUnaryCall = fn.call(this.#stub, request, metadata.clone(), { deadline }, (error, reply) => {
@@ -328,6 +333,13 @@ export class SessionClient {
         reject(toSessionError(error, address));
       }
     });
+    // On the Pipeline stream when there is one; unary when sessiond turns out not to have it.
+    const pipe = PIPE_METHODS.has(method) ? this.#pipe : undefined;
+    const attempt = (): Promise<Res> => {
+      if (!pipe?.usable) return unaryAttempt();
+      return (pipe.call(method as PipeMethod, request, metadata, deadline) as Promise<Res>)
+        .catch((error: unknown) => (error instanceof PipelineUnsupported ? unaryAttempt() : Promise.reject(error)));
+    };
     const onRetry = (n: number, error: unknown, delayMs: number): void => {
       const code = (error as SessionError).code;
       debug('%s: attempt %d failed with %s, retrying in %d ms', method, n, code, delayMs);

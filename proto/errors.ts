@@ -36,7 +36,10 @@ export const SESSION_ERROR_CODES = [
   'SESS_ERR_NOT_ENOUGH_REPLICAS',
   /** The write was applied on the Redis primary but not confirmed by `replicaAcks` replicas in time. */
   'SESS_ERR_REPLICA_ACK_TIMEOUT',
-  /** Client only: sessiond itself could not be reached (no connection); nothing was sent. */
+  /**
+   * sessiond itself could not be reached (no connection): the client's code, nothing was sent. Also
+   * sessiond's answer on a closing Pipeline stream to a call it will not run: nothing was applied.
+   */
   'SESS_ERR_SERVICE_UNAVAILABLE',
   /** The server requires a namespace token and none was sent. */
   'SESS_ERR_UNAUTHENTICATED',

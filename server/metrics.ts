@@ -1,5 +1,5 @@
 // sessiond's Prometheus metrics: calls by method and outcome, call latency, open watch and track
-// streams, held ids and track events, where Gets were read (readFromReplicas), and whether sessiond
+// streams, open pipeline streams, held ids and track events, where Gets were read (readFromReplicas), and whether sessiond
 // is serving. One registry per server instance (never prom-client's global one),
 // served on its own listener (`metricsListen`) so scraping never competes with the gRPC port.
 import { createServer, type Server } from 'node:http';
@@ -13,6 +13,8 @@ export interface ServerMetrics {
   addWatchStreams(delta: number): void;
   /** +1 when a Track stream opens, -1 when it ends. */
   addTrackStreams(delta: number): void;
+  /** +1 when a Pipeline stream opens, -1 when it ends. */
+  addPipelineStreams(delta: number): void;
   /** +n / -n as Track streams hold and drop ids. */
   addTrackedIds(delta: number): void;
   /** One TrackEvent sent, by kind (TRACKING, UPDATED, DELETED, EXPIRED, RESYNC). */
@@ -47,6 +49,7 @@ export function createServerMetrics(): ServerMetrics {
   });
   const watches = new Gauge({ name: 'stickless_sessiond_watch_streams', help: 'Open Watch streams.', registers: [registry] });
   const tracks = new Gauge({ name: 'stickless_sessiond_track_streams', help: 'Open Track streams (near-cache invalidation feeds).', registers: [registry] });
+  const pipelines = new Gauge({ name: 'stickless_sessiond_pipeline_streams', help: 'Open Pipeline streams (clients sending their calls on one stream).', registers: [registry] });
   const trackedIds = new Gauge({ name: 'stickless_sessiond_track_held_ids', help: 'Session ids held on all open Track streams.', registers: [registry] });
   const trackEvents = new Counter({
     name: 'stickless_sessiond_track_events_total',
@@ -75,6 +78,7 @@ export function createServerMetrics(): ServerMetrics {
     },
     addWatchStreams: (delta) => watches.inc(delta),
     addTrackStreams: (delta) => tracks.inc(delta),
+    addPipelineStreams: (delta) => pipelines.inc(delta),
     addTrackedIds: (delta) => trackedIds.inc(delta),
     countTrackEvent: (kind) => trackEvents.inc({ kind }),
     countReplicaRead: (outcome) => replicaReads.inc({ outcome }),

@@ -16,6 +16,7 @@ import type { SessionRecord, SessionStore } from './session-store.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { WatchRegistry } from './session-watch.ts';
 import { TrackRegistry } from './session-track.ts';
+import { PipelineRegistry, type CallHandler, type SessionCalls } from './session-pipeline.ts';
 
 export interface SessionServiceOptions extends RequestLimits {
   defaultTtlMs: number;
@@ -25,51 +26,63 @@ export interface SessionServiceOptions extends RequestLimits {
   maxTrackedIds: number;
   /** Events one Track or Watch stream may queue for a client that does not read them (Track: beyond one per held id). */
   maxQueuedEvents: number;
+  /** Calls one Pipeline stream may have in flight at once. */
+  maxPipelinedCalls: number;
 }
 
 export interface SessionService {
   handlers: SessionServiceHandlers;
-  /** Ends every open Watch and Track stream (at shutdown, so a graceful stop does not wait for them). */
+  /**
+   * Ends every open Watch and Track stream, and every Pipeline stream once its calls in flight are
+   * answered (at shutdown, so a graceful stop does not wait for them).
+   */
   endWatches(): void;
 }
 
-type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
 export function createSessionService(store: SessionStore, options: SessionServiceOptions, logger: Logger, metrics?: ServerMetrics): SessionService {
   const watches = new WatchRegistry(store, options.maxQueuedEvents, metrics);
   const authorize = createAuthorizer(options.namespaceTokens);
   const tracks = new TrackRegistry(store, { maxTrackedIds: options.maxTrackedIds, maxQueuedEvents: options.maxQueuedEvents, authorize }, metrics);
 
-  // Wraps a promise-returning handler into grpc-js's callback style; the single error exit.
-  function unary<Req, Res>(method: string, handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => withRpcLogContext(call.metadata, () => {
-      const started = performance.now();
-      const done = (code: string): void => metrics?.observeCall(method, code, (performance.now() - started) / 1000);
-      handler(call.request, call).then(
-        (reply) => {
-          done('OK');
-          callback(null, reply);
-        },
-        (error: unknown) => {
-          done(error instanceof SessionError ? error.code : 'SESS_ERR_INTERNAL');
-          const status = toGrpcStatus(error);
-          if (!(error instanceof SessionError) || error.code === 'SESS_ERR_INTERNAL') logger.error({ method, err: error }, 'rpc failed');
-          else logger.debug({ method, code: error.code }, 'rpc rejected');
-          callback(status);
-        },
+  // The one place a call's outcome is counted and logged, whichever transport carried it.
+  function settle<Res>(method: string, run: () => Promise<Res>): Promise<Res> {
+    const started = performance.now();
+    const done = (code: string): void => metrics?.observeCall(method, code, (performance.now() - started) / 1000);
+    return run().then(
+      (reply) => {
+        done('OK');
+        return reply;
+      },
+      (error: unknown) => {
+        done(error instanceof SessionError ? error.code : 'SESS_ERR_INTERNAL');
+        if (!(error instanceof SessionError) || error.code === 'SESS_ERR_INTERNAL') logger.error({ method, err: error }, 'rpc failed');
+        else logger.debug({ method, code: error.code }, 'rpc rejected');
+        throw error;
+      },
+    );
+  }
+
+  // Wraps a call into grpc-js's unary callback style; the single error exit of unary calls.
+  function unary<Req, Res>(method: string, call: CallHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+    return (serverCall, callback) => withRpcLogContext(serverCall.metadata, () => {
+      settle(method, () => call(serverCall.request, serverCall.metadata)).then(
+        (reply) => callback(null, reply),
+        (error: unknown) => callback(toGrpcStatus(error)),
       );
     });
   }
 
-  function namespaceOf(request: { namespace: string }, call: Call): string {
+  function namespaceOf(request: { namespace: string }, metadata: grpc.Metadata): string {
     const namespace = requireNamespace(request.namespace);
-    authorize(namespace, call.metadata);
+    authorize(namespace, metadata);
     return namespace;
   }
 
-  const handlers: SessionServiceHandlers = {
-    Create: unary('Create', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+  // The per-session calls, shared by their unary methods and the Pipeline stream.
+  const calls: SessionCalls = {
+    Create: async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const ttlMs = requireTtl(request.ttlMs, 'ttl_ms') || options.defaultTtlMs;
       const result = await store.create({
         namespace,
@@ -80,10 +93,10 @@ export function createSessionService(store: SessionStore, options: SessionServic
         idempotencyKey: requireIdempotencyKey(request.idempotencyKey),
       });
       return { session: toProtoSession(result.record), replayed: result.replayed };
-    }),
+    },
 
-    Get: unary('Get', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+    Get: async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const fields = request.fields.map((name, i) => requireFieldName(name, `fields[${i}]`));
       const minVersion = requireMinVersion(request.minVersion);
       const record = await store.get(namespace, requireId(request.id), { fields, slide: request.slide, minVersion });
@@ -95,51 +108,62 @@ export function createSessionService(store: SessionStore, options: SessionServic
         );
       }
       return record ? { found: true, session: toProtoSession(record) } : { found: false };
-    }),
+    },
 
-    Put: unary('Put', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+    Put: async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const result = await store.put(namespace, requireId(request.id), parseFields(request.fields, options), parseMutationOptions(request.options));
       return { session: toProtoSession(result.record), replayed: result.replayed };
-    }),
+    },
 
-    Patch: unary('Patch', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+    Patch: async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const result = await store.patch(namespace, requireId(request.id), parseOps(request.ops, options), parseMutationOptions(request.options));
       return { session: toProtoSession(result.record), replayed: result.replayed };
-    }),
+    },
 
-    Delete: unary('Delete', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+    Delete: async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const expectedVersion = requireExpectedVersion(request.expectedVersion, 'expected_version');
       return { deleted: await store.delete(namespace, requireId(request.id), { expectedVersion }) };
-    }),
+    },
 
-    Touch: unary('Touch', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+    Touch: async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const ttlMs = Math.min(requireTtl(request.ttlMs, 'ttl_ms'), options.maxLifetimeMs);
       const result = await store.touch(namespace, requireId(request.id), ttlMs);
       return result ? { found: true, version: result.version, expiresAtMs: result.expiresAtMs } : { found: false };
-    }),
+    },
 
-    Regenerate: unary('Regenerate', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+    Regenerate: async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const mutation = parseMutationOptions(request.options);
       const result = await store.regenerate(namespace, requireId(request.id), generateSessionId(), {
         ...mutation,
         owner: requireOwner(request.owner),
       });
       return { session: toProtoSession(result.record), replayed: result.replayed };
-    }),
+    },
+  };
+  const pipelines = new PipelineRegistry(calls, { maxPipelinedCalls: options.maxPipelinedCalls, settle }, metrics);
 
-    ListByOwner: unary('ListByOwner', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+  const handlers: SessionServiceHandlers = {
+    Create: unary('Create', calls.Create),
+    Get: unary('Get', calls.Get),
+    Put: unary('Put', calls.Put),
+    Patch: unary('Patch', calls.Patch),
+    Delete: unary('Delete', calls.Delete),
+    Touch: unary('Touch', calls.Touch),
+    Regenerate: unary('Regenerate', calls.Regenerate),
+
+    ListByOwner: unary('ListByOwner', async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const owner = requireNonEmptyOwner(request.owner);
       return { sessions: await store.listByOwner(namespace, owner) };
     }),
 
-    RevokeByOwner: unary('RevokeByOwner', async (request, call) => {
-      const namespace = namespaceOf(request, call);
+    RevokeByOwner: unary('RevokeByOwner', async (request, metadata) => {
+      const namespace = namespaceOf(request, metadata);
       const owner = requireNonEmptyOwner(request.owner);
       request.handles.forEach((handle, i) => {
         if (!/^[A-Za-z0-9_-]{43}$/.test(handle)) throw new SessionError('SESS_ERR_INVALID_ARGUMENT', `handles[${i}]: expected a handle from ListByOwner`);
@@ -149,7 +173,7 @@ export function createSessionService(store: SessionStore, options: SessionServic
 
     Watch: (call) => withRpcLogContext(call.metadata, () => {
       try {
-        const namespace = namespaceOf(call.request, call);
+        const namespace = namespaceOf(call.request, call.metadata);
         watches.start(namespace, requireId(call.request.id), call);
       } catch (error) {
         call.emit('error', toGrpcStatus(error));
@@ -158,6 +182,9 @@ export function createSessionService(store: SessionStore, options: SessionServic
 
     // Namespaces are authorized per message (each names its own); see session-track.ts.
     Track: (call) => withRpcLogContext(call.metadata, () => tracks.start(call)),
+
+    // One stream carrying the calls above; each call is authorized and logged on its own (session-pipeline.ts).
+    Pipeline: (call) => pipelines.start(call),
   };
 
   return {
@@ -165,6 +192,7 @@ export function createSessionService(store: SessionStore, options: SessionServic
     endWatches: () => {
       watches.endAll();
       tracks.endAll();
+      pipelines.endAll();
     },
   };
 }

@@ -11,6 +11,9 @@ import type { ListByOwnerRequest as _stickless_session_v1_ListByOwnerRequest, Li
 import type { ListByOwnerResponse as _stickless_session_v1_ListByOwnerResponse, ListByOwnerResponse__Output as _stickless_session_v1_ListByOwnerResponse__Output } from './stickless/session/v1/ListByOwnerResponse.ts';
 import type { MutationOptions as _stickless_session_v1_MutationOptions, MutationOptions__Output as _stickless_session_v1_MutationOptions__Output } from './stickless/session/v1/MutationOptions.ts';
 import type { PatchRequest as _stickless_session_v1_PatchRequest, PatchRequest__Output as _stickless_session_v1_PatchRequest__Output } from './stickless/session/v1/PatchRequest.ts';
+import type { PipelineError as _stickless_session_v1_PipelineError, PipelineError__Output as _stickless_session_v1_PipelineError__Output } from './stickless/session/v1/PipelineError.ts';
+import type { PipelineReply as _stickless_session_v1_PipelineReply, PipelineReply__Output as _stickless_session_v1_PipelineReply__Output } from './stickless/session/v1/PipelineReply.ts';
+import type { PipelineRequest as _stickless_session_v1_PipelineRequest, PipelineRequest__Output as _stickless_session_v1_PipelineRequest__Output } from './stickless/session/v1/PipelineRequest.ts';
 import type { PutRequest as _stickless_session_v1_PutRequest, PutRequest__Output as _stickless_session_v1_PutRequest__Output } from './stickless/session/v1/PutRequest.ts';
 import type { RegenerateRequest as _stickless_session_v1_RegenerateRequest, RegenerateRequest__Output as _stickless_session_v1_RegenerateRequest__Output } from './stickless/session/v1/RegenerateRequest.ts';
 import type { RevokeByOwnerRequest as _stickless_session_v1_RevokeByOwnerRequest, RevokeByOwnerRequest__Output as _stickless_session_v1_RevokeByOwnerRequest__Output } from './stickless/session/v1/RevokeByOwnerRequest.ts';
@@ -44,6 +47,9 @@ export interface ProtoGrpcType {
         ListByOwnerResponse: MessageTypeDefinition<_stickless_session_v1_ListByOwnerResponse, _stickless_session_v1_ListByOwnerResponse__Output>
         MutationOptions: MessageTypeDefinition<_stickless_session_v1_MutationOptions, _stickless_session_v1_MutationOptions__Output>
         PatchRequest: MessageTypeDefinition<_stickless_session_v1_PatchRequest, _stickless_session_v1_PatchRequest__Output>
+        PipelineError: MessageTypeDefinition<_stickless_session_v1_PipelineError, _stickless_session_v1_PipelineError__Output>
+        PipelineReply: MessageTypeDefinition<_stickless_session_v1_PipelineReply, _stickless_session_v1_PipelineReply__Output>
+        PipelineRequest: MessageTypeDefinition<_stickless_session_v1_PipelineRequest, _stickless_session_v1_PipelineRequest__Output>
         PutRequest: MessageTypeDefinition<_stickless_session_v1_PutRequest, _stickless_session_v1_PutRequest__Output>
         RegenerateRequest: MessageTypeDefinition<_stickless_session_v1_RegenerateRequest, _stickless_session_v1_RegenerateRequest__Output>
         RevokeByOwnerRequest: MessageTypeDefinition<_stickless_session_v1_RevokeByOwnerRequest, _stickless_session_v1_RevokeByOwnerRequest__Output>

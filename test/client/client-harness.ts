@@ -2,6 +2,7 @@
 // closed in teardown, a fresh namespace per test, and a recorder for the client's diagnostics.
 import { randomUUID } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { ExecutionContext } from 'ava';
 import { SessionClient, type SessionClientInit } from '../../client/index.ts';
 import { startSessiond, type StartSessiondOptions, type StartedSessiond } from '../helpers/servers.ts';
@@ -41,4 +42,19 @@ export function record<T extends { namespace: string }>(t: ExecutionContext, cha
   diagnosticsChannel.subscribe(channel, onMessage);
   t.teardown(() => diagnosticsChannel.unsubscribe(channel, onMessage));
   return seen;
+}
+
+/** An HTTP/2 server that speaks just enough gRPC to fail in one chosen way. */
+export async function fakeSessiond(t: ExecutionContext, behave: (stream: ServerHttp2Stream) => void): Promise<string> {
+  const sessions = new Set<Http2Session>();
+  const server = createHttp2Server();
+  server.on('session', (session) => sessions.add(session));
+  server.on('stream', behave);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const session of sessions) session.destroy();
+    server.close();
+  });
+  const address = server.address();
+  return `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 }

@@ -1,7 +1,7 @@
-// The near cache against a real sessiond and Redis: a hit makes no network call (every unary call
-// is counted by a client interceptor), writes refresh the copy, copies are bounded by entries and
-// bytes, a copy is never served past the session's expiry, sliding reads from the cache still slide,
-// min_version goes past an older copy, and trust comes back after the invalidation feed is cut.
+// The near cache against a real sessiond and Redis: a hit makes no network call (every call to
+// sessiond, unary or pipelined, is counted by a client interceptor), writes refresh the copy, copies
+// are bounded by entries and bytes, a copy is never served past the session's expiry, sliding reads
+// from the cache still slide, min_version goes past an older copy, and trust comes back after the invalidation feed is cut.
 import * as grpc from '@grpc/grpc-js';
 import test, { type ExecutionContext } from 'ava';
 import { Redis } from 'ioredis';
@@ -20,13 +20,28 @@ test.after.always(async () => {
   await redis?.stop();
 });
 
-/** A near-cache client whose unary calls (every method but the Track stream) are counted. */
+const PIPELINED = ['create', 'get', 'put', 'patch', 'delete', 'touch', 'regenerate'];
+
+/**
+ * A near-cache client whose calls to sessiond are counted by a client interceptor: each unary call
+ * (every method but the Track and Pipeline streams), and each call sent on the Pipeline stream.
+ */
 function cachedClient(t: ExecutionContext, sessiond: StartedSessiond, init: Partial<SessionClientInit> = {}) {
   const calls: string[] = [];
   const counter: grpc.Interceptor = (options, nextCall) => {
     const path = options.method_definition.path;
-    if (!path.endsWith('/Track')) calls.push(path.slice(path.lastIndexOf('/') + 1));
-    return new grpc.InterceptingCall(nextCall(options));
+    const method = path.slice(path.lastIndexOf('/') + 1);
+    if (method !== 'Pipeline') {
+      if (method !== 'Track') calls.push(method);
+      return new grpc.InterceptingCall(nextCall(options));
+    }
+    return new grpc.InterceptingCall(nextCall(options), {
+      sendMessage: (message: Record<string, unknown>, next: (message: unknown) => void) => {
+        const call = PIPELINED.find((name) => message[name] !== undefined)!;
+        calls.push(call[0]!.toUpperCase() + call.slice(1));
+        next(message);
+      },
+    });
   };
   const client = connect(t, {
     address: sessiond.address,

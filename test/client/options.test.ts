@@ -26,12 +26,21 @@ test('invalid options throw one SESS_ERR_INVALID_ARGUMENT naming each of them', 
     retry: { maxAttempts: 0, initialBackoffMs: 100, maxBackoffMs: 10 },
     maxUpdateAttempts: 1.5,
     credentials: {} as grpc.ChannelCredentials,
+    pipeline: 'yes' as unknown as boolean,
   }), { instanceOf: SessionError });
   t.is(error.code, 'SESS_ERR_INVALID_ARGUMENT');
-  for (const name of ['address', 'namespace', 'token', 'deadlineMs', 'retry.maxAttempts', 'retry.maxBackoffMs', 'maxUpdateAttempts', 'credentials']) {
+  for (const name of ['address', 'namespace', 'token', 'deadlineMs', 'retry.maxAttempts', 'retry.maxBackoffMs', 'maxUpdateAttempts', 'credentials', 'pipeline']) {
     t.regex(error.message, new RegExp(`${name.replace('.', '\\.')}: expected`), name);
   }
   t.notRegex(error.message, /retry\.initialBackoffMs: expected/);
+});
+
+test('the Pipeline stream is the default for one address, unary calls for a list of addresses (balanced one by one)', (t) => {
+  t.true(resolveClientOptions({ address: 'sessiond:50051', namespace: 'shop' }).pipeline);
+  t.true(resolveClientOptions({ address: ['10.0.0.5:50051'], namespace: 'shop' }).pipeline);
+  t.false(resolveClientOptions({ address: ['10.0.0.5:50051', '10.0.0.6:50051'], namespace: 'shop' }).pipeline);
+  t.true(resolveClientOptions({ address: ['10.0.0.5:50051', '10.0.0.6:50051'], namespace: 'shop', pipeline: true }).pipeline);
+  t.false(resolveClientOptions({ address: 'sessiond:50051', namespace: 'shop', pipeline: false }).pipeline);
 });
 
 test('the token never appears in an options error', (t) => {

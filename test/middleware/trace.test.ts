@@ -1,5 +1,5 @@
-// Traces across the hops: the app request's W3C traceparent reaches sessiond as gRPC metadata (no
-// OpenTelemetry SDK needed), each client call is a CLIENT span when a tracer provider is registered,
+// Traces across the hops: the app request's W3C traceparent reaches sessiond as gRPC metadata or in
+// the pipelined call (no OpenTelemetry SDK needed), each client call is a CLIENT span when a tracer provider is registered,
 // sessiond's log lines inside an RPC carry the request and trace ids, and the proxy hands the app a
 // traceparent and x-request-id (the client's, or new ones).
 import { once } from 'node:events';
@@ -12,6 +12,8 @@ import test, { type ExecutionContext } from 'ava';
 import { SessionClient } from '../../client/index.ts';
 import { sessionMiddleware, type RequestSession } from '../../client/middleware.ts';
 import { sessionServiceDefinition } from '../../proto/index.ts';
+import type { PipelineReply } from '../../proto/generated/stickless/session/v1/PipelineReply.ts';
+import type { PipelineRequest__Output } from '../../proto/generated/stickless/session/v1/PipelineRequest.ts';
 import { createLogger, withRpcLogContext } from '../../server/logger.ts';
 import { startProxy, testConfig } from '../helpers/proxy-harness.ts';
 
@@ -20,25 +22,39 @@ const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 const SESSION_ID = 'Q2hlY2tpbmcgdGhlIHRyYWNlIGNvbnRleHQgaG9wcyE';
 
 /**
- * A real gRPC server speaking SessionService that records each call's metadata and answers Get as
- * "not found": what reaches the wire is the thing under test, not sessiond's behaviour.
+ * A real gRPC server speaking SessionService that records each call's trace context and answers Get
+ * as "not found": what reaches the wire is the thing under test, not sessiond's behaviour. A unary
+ * call's context is its metadata; a pipelined call's is the message's own fields, recorded under the
+ * same metadata keys.
  */
 async function recordingSessiond(t: ExecutionContext): Promise<{ address: string; seen: { method: string; metadata: grpc.Metadata }[] }> {
   const seen: { method: string; metadata: grpc.Metadata }[] = [];
   const server = new grpc.Server();
-  const handlers = Object.fromEntries(Object.keys(sessionServiceDefinition).map((method) => [method, (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+  const handlers: grpc.UntypedServiceImplementation = Object.fromEntries(Object.keys(sessionServiceDefinition).map((method) => [method, (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     seen.push({ method, metadata: call.metadata });
     callback(null, method === 'Get' ? { found: false } : {});
   }]));
+  handlers['Pipeline'] = (stream: grpc.ServerDuplexStream<PipelineRequest__Output, PipelineReply>) => {
+    stream.sendMetadata(new grpc.Metadata());
+    stream.on('data', (request: PipelineRequest__Output) => {
+      const metadata = new grpc.Metadata();
+      if (request.traceparent) metadata.set('traceparent', request.traceparent);
+      if (request.tracestate) metadata.set('tracestate', request.tracestate);
+      if (request.requestId) metadata.set('x-request-id', request.requestId);
+      seen.push({ method: request.call![0]!.toUpperCase() + request.call!.slice(1), metadata });
+      stream.write(request.call === 'get' ? { callId: request.callId, get: { found: false } } : { callId: request.callId, session: {} });
+    });
+    stream.on('end', () => stream.end());
+  };
   server.addService(sessionServiceDefinition, handlers);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))));
   t.teardown(() => server.forceShutdown());
   return { address: `127.0.0.1:${port}`, seen };
 }
 
-test.serial('the request\'s traceparent reaches sessiond as gRPC metadata through the middleware, without an SDK', async (t) => {
+for (const pipeline of [true, false]) test.serial(`the request's traceparent reaches sessiond through the middleware, without an SDK (${pipeline ? 'in the pipelined call' : 'as unary call metadata'})`, async (t) => {
   const sessiond = await recordingSessiond(t);
-  const client = new SessionClient({ address: sessiond.address, namespace: 'trace', deadlineMs: 30_000 });
+  const client = new SessionClient({ address: sessiond.address, namespace: 'trace', deadlineMs: 30_000, pipeline });
   t.teardown(() => client.destroy());
   const middleware = sessionMiddleware({ client });
   const app = createServer((req, res) => middleware(req, res, () => {

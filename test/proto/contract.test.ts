@@ -125,7 +125,7 @@ test('issue 7: a reflection client lists SessionService and Health and fetches t
     package: string; service: Array<{ name: string; method: Array<{ name: string }> }>; options?: { goPackage?: string; csharpNamespace?: string };
   });
   const contract = files.find((f) => f.package === 'stickless.session.v1')!;
-  t.deepEqual(contract.service[0]!.method.map((m) => m.name), ['Create', 'Get', 'Put', 'Patch', 'Delete', 'Touch', 'Regenerate', 'ListByOwner', 'RevokeByOwner', 'Watch', 'Track']);
+  t.deepEqual(contract.service[0]!.method.map((m) => m.name), ['Create', 'Get', 'Put', 'Patch', 'Delete', 'Touch', 'Regenerate', 'ListByOwner', 'RevokeByOwner', 'Watch', 'Track', 'Pipeline']);
   t.is(contract.options?.goPackage, 'github.com/stickless/stickless/gen/go/stickless/session/v1;sessionv1');
   t.is(contract.options?.csharpNamespace, 'Stickless.Session.V1');
 });

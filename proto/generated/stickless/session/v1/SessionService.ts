@@ -10,6 +10,8 @@ import type { GetResponse as _stickless_session_v1_GetResponse, GetResponse__Out
 import type { ListByOwnerRequest as _stickless_session_v1_ListByOwnerRequest, ListByOwnerRequest__Output as _stickless_session_v1_ListByOwnerRequest__Output } from '../../../stickless/session/v1/ListByOwnerRequest.ts';
 import type { ListByOwnerResponse as _stickless_session_v1_ListByOwnerResponse, ListByOwnerResponse__Output as _stickless_session_v1_ListByOwnerResponse__Output } from '../../../stickless/session/v1/ListByOwnerResponse.ts';
 import type { PatchRequest as _stickless_session_v1_PatchRequest, PatchRequest__Output as _stickless_session_v1_PatchRequest__Output } from '../../../stickless/session/v1/PatchRequest.ts';
+import type { PipelineReply as _stickless_session_v1_PipelineReply, PipelineReply__Output as _stickless_session_v1_PipelineReply__Output } from '../../../stickless/session/v1/PipelineReply.ts';
+import type { PipelineRequest as _stickless_session_v1_PipelineRequest, PipelineRequest__Output as _stickless_session_v1_PipelineRequest__Output } from '../../../stickless/session/v1/PipelineRequest.ts';
 import type { PutRequest as _stickless_session_v1_PutRequest, PutRequest__Output as _stickless_session_v1_PutRequest__Output } from '../../../stickless/session/v1/PutRequest.ts';
 import type { RegenerateRequest as _stickless_session_v1_RegenerateRequest, RegenerateRequest__Output as _stickless_session_v1_RegenerateRequest__Output } from '../../../stickless/session/v1/RegenerateRequest.ts';
 import type { RevokeByOwnerRequest as _stickless_session_v1_RevokeByOwnerRequest, RevokeByOwnerRequest__Output as _stickless_session_v1_RevokeByOwnerRequest__Output } from '../../../stickless/session/v1/RevokeByOwnerRequest.ts';
@@ -67,6 +69,11 @@ export interface SessionServiceClient extends grpc.Client {
   patch(argument: _stickless_session_v1_PatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_stickless_session_v1_SessionResponse__Output>): grpc.ClientUnaryCall;
   patch(argument: _stickless_session_v1_PatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_stickless_session_v1_SessionResponse__Output>): grpc.ClientUnaryCall;
   patch(argument: _stickless_session_v1_PatchRequest, callback: grpc.requestCallback<_stickless_session_v1_SessionResponse__Output>): grpc.ClientUnaryCall;
+  
+  Pipeline(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_stickless_session_v1_PipelineRequest, _stickless_session_v1_PipelineReply__Output>;
+  Pipeline(options?: grpc.CallOptions): grpc.ClientDuplexStream<_stickless_session_v1_PipelineRequest, _stickless_session_v1_PipelineReply__Output>;
+  pipeline(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_stickless_session_v1_PipelineRequest, _stickless_session_v1_PipelineReply__Output>;
+  pipeline(options?: grpc.CallOptions): grpc.ClientDuplexStream<_stickless_session_v1_PipelineRequest, _stickless_session_v1_PipelineReply__Output>;
   
   Put(argument: _stickless_session_v1_PutRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_stickless_session_v1_SessionResponse__Output>): grpc.ClientUnaryCall;
   Put(argument: _stickless_session_v1_PutRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_stickless_session_v1_SessionResponse__Output>): grpc.ClientUnaryCall;
@@ -127,6 +134,8 @@ export interface SessionServiceHandlers extends grpc.UntypedServiceImplementatio
   
   Patch: grpc.handleUnaryCall<_stickless_session_v1_PatchRequest__Output, _stickless_session_v1_SessionResponse>;
   
+  Pipeline: grpc.handleBidiStreamingCall<_stickless_session_v1_PipelineRequest__Output, _stickless_session_v1_PipelineReply>;
+  
   Put: grpc.handleUnaryCall<_stickless_session_v1_PutRequest__Output, _stickless_session_v1_SessionResponse>;
   
   Regenerate: grpc.handleUnaryCall<_stickless_session_v1_RegenerateRequest__Output, _stickless_session_v1_SessionResponse>;
@@ -147,6 +156,7 @@ export interface SessionServiceDefinition extends grpc.ServiceDefinition {
   Get: MethodDefinition<_stickless_session_v1_GetRequest, _stickless_session_v1_GetResponse, _stickless_session_v1_GetRequest__Output, _stickless_session_v1_GetResponse__Output>
   ListByOwner: MethodDefinition<_stickless_session_v1_ListByOwnerRequest, _stickless_session_v1_ListByOwnerResponse, _stickless_session_v1_ListByOwnerRequest__Output, _stickless_session_v1_ListByOwnerResponse__Output>
   Patch: MethodDefinition<_stickless_session_v1_PatchRequest, _stickless_session_v1_SessionResponse, _stickless_session_v1_PatchRequest__Output, _stickless_session_v1_SessionResponse__Output>
+  Pipeline: MethodDefinition<_stickless_session_v1_PipelineRequest, _stickless_session_v1_PipelineReply, _stickless_session_v1_PipelineRequest__Output, _stickless_session_v1_PipelineReply__Output>
   Put: MethodDefinition<_stickless_session_v1_PutRequest, _stickless_session_v1_SessionResponse, _stickless_session_v1_PutRequest__Output, _stickless_session_v1_SessionResponse__Output>
   Regenerate: MethodDefinition<_stickless_session_v1_RegenerateRequest, _stickless_session_v1_SessionResponse, _stickless_session_v1_RegenerateRequest__Output, _stickless_session_v1_SessionResponse__Output>
   RevokeByOwner: MethodDefinition<_stickless_session_v1_RevokeByOwnerRequest, _stickless_session_v1_RevokeByOwnerResponse, _stickless_session_v1_RevokeByOwnerRequest__Output, _stickless_session_v1_RevokeByOwnerResponse__Output>
