@@ -1,15 +1,18 @@
 // A transport peer of sessiond for the lag benchmark's GC rows, as its own process:
 // `node --trace-gc-nvp bench/transport-peer-server.ts http2|grpc PORT`. `http2`: a bare node:http2
 // server answering each POST with a gRPC-shaped response (headers, one DATA frame, trailers). `grpc`:
-// a bare @grpc/grpc-js server with one unary method that echoes its bytes. Neither does anything
-// else, so their collections are what the transport alone costs at a given call rate.
+// a bare @grpc/grpc-js server with a unary method that echoes its bytes, and a bidirectional one
+// that echoes each message on one long-lived stream (as sessiond's Pipeline carries calls). None
+// does anything else, so their collections are what the transport alone costs at a given call rate.
 import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:http2';
 
 export const ECHO_PATH = '/stickless.bench.Echo/Echo';
+export const ECHO_STREAM_PATH = '/stickless.bench.Echo/EchoStream';
 const identity = (bytes: Buffer): Buffer => bytes;
 export const ECHO_SERVICE = {
   Echo: { path: ECHO_PATH, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+  EchoStream: { path: ECHO_STREAM_PATH, requestStream: true, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
 } satisfies grpc.ServiceDefinition;
 
 if (process.argv[1] === import.meta.filename) {
@@ -29,7 +32,13 @@ if (process.argv[1] === import.meta.filename) {
     server.listen(Number(port), '127.0.0.1');
   } else if (kind === 'grpc') {
     const server = new grpc.Server();
-    server.addService(ECHO_SERVICE, { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request) });
+    server.addService(ECHO_SERVICE, {
+      Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, call.request),
+      EchoStream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        call.on('data', (message: Buffer) => call.write(message));
+        call.on('end', () => call.end());
+      },
+    });
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => {
       if (error) throw error;
     });

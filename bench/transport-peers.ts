@@ -1,5 +1,5 @@
-// The lag benchmark's transport peers: a bare node:http2 server and a bare grpc-js echo server, each
-// called at the lag target's rate from this process (open loop, one HTTP/2 connection, as a
+// The lag benchmark's transport peers: a bare node:http2 server and a bare grpc-js echo server (unary
+// calls, and messages on one stream as the client's Pipeline sends them), each called at the lag target's rate from this process (open loop, one HTTP/2 connection, as a
 // SessionClient uses), with their garbage collections read from `--trace-gc-nvp`. Set beside
 // sessiond's collections in the lag rows, they show how much of sessiond's young-generation pauses
 // the transport alone brings at that rate.
@@ -20,7 +20,7 @@ const DEADLINE_MS = 2000;
 /** About a Patch request's size; the peers echo it back. */
 const PAYLOAD = Buffer.alloc(64, 7);
 
-export type PeerKind = 'http2' | 'grpc';
+export type PeerKind = 'http2' | 'grpc' | 'grpc-stream';
 
 export interface TransportPeersOptions {
   children: ChildProcesses;
@@ -44,11 +44,15 @@ export interface PeerResult {
   serverGc: GcFigures;
 }
 
-const NAMES: Record<PeerKind, string> = { http2: 'node:http2 server alone', grpc: 'grpc-js echo server alone' };
+const NAMES: Record<PeerKind, string> = {
+  http2: 'node:http2 server alone',
+  grpc: 'grpc-js echo server alone',
+  'grpc-stream': 'grpc-js echo server alone, one stream',
+};
 
 export async function runTransportPeers(options: TransportPeersOptions): Promise<string> {
   const results: PeerResult[] = [];
-  for (const peer of ['http2', 'grpc'] as const) {
+  for (const peer of ['http2', 'grpc', 'grpc-stream'] as const) {
     options.log(`  ${NAMES[peer]}: ${options.rate}/s for ${options.warmupMs} + ${options.durationMs} ms`);
     const result = await runPeer(peer, options);
     options.log(`  ${formatRate(result.callsPerSecond)} calls/s, p99 ${formatMs(result.p99Ms)} ms, longest young pause ${formatMs(result.serverGc.youngPauseMaxMs)} ms`);
@@ -61,7 +65,7 @@ export async function runTransportPeers(options: TransportPeersOptions): Promise
       results.map((r) => [NAMES[r.peer], formatRate(options.rate), formatRate(r.callsPerSecond), `${formatMs(r.p50Ms)} / ${formatMs(r.p99Ms)}`, formatShare(r.serverCpu), formatGc(r.serverGc, options.durationMs)]),
     ),
     '',
-    `Each server in its own process with \`${GC_TRACE_FLAG}\`, called from the benchmark's process on one HTTP/2 connection at a fixed rate (open loop, latency from when a call was due), ${PAYLOAD.length}-byte messages echoed back; ` +
+    `Each server in its own process with \`${GC_TRACE_FLAG}\`, called from the benchmark's process on one HTTP/2 connection at a fixed rate (open loop, latency from when a call was due), ${PAYLOAD.length}-byte messages echoed back (unary calls, or, for "one stream", messages on one long-lived bidirectional stream); ` +
       `${options.warmupMs} ms warm-up then ${options.durationMs} ms measured. Neither server does anything but answer: what their collections cost is what the transport alone costs at this rate, to set beside sessiond's in the rows above.`,
     ...results.filter((r) => r.errors > 0).map((r) => `- ${NAMES[r.peer]}: ${r.errors} calls failed, first: ${r.firstError}`),
   ].join('\n');
@@ -70,11 +74,11 @@ export async function runTransportPeers(options: TransportPeersOptions): Promise
 async function runPeer(peer: PeerKind, options: TransportPeersOptions): Promise<PeerResult> {
   const { children } = options;
   const port = await freePort();
-  const child = children.start({ name: NAMES[peer], command: process.execPath, args: [GC_TRACE_FLAG, SERVER_MAIN, peer, String(port)] });
+  const child = children.start({ name: NAMES[peer], command: process.execPath, args: [GC_TRACE_FLAG, SERVER_MAIN, peer === 'http2' ? 'http2' : 'grpc', String(port)] });
   let close = (): void => {};
   try {
     await waitForPort(port, child, 60_000); // a bound for a server that never listens, not a speed limit
-    const call = peer === 'http2' ? http2Caller(port) : grpcCaller(port);
+    const call = peer === 'http2' ? http2Caller(port) : peer === 'grpc' ? grpcCaller(port) : grpcStreamCaller(port);
     close = call.close;
     const recorder = new LatencyRecorder();
     const gc = new GcWindow(child);
@@ -97,12 +101,13 @@ async function runPeer(peer: PeerKind, options: TransportPeersOptions): Promise<
       }
     });
     const serverGc = gc.stop();
+    const serverCpuMs = processCpuMs(child.process.pid) - cpuStart;
     const windowMs = run.settledAt - run.measureFrom;
     const [p50Ms, p99Ms] = recorder.percentiles(50, 99) as [number, number];
     return {
       peer, calls: recorder.count, errors, firstError, p50Ms, p99Ms,
       callsPerSecond: recorder.count / (Math.max(options.durationMs, lastAt - run.measureFrom) / 1000),
-      serverCpu: (processCpuMs(child.process.pid) - cpuStart) / windowMs,
+      serverCpu: serverCpuMs / windowMs,
       serverGc,
     };
   } finally {
@@ -145,5 +150,33 @@ function grpcCaller(port: number): Caller {
   return {
     send: () => new Promise<void>((resolve, reject) => client.Echo(PAYLOAD, { deadline: Date.now() + DEADLINE_MS }, (error) => (error ? reject(error) : resolve()))),
     close: () => client.close(),
+  };
+}
+
+/** Messages on one bidirectional stream, answered in order (the server echoes each at once). */
+function grpcStreamCaller(port: number): Caller {
+  const Client = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    EchoStream(): grpc.ClientDuplexStream<Buffer, Buffer>;
+  };
+  const waiting: Array<{ resolve: () => void; timer: NodeJS.Timeout }> = [];
+  const stream = client.EchoStream();
+  stream.on('data', () => {
+    const next = waiting.shift();
+    if (!next) return;
+    clearTimeout(next.timer);
+    next.resolve();
+  });
+  stream.on('error', () => {});
+  return {
+    send: () => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no echo within ${DEADLINE_MS} ms`)), DEADLINE_MS);
+      waiting.push({ resolve, timer });
+      stream.write(PAYLOAD);
+    }),
+    close: () => {
+      stream.end();
+      client.close();
+    },
   };
 }
