@@ -31,7 +31,9 @@ async function patchesServed(metricsPort: number): Promise<number> {
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
-test('kill -9 of one of two sessiond instances under load: no caller error beyond the retry budget, every acknowledged increment in Redis', async (t) => {
+// Unary calls are balanced call by call over both instances (the default for an address list); on a
+// Pipeline stream (pipeline: true) all of a client's calls go to one instance, which is the one killed.
+for (const pipeline of [false, true]) test(`kill -9 of one of two sessiond instances under load (${pipeline ? 'calls on a Pipeline stream' : 'unary calls'}): no caller error beyond the retry budget, every acknowledged increment in Redis`, async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const keyPrefix = uniquePrefix();
@@ -50,7 +52,7 @@ test('kill -9 of one of two sessiond instances under load: no caller error beyon
     t.is(process.child.exitCode, null, process.stderr());
   }
 
-  const client = new SessionClient({ address: instances.map((i) => i.address), namespace: 'chaos', deadlineMs: 30_000 });
+  const client = new SessionClient({ address: instances.map((i) => i.address), namespace: 'chaos', deadlineMs: 30_000, pipeline });
   t.teardown(() => client.close());
   const { maxAttempts } = client.options.retry;
   t.is(maxAttempts, DEFAULT_CLIENT_OPTIONS.retry.maxAttempts);
@@ -92,11 +94,13 @@ test('kill -9 of one of two sessiond instances under load: no caller error beyon
   t.teardown(stopCallers);
 
   await waitFor(() => acked >= BEFORE_KILL || failures.length > 0, 45_000, `${BEFORE_KILL} acknowledged patches before the kill`);
-  // Both instances carry calls, or killing one proves nothing (pick_first would send them all to one).
   const served = await Promise.all(instances.map((i) => patchesServed(i.metricsPort)));
-  t.true(served.every((count) => count > 0), `patches served per instance before the kill: ${served.join(', ')}`);
-
-  const [victim, survivor] = instances as [typeof instances[0], typeof instances[0]];
+  // Unary: both instances carry calls, or killing one proves nothing (pick_first would send them all
+  // to one). Pipeline: the instance whose stream carries the calls is the victim.
+  if (!pipeline) t.true(served.every((count) => count > 0), `patches served per instance before the kill: ${served.join(', ')}`);
+  const busiest = served[0]! >= served[1]! ? 0 : 1;
+  t.true(served[busiest]! > 0, `patches served per instance before the kill: ${served.join(', ')}`);
+  const [victim, survivor] = (pipeline ? [instances[busiest], instances[1 - busiest]] : instances) as [typeof instances[0], typeof instances[0]];
   victim.process.child.kill('SIGKILL');
   await victim.process.exited;
   const atKill = acked;
