@@ -1,7 +1,9 @@
 // The client's side of the Pipeline stream: per-session calls sent as messages on one long-lived
 // stream and matched to their answers by call_id. Calls are held until sessiond's headers arrive, so
 // a stream that fails before that applied nothing of them; a stream that breaks later leaves the
-// calls it carried with an unknown outcome, exactly like unary calls whose connection dropped.
+// calls it carried with an unknown outcome, exactly like unary calls whose connection dropped. An
+// open stream keeps the process alive, so one idle for PIPE_IDLE_MS is half-closed: a process that
+// never calls close() still exits, and the next call opens a new stream.
 import * as grpc from '@grpc/grpc-js';
 import { SessionError, isSessionErrorCode } from '../proto/errors.ts';
 import type { PipelineReply__Output } from '../proto/generated/stickless/session/v1/PipelineReply.ts';
@@ -14,6 +16,9 @@ export type PipeMethod = 'create' | 'get' | 'put' | 'patch' | 'delete' | 'touch'
 export const PIPE_METHODS: ReadonlySet<string> = new Set<PipeMethod>(['create', 'get', 'put', 'patch', 'delete', 'touch', 'regenerate']);
 
 export type PipelineCall = grpc.ClientDuplexStream<PipelineRequest, PipelineReply__Output>;
+
+/** A stream with no call in flight for this long is half-closed. */
+export const PIPE_IDLE_MS = 1000;
 
 /** A call the pipe did not send because sessiond has no Pipeline method (an older sessiond): send it unary. */
 export class PipelineUnsupported extends Error {}
@@ -88,6 +93,7 @@ class PipeStream {
   #sent = new Map<number, Pending>();
   #error: grpc.ServiceError | undefined;
   #status: grpc.StatusObject | undefined;
+  #idle: NodeJS.Timeout | undefined;
   /** No new call may be sent on it: it ended, or the client half-closed it. */
   finished = false;
 
@@ -114,6 +120,7 @@ class PipeStream {
       const id = message.callId as number;
       const timer = setTimeout(() => this.#expire(pending), Math.max(0, deadline - Date.now()));
       const pending: Pending = { id, message, resolve, reject, timer };
+      clearTimeout(this.#idle);
       if (!this.#ready) {
         this.#held.push(pending);
         return;
@@ -149,6 +156,7 @@ class PipeStream {
     if (!pending) return; // its deadline passed: the caller has its answer already
     this.#sent.delete(reply.callId);
     clearTimeout(pending.timer);
+    this.#closeWhenIdle();
     if (reply.result === 'error' && reply.error) {
       const { code, message, currentVersion } = reply.error;
       const error = isSessionErrorCode(code)
@@ -166,6 +174,7 @@ class PipeStream {
     const held = this.#held.indexOf(pending);
     if (held >= 0) this.#held.splice(held, 1);
     else if (!this.#sent.delete(pending.id)) return;
+    this.#closeWhenIdle();
     pending.reject(new SessionError(
       'SESS_ERR_DEADLINE_EXCEEDED',
       held >= 0
@@ -174,7 +183,14 @@ class PipeStream {
     ));
   }
 
+  #closeWhenIdle(): void {
+    if (this.#held.length > 0 || this.#sent.size > 0 || this.finished) return;
+    clearTimeout(this.#idle);
+    this.#idle = setTimeout(() => this.close(), PIPE_IDLE_MS);
+  }
+
   #settle(): void {
+    clearTimeout(this.#idle);
     const status = this.#status ?? { code: grpc.status.UNKNOWN, details: 'the stream closed without a status', metadata: new grpc.Metadata() };
     this.finished = true;
     const error = this.#error;

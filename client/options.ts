@@ -147,7 +147,9 @@ export interface SessionClientOptions {
    * sides. The stream is bound to one sessiond: with a list of addresses, where every call is meant
    * to be balanced over the instances, the default is false; for one address (a name that resolves to
    * several instances included: each client then uses one of them, and moves on when it goes) true.
-   * A sessiond without the Pipeline method is detected and the calls go unary.
+   * A sessiond without the Pipeline method is detected and the calls go unary. A stream with no call
+   * in flight for a second is half-closed (so a process that never calls `close()` still exits) and
+   * the next call opens a new one.
    */
   pipeline: boolean;
 }

@@ -2,8 +2,9 @@
 // per-session call; what each failure says about the calls it carried (a stream that never became
 // ready sent nothing, one that broke later leaves the outcome unknown, a silent one runs into the
 // deadline); kill -9 of a sessiond process with calls in flight; an older sessiond without the method;
-// and close() ending the stream.
+// and an idle stream half-closed so that a process can exit.
 import * as grpc from '@grpc/grpc-js';
+import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { CLIENT_CHANNELS, SessionError, type RetryMessage } from '../../client/index.ts';
@@ -14,7 +15,7 @@ import { MemorySessionStore } from '../../server/session-store-memory.ts';
 import { storeLimits } from '../../server/session-server.ts';
 import { checkHealth, healthClient } from '../helpers/health.ts';
 import { freePort, startOwnRedis, startRedis, type RedisHandle } from '../helpers/redis.ts';
-import { spawnSessiond, startSessiond, waitFor } from '../helpers/servers.ts';
+import { spawnNode, spawnSessiond, startSessiond, waitFor } from '../helpers/servers.ts';
 import { connect, fakeSessiond, namespace, record } from './client-harness.ts';
 
 let redis: RedisHandle;
@@ -59,10 +60,7 @@ test('one Pipeline stream carries every per-session call of a client, concurrent
   t.true(await client.delete(created.id));
   t.deepEqual(unary, [], 'no unary call');
   t.is(pipelines(), 1);
-  t.is(await metric(port, 'stickless_sessiond_pipeline_streams'), 1);
   t.is(await metric(port, 'stickless_sessiond_rpc_total', 'method="Patch",code="OK"'), 40);
-  await client.close();
-  await waitFor(async () => (await metric(port, 'stickless_sessiond_pipeline_streams')) === 0, 20_000, 'close() to end the stream');
 });
 
 test('a stream that fails before sessiond\'s headers sent nothing: SESS_ERR_SERVICE_UNAVAILABLE, retried even without a key', async (t) => {
@@ -149,4 +147,19 @@ test('a sessiond without the Pipeline method (an older one) is detected: the cal
   t.is((await client.get(created.id))!.fields['n'], 2);
   t.is(pipelines(), 1, 'asked once');
   t.deepEqual(unary, ['Create', 'Patch', 'Get']);
+});
+
+test('an idle stream is half-closed, so a process that never closes its client still exits; the next call opens a new one', async (t) => {
+  const sessiond = await startSessiond(t, { store: 'memory', config: { metricsListen: '127.0.0.1:0' } });
+  const port = sessiond.server.metricsPort!;
+  const worker = spawnNode(t, fileURLToPath(new URL('./pipeline-exit-worker.ts', import.meta.url)), [sessiond.address]);
+  t.is(await worker.exited, 0, worker.stderr());
+  t.is(worker.stdout(), 'created\n');
+
+  const { interceptor, pipelines } = countingInterceptor();
+  const client = connect(t, { address: sessiond.address, namespace: namespace(), channelOptions: { interceptors: [interceptor] } });
+  const created = await client.create({ n: 1 });
+  await waitFor(async () => (await metric(port, 'stickless_sessiond_pipeline_streams')) === 0, 20_000, 'the idle stream to end');
+  t.is((await client.patch(created.id, [{ increment: 'n' }])).version, 2);
+  t.is(pipelines(), 2);
 });
