@@ -91,6 +91,8 @@ export async function runSessionOps(options: SessionOpsOptions): Promise<string>
     rows.push(...await withTarget(() => startDirectRedisTarget(redis.url, [redis.pid]), direct, options));
     rows.push(...await withTarget(() => startSessiondTarget(children, { name: 'sessiond → Redis', env: { REDIS_URL: redis.url }, storePids: [redis.pid] }), direct, options));
     const central = 'sessiond → Redis';
+    // The same calls, one unary call each instead of messages on the client's Pipeline stream.
+    rows.push(...await withTarget(() => startSessiondTarget(children, { name: 'sessiond → Redis, unary calls', env: { REDIS_URL: redis.url }, storePids: [redis.pid], pipeline: false }), central, options));
     for (const kind of ['hit', 'miss'] as const) rows.push(...await withTarget(() => startNearCacheTarget(children, redis.url, redis.pid, kind), central, options));
     rows.push(...await withTarget(() => startSessiondTarget(children, { name: 'sessiond, memory store', env: { STICKLESS_STORE: 'memory' }, storePids: [] }), direct, options));
     await redis.stop();

@@ -88,6 +88,8 @@ export interface SessiondTargetOptions {
   ops?: readonly OpName[] | undefined;
   /** sessiond processes, all on the same store; the one client balances over them (round robin). Default 1. */
   instances?: number | undefined;
+  /** The client's `pipeline` option; default the client's (on for one instance, off for several). */
+  pipeline?: boolean | undefined;
 }
 
 /** sessiond as its own process(es) (`node server/main.ts`), driven through one SessionClient. */
@@ -109,7 +111,7 @@ export async function startSessiondTarget(children: ChildProcesses, options: Ses
     // A bound for a sessiond that never listens: 15 s was too short at load average 50.
     await Promise.all(ports.map((port, i) => waitForPort(port, started[i]!, 90_000)));
     const addresses = ports.map((port) => `127.0.0.1:${port}`);
-    client = new SessionClient({ address: addresses.length === 1 ? addresses[0]! : addresses, namespace: 'bench', deadlineMs: COMMAND_TIMEOUT_MS });
+    client = new SessionClient({ address: addresses.length === 1 ? addresses[0]! : addresses, namespace: 'bench', deadlineMs: COMMAND_TIMEOUT_MS, pipeline: options.pipeline });
     const sessions = client;
     const ids: string[] = [];
     for (let i = 0; i < PRELOADED_SESSIONS; i += 50) {
