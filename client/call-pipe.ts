@@ -20,6 +20,12 @@ export type PipelineCall = grpc.ClientDuplexStream<PipelineRequest, PipelineRepl
 /** A stream with no call in flight for this long is half-closed. */
 export const PIPE_IDLE_MS = 1000;
 
+/**
+ * Calls one stream has on the wire at most (sessiond's default `maxPipelinedCalls`); more wait in
+ * the client, within their deadlines, as unary calls would wait for HTTP/2 streams.
+ */
+export const PIPE_MAX_IN_FLIGHT = 1024;
+
 /** A call the pipe did not send because sessiond has no Pipeline method (an older sessiond): send it unary. */
 export class PipelineUnsupported extends Error {}
 
@@ -87,10 +93,12 @@ class PipeStream {
   #onUnsupported: () => void;
   /** Sessiond's headers arrived: calls go on the wire at once. */
   #ready = false;
-  /** Calls waiting for the headers: never written. */
+  /** Calls not written yet: waiting for the headers, or for room (PIPE_MAX_IN_FLIGHT). */
   #held: Pending[] = [];
   /** Calls written, by call_id. */
   #sent = new Map<number, Pending>();
+  /** Calls written whose deadline passed: still running in sessiond until their answer comes. */
+  #orphans = new Set<number>();
   #error: grpc.ServiceError | undefined;
   #status: grpc.StatusObject | undefined;
   #idle: NodeJS.Timeout | undefined;
@@ -121,12 +129,8 @@ class PipeStream {
       const timer = setTimeout(() => this.#expire(pending), Math.max(0, deadline - Date.now()));
       const pending: Pending = { id, message, resolve, reject, timer };
       clearTimeout(this.#idle);
-      if (!this.#ready) {
-        this.#held.push(pending);
-        return;
-      }
-      this.#sent.set(id, pending);
-      this.#call.write(message);
+      this.#held.push(pending);
+      this.#flush();
     });
   }
 
@@ -143,9 +147,13 @@ class PipeStream {
 
   #onReady(): void {
     this.#ready = true;
-    const held = this.#held;
-    this.#held = [];
-    for (const pending of held) {
+    this.#flush();
+  }
+
+  /** Writes held calls while the stream is ready and has room. */
+  #flush(): void {
+    while (this.#ready && this.#status === undefined && this.#held.length > 0 && this.#sent.size + this.#orphans.size < PIPE_MAX_IN_FLIGHT) {
+      const pending = this.#held.shift()!;
       this.#sent.set(pending.id, pending);
       this.#call.write(pending.message);
     }
@@ -153,9 +161,14 @@ class PipeStream {
 
   #onReply(reply: PipelineReply__Output): void {
     const pending = this.#sent.get(reply.callId);
-    if (!pending) return; // its deadline passed: the caller has its answer already
+    if (!pending) {
+      // Its deadline passed: the caller has its answer already; its room is free now.
+      if (this.#orphans.delete(reply.callId)) this.#flush();
+      return;
+    }
     this.#sent.delete(reply.callId);
     clearTimeout(pending.timer);
+    this.#flush();
     this.#closeWhenIdle();
     if (reply.result === 'error' && reply.error) {
       const { code, message, currentVersion } = reply.error;
@@ -173,17 +186,19 @@ class PipeStream {
   #expire(pending: Pending): void {
     const held = this.#held.indexOf(pending);
     if (held >= 0) this.#held.splice(held, 1);
-    else if (!this.#sent.delete(pending.id)) return;
+    else if (this.#sent.delete(pending.id)) this.#orphans.add(pending.id);
+    else return;
     this.#closeWhenIdle();
     pending.reject(new SessionError(
       'SESS_ERR_DEADLINE_EXCEEDED',
       held >= 0
-        ? `no answer from sessiond at ${this.#address} before the call's deadline (deadlineMs): its stream was not ready, nothing was sent`
+        ? `no answer from sessiond at ${this.#address} before the call's deadline (deadlineMs): it was still waiting to be sent (the stream not ready, or ${PIPE_MAX_IN_FLIGHT} calls in flight), nothing was sent`
         : `no answer from sessiond at ${this.#address} before the call's deadline (deadlineMs): a mutation may or may not have been applied`,
     ));
   }
 
   #closeWhenIdle(): void {
+    // Orphans do not keep it open: their callers have gone, and a half-closed stream still gets their answers.
     if (this.#held.length > 0 || this.#sent.size > 0 || this.finished) return;
     clearTimeout(this.#idle);
     this.#idle = setTimeout(() => this.close(), PIPE_IDLE_MS);

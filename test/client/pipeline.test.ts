@@ -2,12 +2,13 @@
 // per-session call; what each failure says about the calls it carried (a stream that never became
 // ready sent nothing, one that broke later leaves the outcome unknown, a silent one runs into the
 // deadline); kill -9 of a sessiond process with calls in flight; an older sessiond without the method;
-// and an idle stream half-closed so that a process can exit.
+// an idle stream half-closed so that a process can exit, and a burst beyond what one stream may carry.
 import * as grpc from '@grpc/grpc-js';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { CLIENT_CHANNELS, SessionError, type RetryMessage } from '../../client/index.ts';
+import { PIPE_MAX_IN_FLIGHT } from '../../client/call-pipe.ts';
 import { sessionServiceDefinition } from '../../proto/index.ts';
 import { parseServerConfig } from '../../server/config.ts';
 import { createSessionService } from '../../server/session-service.ts';
@@ -162,4 +163,26 @@ test('an idle stream is half-closed, so a process that never closes its client s
   await waitFor(async () => (await metric(port, 'stickless_sessiond_pipeline_streams')) === 0, 20_000, 'the idle stream to end');
   t.is((await client.patch(created.id, [{ increment: 'n' }])).version, 2);
   t.is(pipelines(), 2);
+});
+
+test('a burst beyond what one stream may carry waits in the client: sessiond never sees more than its default maxPipelinedCalls', async (t) => {
+  // A Pipeline server that takes calls and never answers, counting what reaches it.
+  let received = 0;
+  const server = new grpc.Server();
+  server.addService(sessionServiceDefinition, {
+    Pipeline: (stream: grpc.ServerDuplexStream<unknown, unknown>) => {
+      stream.sendMetadata(new grpc.Metadata());
+      stream.on('data', () => void (received += 1));
+    },
+  } as grpc.UntypedServiceImplementation);
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  t.teardown(() => server.forceShutdown());
+  // The deadline is a bound for a busy machine to get the stream ready and the calls across.
+  const client = connect(t, { address: `127.0.0.1:${port}`, namespace: namespace(), deadlineMs: 10_000, retry: { maxAttempts: 1 } });
+  const calls = Array.from({ length: PIPE_MAX_IN_FLIGHT + 200 }, (_, i) => client.get(`Q2hlY2tpbmcgdGhlIHRyYWNlIGNvbnRleHQgaG9wcy${String.fromCharCode(65 + (i % 26))}`));
+  await waitFor(() => received >= PIPE_MAX_IN_FLIGHT, 20_000, 'the first calls to reach the server');
+  const errors = (await Promise.allSettled(calls)).map((r) => (r.status === 'rejected' ? (r.reason as SessionError) : undefined));
+  t.is(received, PIPE_MAX_IN_FLIGHT, 'calls on the wire at most');
+  t.true(errors.every((e) => e?.code === 'SESS_ERR_DEADLINE_EXCEEDED'));
+  t.is(errors.filter((e) => /still waiting to be sent .*nothing was sent/.test(e!.message)).length, 200, 'the calls held back say they were never sent');
 });
