@@ -1,8 +1,8 @@
 // The lag benchmark's transport peers: a bare node:http2 server and a bare grpc-js echo server (unary
-// calls, and messages on one stream as the client's Pipeline sends them), each called at the lag target's rate from this process (open loop, one HTTP/2 connection, as a
-// SessionClient uses), with their garbage collections read from `--trace-gc-nvp`. Set beside
-// sessiond's collections in the lag rows, they show how much of sessiond's young-generation pauses
-// the transport alone brings at that rate.
+// calls, and messages on one stream as the client's Pipeline sends them), each called at the lag
+// target's rate from this process (open loop, one HTTP/2 connection, as a SessionClient uses), with
+// their garbage collections read from `--trace-gc-nvp`. Set beside sessiond's collections in the lag
+// rows, they show how much of sessiond's young-generation pauses the transport alone brings at that rate.
 import * as grpc from '@grpc/grpc-js';
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { performance } from 'node:perf_hooks';
@@ -101,13 +101,12 @@ async function runPeer(peer: PeerKind, options: TransportPeersOptions): Promise<
       }
     });
     const serverGc = gc.stop();
-    const serverCpuMs = processCpuMs(child.process.pid) - cpuStart;
     const windowMs = run.settledAt - run.measureFrom;
     const [p50Ms, p99Ms] = recorder.percentiles(50, 99) as [number, number];
     return {
       peer, calls: recorder.count, errors, firstError, p50Ms, p99Ms,
       callsPerSecond: recorder.count / (Math.max(options.durationMs, lastAt - run.measureFrom) / 1000),
-      serverCpu: serverCpuMs / windowMs,
+      serverCpu: (processCpuMs(child.process.pid) - cpuStart) / windowMs,
       serverGc,
     };
   } finally {

@@ -208,6 +208,7 @@ class PipeStream {
     clearTimeout(this.#idle);
     const status = this.#status ?? { code: grpc.status.UNKNOWN, details: 'the stream closed without a status', metadata: new grpc.Metadata() };
     this.finished = true;
+    if (status.code === grpc.status.UNIMPLEMENTED) this.#onUnsupported();
     const error = this.#error;
     for (const pending of this.#held) {
       clearTimeout(pending.timer);
@@ -223,10 +224,7 @@ class PipeStream {
 
   /** Why a call that was never written failed: nothing of it was applied. */
   #heldFailure(status: grpc.StatusObject, error: grpc.ServiceError | undefined): Error {
-    if (status.code === grpc.status.UNIMPLEMENTED) {
-      this.#onUnsupported();
-      return new PipelineUnsupported('sessiond has no Pipeline method');
-    }
+    if (status.code === grpc.status.UNIMPLEMENTED) return new PipelineUnsupported('sessiond has no Pipeline method');
     const failure = error ? fromGrpcError(error, this.#address) : undefined;
     if (failure && (NOT_APPLIED_CODES.has(failure.code) || status.code === grpc.status.CANCELLED)) return failure;
     return new SessionError(

@@ -34,12 +34,22 @@ export interface GrpcStatusError {
   metadata: grpc.Metadata;
 }
 
-/** Maps any thrown value to a gRPC status; non-SessionErrors become SESS_ERR_INTERNAL. */
-export function toGrpcStatus(error: unknown): GrpcStatusError {
-  const sessionError = error instanceof SessionError
+/** Any thrown value as the SessionError a caller gets; non-SessionErrors become SESS_ERR_INTERNAL. */
+export function asSessionError(error: unknown): SessionError {
+  return error instanceof SessionError
     ? error
     // Never a dependency's wording: the thrown value is in sessiond's log (session-service.ts logs it).
     : new SessionError('SESS_ERR_INTERNAL', 'internal error in sessiond; its log has the details');
+}
+
+/** The gRPC status code a stable code travels with. */
+export function grpcStatusOf(code: SessionErrorCode): grpc.status {
+  return STATUS_BY_CODE[code];
+}
+
+/** Maps any thrown value to a gRPC status; non-SessionErrors become SESS_ERR_INTERNAL. */
+export function toGrpcStatus(error: unknown): GrpcStatusError {
+  const sessionError = asSessionError(error);
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_METADATA_KEY, sessionError.code);
   if (sessionError.currentVersion !== undefined) metadata.set(CURRENT_VERSION_METADATA_KEY, String(sessionError.currentVersion));

@@ -3,7 +3,7 @@
 // HTTP/2 stream, headers, trailers and grpc-js' call objects; a message here costs a frame. Each
 // call is authorized against the stream's metadata, counted, logged and bounded like a unary call.
 import * as grpc from '@grpc/grpc-js';
-import { CURRENT_VERSION_METADATA_KEY, ERROR_CODE_METADATA_KEY, SessionError } from '../proto/errors.ts';
+import { SessionError } from '../proto/errors.ts';
 import type { CreateRequest__Output } from '../proto/generated/stickless/session/v1/CreateRequest.ts';
 import type { DeleteRequest__Output } from '../proto/generated/stickless/session/v1/DeleteRequest.ts';
 import type { DeleteResponse } from '../proto/generated/stickless/session/v1/DeleteResponse.ts';
@@ -17,7 +17,7 @@ import type { RegenerateRequest__Output } from '../proto/generated/stickless/ses
 import type { SessionResponse } from '../proto/generated/stickless/session/v1/SessionResponse.ts';
 import type { TouchRequest__Output } from '../proto/generated/stickless/session/v1/TouchRequest.ts';
 import type { TouchResponse } from '../proto/generated/stickless/session/v1/TouchResponse.ts';
-import { toGrpcStatus } from './errors.ts';
+import { asSessionError, grpcStatusOf, toGrpcStatus } from './errors.ts';
 import { withRpcLogContext } from './logger.ts';
 import type { ServerMetrics } from './metrics.ts';
 
@@ -176,18 +176,10 @@ class PipelineStream {
   }
 }
 
+/** What a unary call's status and trailers would carry, as a reply message. */
 function errorReply(id: number, error: unknown): PipelineReply {
-  const status = toGrpcStatus(error);
-  const version = status.metadata.get(CURRENT_VERSION_METADATA_KEY)[0];
-  return {
-    callId: id,
-    error: {
-      status: status.code,
-      code: String(status.metadata.get(ERROR_CODE_METADATA_KEY)[0]),
-      message: status.details,
-      ...(version === undefined ? {} : { currentVersion: Number(version) }),
-    },
-  };
+  const { code, message, currentVersion } = asSessionError(error);
+  return { callId: id, error: { status: grpcStatusOf(code), code, message, ...(currentVersion === undefined ? {} : { currentVersion }) } };
 }
 
 /** The call's own request id and trace context, else the stream's: what its log lines carry. */

@@ -39,7 +39,6 @@ export interface SessionService {
   endWatches(): void;
 }
 
-
 export function createSessionService(store: SessionStore, options: SessionServiceOptions, logger: Logger, metrics?: ServerMetrics): SessionService {
   const watches = new WatchRegistry(store, options.maxQueuedEvents, metrics);
   const authorize = createAuthorizer(options.namespaceTokens);
