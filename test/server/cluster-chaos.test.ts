@@ -90,7 +90,11 @@ test.serial('kill -9 of a master under load: other shards never fail, its sessio
 
   const others = sessions.filter((s) => s.master !== victimPort);
   t.deepEqual(others.flatMap((s) => s.failures), [], 'no call on another shard failed, not even once before a retry');
-  t.true(victimSessions.some((s) => s.failures.length > 0), 'calls on the killed shard did fail while it failed over');
+  // Whether a caller on the killed shard saw an error depends on timing: the store sends a command
+  // the Cluster refused (CLUSTERDOWN, the node's connection coming up) again for up to its command
+  // timeout, so only a command in flight at the kill, or a WAIT the promoted master could not
+  // confirm, fails; a quick failover can miss both (seen in CI). The failover itself is asserted
+  // above: another node took the slots.
   for (const session of sessions) {
     const record = await store.get(NS, session.id);
     t.truthy(record, 'every session survives');
