@@ -67,6 +67,8 @@ export interface ConfigurationResult {
   cookieBytesPerRequest: number;
   /** CPU of the pool's replicas (app + stickless client) and sessiond per answered request, µs. */
   cpuUsPerRequest: number;
+  /** The part of cpuUsPerRequest that sessiond used. */
+  sessiondCpuUsPerRequest: number;
   killedReplica: string;
   killAtMs: number;
   restartAtMs: number;
@@ -170,6 +172,7 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
     monotonicViolations: sumOf((s) => s.monotonicViolations),
     cookieBytesPerRequest: records.reduce((sum, r) => sum + r.cookieBytes, 0) / Math.max(1, records.length),
     cpuUsPerRequest: (used.cpuMs * 1000) / Math.max(1, answered.length),
+    sessiondCpuUsPerRequest: (used.sessiondCpuMs * 1000) / Math.max(1, answered.length),
     killedReplica: victim.id,
     killAtMs,
     restartAtMs,

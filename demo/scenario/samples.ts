@@ -37,10 +37,11 @@ export async function sample(replicas: ReplicaInfo[], sessiondPids: readonly num
  * Totals over a run: end − start for every process, plus, for the killed one, what it counted
  * before the kill (its restarted process starts from zero).
  */
-export function totals(start: Sample, atKill: Sample, end: Sample, victim: string): { cpuMs: number; hits: number; misses: number } {
-  const sum = (field: keyof Sample): number => {
+export function totals(start: Sample, atKill: Sample, end: Sample, victim: string): { cpuMs: number; sessiondCpuMs: number; hits: number; misses: number } {
+  const sum = (field: keyof Sample, only?: string): number => {
     let total = 0;
     for (const key of Object.keys(end[field])) {
+      if (only !== undefined && key !== only) continue;
       // A process whose CPU could not be read (no /proc, not running) counts nothing rather than NaN.
       if (!Number.isFinite(end[field][key]) || !Number.isFinite(start[field][key] ?? 0)) continue;
       const from = start[field][key] ?? 0;
@@ -48,5 +49,5 @@ export function totals(start: Sample, atKill: Sample, end: Sample, victim: strin
     }
     return total;
   };
-  return { cpuMs: sum('cpuMs'), hits: sum('hits'), misses: sum('misses') };
+  return { cpuMs: sum('cpuMs'), sessiondCpuMs: sum('cpuMs', 'sessiond'), hits: sum('hits'), misses: sum('misses') };
 }
