@@ -31,9 +31,15 @@ export interface ServerMetrics {
   setRedisReplicas(online: number, missing: number): void;
 }
 
+/**
+ * How often the event-loop delay histogram samples, ms. prom-client's default (10) wakes an idle
+ * process 100 times a second: 8.5 ms of CPU a second measured on this VM, against 1.1 at 100.
+ */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 export function createServerMetrics(): ServerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'stickless_sessiond_' });
+  collectDefaultMetrics({ register: registry, prefix: 'stickless_sessiond_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const calls = new Counter({
     name: 'stickless_sessiond_rpc_total',
     help: 'Finished RPCs by method and outcome (OK or the SESS_ERR_* code).',
