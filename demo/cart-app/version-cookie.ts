@@ -6,7 +6,7 @@
 // any other, and a value that does not verify is ignored (as if absent), never an error.
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
-/** Values that verified, remembered so a browser sending the same token again costs a Map lookup. */
+/** Values that verified or were signed here, remembered so a browser sending one (again) costs a Map lookup. */
 const VERIFIED_CACHE_SIZE = 10_000;
 
 export class VersionCookie {
@@ -20,7 +20,10 @@ export class VersionCookie {
   }
 
   sign(sessionId: string, version: number): string {
-    return `${version}.${mac(this.#keys[0]!, sessionId, version)}`;
+    const value = `${version}.${mac(this.#keys[0]!, sessionId, version)}`;
+    // The browser sends it back next, most often to this replica: it verifies without a second HMAC.
+    this.#remember(`${sessionId}\n${value}`, version);
+    return value;
   }
 
   /** The version `value` vouches for `sessionId`; 0 when absent, malformed or not verifying. */
@@ -35,9 +38,13 @@ export class VersionCookie {
     if (!Number.isSafeInteger(version)) return 0;
     const given = Buffer.from(match[2]!);
     if (!this.#keys.some((key) => timingSafeEqual(Buffer.from(mac(key, sessionId, version)), given))) return 0;
+    this.#remember(cacheKey, version);
+    return version;
+  }
+
+  #remember(cacheKey: string, version: number): void {
     if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.clear();
     this.#verified.set(cacheKey, version);
-    return version;
   }
 }
 
