@@ -14,6 +14,7 @@ import { runProxyInstructions, type InstructionRow } from './proxy-instructions.
 import { runSessionOps } from './session-ops.ts';
 import { runTransportPeers } from './transport-peers.ts';
 import { runWebRequests, WEB_ROW_MS } from './web-requests.ts';
+import { runWakeupFloor } from './wakeup-floor.ts';
 
 const USAGE = `Usage: npm run bench [-- options]
 
@@ -78,7 +79,7 @@ if (!['auto', 'wrk', 'undici'].includes(requestedGenerator)) {
 const lagDurationMs = values.quick ? durationMs : Math.max(10_000, 2 * durationMs);
 const webDurationMs = values.quick ? Math.max(3000, 2 * durationMs) : Math.max(WEB_ROW_MS, 2 * durationMs);
 // Rows × (warm-up + measured) plus process starts, with generous slack; past it, everything stops.
-const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 5 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000) + (only === 'instructions' ? 1_800_000 : 0);
+const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 5 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000) + 4 * 10_000 + 60_000 + (only === 'instructions' ? 1_800_000 : 0);
 
 const children = new ChildProcesses();
 const log = (line: string): void => {
@@ -150,6 +151,9 @@ try {
     log('CPU per served web request (the scenario):');
     sections.push('', '## CPU per served web request', '');
     sections.push(await runWebRequests({ shoppers: positiveInt('shoppers', values.shoppers), durationMs: webDurationMs, log, onRow: (row) => void webRows.push(row) }));
+    log('the wake-up floor (a bare TCP echo, one message at a time):');
+    sections.push('', '### The wake-up floor: a bare TCP echo at the same message rates', '');
+    sections.push(await runWakeupFloor({ children, durationMs: values.quick ? 2000 : 10_000, log, onRow: (row) => void webRows.push(row) }));
   }
   if (only === undefined || only === 'proxy') {
     log('proxy overhead:');

@@ -1,11 +1,13 @@
 // A transport peer of sessiond for the lag benchmark's GC rows, as its own process:
-// `node --trace-gc-nvp bench/transport-peer-server.ts http2|grpc PORT`. `http2`: a bare node:http2
+// `node --trace-gc-nvp bench/transport-peer-server.ts http2|grpc|tcp PORT`. `http2`: a bare node:http2
 // server answering each POST with a gRPC-shaped response (headers, one DATA frame, trailers). `grpc`:
 // a bare @grpc/grpc-js server with a unary method that echoes its bytes, and a bidirectional one
-// that echoes each message on one long-lived stream (as sessiond's Pipeline carries calls). None
+// that echoes each message on one long-lived stream (as sessiond's Pipeline carries calls). `tcp`: a
+// bare node:net server writing back what it reads (the wake-up floor, bench/wakeup-floor.ts). None
 // does anything else, so their collections are what the transport alone costs at a given call rate.
 import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:http2';
+import { createServer as createNetServer } from 'node:net';
 
 export const ECHO_PATH = '/stickless.bench.Echo/Echo';
 export const ECHO_STREAM_PATH = '/stickless.bench.Echo/EchoStream';
@@ -42,8 +44,11 @@ if (process.argv[1] === import.meta.filename) {
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => {
       if (error) throw error;
     });
+  } else if (kind === 'tcp') {
+    // The floor under any of them: a TCP server that writes back each chunk it reads.
+    createNetServer((socket) => socket.on('data', (chunk) => socket.write(chunk)).on('error', () => {})).listen(Number(port), '127.0.0.1');
   } else {
-    process.stderr.write('usage: transport-peer-server.ts http2|grpc PORT\n');
+    process.stderr.write('usage: transport-peer-server.ts http2|grpc|tcp PORT\n');
     process.exit(2);
   }
 }
