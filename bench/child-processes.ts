@@ -3,6 +3,7 @@
 // them all. Nothing here ever signals a process it did not spawn.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { diesWithParent } from '../demo/parent-death.ts';
 import { portAnswers } from '../demo/ports.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,9 @@ export class ChildProcesses {
   }
 
   start(options: SpawnOptions): Child {
-    const child = spawn(options.command, options.args, {
+    // Killed by the kernel should this process die without cleaning up (kill -9, the time limit).
+    const { command, args } = diesWithParent(options.command, options.args);
+    const child = spawn(command, args, {
       env: { ...process.env, ...options.env },
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,9 +1,11 @@
 // A child process of the local stack that can be killed (-9, as a crash) and started again, and
 // whose last output lines are kept for error messages. No child outlives the process that started
-// it: every live one is killed when that process exits, and a node child given `nodeScript` also
-// stops when that process is killed outright (demo/exit-with-parent.ts).
+// it: every live one is killed when that process exits, and when that process is killed outright a
+// node child given `nodeScript` stops (demo/exit-with-parent.ts) and any other gets SIGKILL from the
+// kernel (demo/parent-death.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { diesWithParent } from './parent-death.ts';
 import { portAnswers } from './ports.ts';
 
 const EXIT_WITH_PARENT = new URL('./exit-with-parent.ts', import.meta.url).href;
@@ -74,7 +76,9 @@ export class ManagedProcess {
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.alive) return;
     this.#stopped = false;
-    const child = spawn(this.#options.command, this.#options.args, {
+    // A node child made with nodeScript() stops when the IPC channel closes; any other dies with us by the kernel's hand.
+    const { command, args } = this.#options.ipc ? this.#options : diesWithParent(this.#options.command, this.#options.args);
+    const child = spawn(command, args, {
       env: { ...process.env, ...this.#options.env },
       stdio: this.#options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });

@@ -6,6 +6,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
+import { diesWithParent } from '../../demo/parent-death.ts';
 import { freePort } from '../../demo/ports.ts';
 
 export { freePort };
@@ -55,6 +56,12 @@ export async function waitForRedis(url: string, timeoutMs = 30_000): Promise<voi
   }
 }
 
+/** redis-server with `args`, sent SIGKILL by the kernel if this test worker dies (a crash, ava's timeout) without stopping it. */
+export function spawnRedisServer(args: readonly string[]): ChildProcess {
+  const { command, args: wrapped } = diesWithParent('redis-server', args);
+  return spawn(command, wrapped, { stdio: 'ignore' });
+}
+
 class ProcessRedis implements RedisHandle {
   readonly kind = 'process' as const;
   readonly host = '127.0.0.1';
@@ -74,7 +81,7 @@ class ProcessRedis implements RedisHandle {
 
   async start(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', '--dir', tmpdir(), ...this.#extraArgs];
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    const child = spawnRedisServer(args);
     this.#child = child;
     await waitForRedis(this.url);
     // The port was free when picked, but another test file may have taken it since (a restart reuses

@@ -1,7 +1,6 @@
 // readFromReplicas (issue 8): Get is served by a Redis replica when its copy is at least the
 // request's min_version, and by the primary when the replica is behind, lacks the session, or is down.
 // Who served a read is shown by the replica's own INFO commandstats and by the copy's version.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import type { SessionResponse__Output } from '../../proto/generated/stickless/se
 import { parseServerConfig } from '../../server/config.ts';
 import { sessionHandle } from '../../server/session-id.ts';
 import { call, dec, enc, rawStub, type RawStub } from '../helpers/grpc.ts';
-import { freePort, startRedisProcess, waitForRedis, type RedisHandle } from '../helpers/redis.ts';
+import { freePort, spawnRedisServer, startRedisProcess, waitForRedis, type RedisHandle } from '../helpers/redis.ts';
 import { startSessiond, waitFor } from '../helpers/servers.ts';
 
 const get = (stub: RawStub, id: string, minVersion: number, fields: string[] = []): Promise<GetResponse__Output> =>
@@ -100,7 +99,7 @@ test('with Sentinel, readFromReplicas reads from a replica Sentinel names', asyn
   writeFileSync(join(dir, 'sentinel.conf'), [
     `port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor mymaster 127.0.0.1 ${primary.port} 1`, '',
   ].join('\n'));
-  const sentinel = spawn('redis-server', [join(dir, 'sentinel.conf'), '--sentinel'], { stdio: 'ignore' });
+  const sentinel = spawnRedisServer([join(dir, 'sentinel.conf'), '--sentinel']);
   t.teardown(() => {
     sentinel.kill('SIGKILL');
   });

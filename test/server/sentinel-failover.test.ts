@@ -1,7 +1,7 @@
 // sessiond through Redis Sentinel: a primary, a replica and three sentinels as real processes. kill -9
 // the primary; Sentinel promotes the replica and sessiond follows it by itself: a replicated session
 // survives and writes work again.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { GetResponse__Output } from '../../proto/generated/stickless/session/v1/GetResponse.ts';
 import type { SessionResponse__Output } from '../../proto/generated/stickless/session/v1/SessionResponse.ts';
 import { call, dec, enc, errorCode, rawStub } from '../helpers/grpc.ts';
-import { freePort, startRedisProcess, waitForRedis } from '../helpers/redis.ts';
+import { freePort, spawnRedisServer, startRedisProcess, waitForRedis } from '../helpers/redis.ts';
 import { startSessiond, waitFor } from '../helpers/servers.ts';
 
 async function startSentinel(t: ExecutionContext, primaryPort: number): Promise<number> {
@@ -28,7 +28,7 @@ async function startSentinel(t: ExecutionContext, primaryPort: number): Promise<
     'sentinel parallel-syncs mymaster 1',
     '',
   ].join('\n'));
-  const child: ChildProcess = spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' });
+  const child: ChildProcess = spawnRedisServer([file, '--sentinel']);
   t.teardown(() => {
     child.kill('SIGKILL');
   });
