@@ -14,7 +14,7 @@ import { runProxyInstructions, type InstructionRow } from './proxy-instructions.
 import { runSessionOps } from './session-ops.ts';
 import { runTransportPeers } from './transport-peers.ts';
 import { runWebRequests, WEB_ROW_MS } from './web-requests.ts';
-import { runWakeupFloor } from './wakeup-floor.ts';
+import { FLOOR_RATES, runWakeupFloor } from './wakeup-floor.ts';
 
 const USAGE = `Usage: npm run bench [-- options]
 
@@ -78,8 +78,9 @@ if (!['auto', 'wrk', 'undici'].includes(requestedGenerator)) {
 // The lag rows and the web rows run for their own times (long enough for a stable p99).
 const lagDurationMs = values.quick ? durationMs : Math.max(10_000, 2 * durationMs);
 const webDurationMs = values.quick ? Math.max(3000, 2 * durationMs) : Math.max(WEB_ROW_MS, 2 * durationMs);
+const floorDurationMs = values.quick ? 2000 : 10_000;
 // Rows × (warm-up + measured) plus process starts, with generous slack; past it, everything stops.
-const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 5 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000) + 4 * 10_000 + 60_000 + (only === 'instructions' ? 1_800_000 : 0);
+const TIME_LIMIT_MS = 30 * (durationMs + warmupMs + 1000) + 180_000 + 5 * (lagDurationMs + 2 * warmupMs + 5000) + 6 * (webDurationMs + 30_000) + FLOOR_RATES.length * floorDurationMs + 60_000 + (only === 'instructions' ? 1_800_000 : 0);
 
 const children = new ChildProcesses();
 const log = (line: string): void => {
@@ -153,7 +154,7 @@ try {
     sections.push(await runWebRequests({ shoppers: positiveInt('shoppers', values.shoppers), durationMs: webDurationMs, log, onRow: (row) => void webRows.push(row) }));
     log('the wake-up floor (a bare TCP echo, one message at a time):');
     sections.push('', '### The wake-up floor: a bare TCP echo at the same message rates', '');
-    sections.push(await runWakeupFloor({ children, durationMs: values.quick ? 2000 : 10_000, log, onRow: (row) => void webRows.push(row) }));
+    sections.push(await runWakeupFloor({ children, durationMs: floorDurationMs, log, onRow: (row) => void webRows.push(row) }));
   }
   if (only === undefined || only === 'proxy') {
     log('proxy overhead:');

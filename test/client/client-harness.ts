@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Server as NetServer } from 'node:net';
 import type { ExecutionContext } from 'ava';
 import { SessionClient, type SessionClientInit } from '../../client/index.ts';
 import { startSessiond, type StartSessiondOptions, type StartedSessiond } from '../helpers/servers.ts';
@@ -50,9 +51,14 @@ export async function fakeSessiond(t: ExecutionContext, behave: (stream: ServerH
   const server = createHttp2Server();
   server.on('session', (session) => sessions.add(session));
   server.on('stream', behave);
+  return listenOnLoopback(t, server, sessions);
+}
+
+/** Listens on a free loopback port until the test's teardown, which destroys `connections` and closes it; its address. */
+export async function listenOnLoopback(t: ExecutionContext, server: NetServer, connections: ReadonlySet<{ destroy(): void }>): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => {
-    for (const session of sessions) session.destroy();
+    for (const connection of connections) connection.destroy();
     server.close();
   });
   const address = server.address();

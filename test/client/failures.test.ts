@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { CLIENT_CHANNELS, SessionError, type RetryMessage, type SessionClientInit } from '../../client/index.ts';
 import { freePort, startOwnRedis, startRedis, type RedisHandle } from '../helpers/redis.ts';
 import { startSessiond, waitFor } from '../helpers/servers.ts';
-import { connect, fakeSessiond, namespace, record, setup as setupWith } from './client-harness.ts';
+import { connect, fakeSessiond, listenOnLoopback, namespace, record, setup as setupWith } from './client-harness.ts';
 
 let redis: RedisHandle;
 test.before(async () => {
@@ -33,13 +33,7 @@ async function silentServer(t: ExecutionContext): Promise<string> {
     sockets.add(socket);
     socket.on('error', () => {});
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  const address = server.address();
-  return `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return listenOnLoopback(t, server, sockets);
 }
 
 /** A client of an address where nothing listens, recording its retries. */
