@@ -2,7 +2,14 @@
 // `PRX_ERR_*` code and the HTTP status it is answered with; this file is the only place a code
 // becomes a response. docs/proxy.md has the table, and test/proxy/errors-documented.test.ts keeps it
 // in step with PROXY_ERROR_STATUS.
-import type { ServerResponse } from 'node:http';
+
+/** What an error is written to: the data plane's ClientResponse or the admin API's ServerResponse. */
+export interface ErrorResponseTarget {
+  readonly headersSent: boolean;
+  destroy(): unknown;
+  writeHead(status: number, headers: Record<string, string | string[] | number>): unknown;
+  end(body: string): unknown;
+}
 
 /**
  * Code → HTTP status. Callers match on the code, never on messages.
@@ -108,7 +115,7 @@ export class ProxyError extends Error {
  * headers. With `detail`, the message is the caller's (admin API); without, the fixed public one.
  */
 export function sendError(
-  res: ServerResponse,
+  res: ErrorResponseTarget,
   code: ProxyErrorCode,
   extraHeaders?: Record<string, string | string[]>,
   detail?: { message: string; issues?: readonly string[]; retryAfterSeconds?: number | undefined },
@@ -133,7 +140,7 @@ export function sendError(
 }
 
 /** Answers with a ProxyError (any other error becomes PRX_ERR_INTERNAL with a generic message). */
-export function sendProxyError(res: ServerResponse, error: unknown, extraHeaders?: Record<string, string | string[]>): void {
+export function sendProxyError(res: ErrorResponseTarget, error: unknown, extraHeaders?: Record<string, string | string[]>): void {
   if (error instanceof ProxyError) {
     sendError(res, error.code, extraHeaders, { message: error.message, issues: error.issues, retryAfterSeconds: error.retryAfterSeconds });
   } else {
@@ -141,7 +148,7 @@ export function sendProxyError(res: ServerResponse, error: unknown, extraHeaders
   }
 }
 
-/** Raw HTTP/1.1 error bytes for a socket that never became a ServerResponse (clientError, upgrade). */
+/** Raw HTTP/1.1 error bytes for a socket with no response object (a request the connection refused, an upgrade). */
 export function rawErrorResponse(code: ProxyErrorCode, extraHeaders: Record<string, string> = {}, retryAfterSeconds?: number): string {
   const body = PUBLIC_BODIES[code];
   let head = `HTTP/1.1 ${PROXY_ERROR_STATUS[code]} ${statusText(PROXY_ERROR_STATUS[code])}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n`;

@@ -13,10 +13,10 @@
 //   - a body still arriving from its client (larger than listen.requestBodyBufferBytes) counts
 //     against the pool's maxUploadConnections per backend: over it, 503 PRX_ERR_TOO_MANY_UPLOADS;
 //     a client that stalls its body longer than requestBodyIdleTimeoutMs gets 408.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
+import type { ClientRequest, ClientResponse } from './client-connection.ts';
 import { sendError, type ProxyErrorCode } from './errors.ts';
-import { clientResponseHeaders, hasBody } from './http-headers.ts';
+import { clientResponseHeaders } from './http-headers.ts';
 import { RequestBody, type BodyPrefix } from './request-body.ts';
 import type { RouteEntry } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
@@ -38,8 +38,8 @@ export interface ObservedRequest {
 }
 
 export interface ForwardRequest {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: ClientRequest;
+  readonly res: ClientResponse;
   readonly route: RouteEntry;
   /** Upstream request headers, prepared once for all attempts. */
   readonly headers: Record<string, string | string[]>;
@@ -100,22 +100,23 @@ class ProxyExchange implements UpstreamHandler {
   start(): void {
     const { req, res, route, headers, body } = this.#request;
     const upstream = this.#upstream;
-    if (body !== null && !body.complete && !req.readableEnded) {
+    const stream = req.body;
+    if (stream !== null && body !== null && !body.complete && !stream.readableEnded) {
       const limit = route.pool.config.maxUploadConnections ?? Math.max(1, Math.floor(route.pool.config.connections / 2));
       if (upstream.uploads >= limit) return this.#refuseUpload();
       this.#uploading = true;
       upstream.uploads++;
-      req.once('end', this.#uploadDone);
+      stream.once('end', this.#uploadDone);
     }
     upstream.inFlight++;
     upstream.requests++;
-    res.on('close', this.#onClientClose);
-    this.#body = body === null || !hasBody(req) ? null : new RequestBody(req, body, this.#request.bodyIdleTimeoutMs);
+    res.onClose(this.#onClientClose);
+    this.#body = body === null || stream === null ? null : new RequestBody(stream, body, this.#request.bodyIdleTimeoutMs);
     try {
       upstream.dispatcher.dispatch(
         {
-          path: req.url!,
-          method: req.method!,
+          path: req.url,
+          method: req.method,
           headers,
           body: this.#body,
           headersTimeoutMs: route.config.timeouts.headersMs,
@@ -141,9 +142,7 @@ class ProxyExchange implements UpstreamHandler {
     const res = this.#request.res;
     this.#status = statusCode;
     try {
-      const out = clientResponseHeaders(headers, this.#upstream.id, this.#affinity, this.#setCookie);
-      if (statusMessage) res.writeHead(statusCode, statusMessage, out);
-      else res.writeHead(statusCode, out);
+      res.writeHead(statusCode, clientResponseHeaders(headers, this.#upstream.id, this.#affinity, this.#setCookie), statusMessage || undefined);
     } catch (error) {
       controller.abort(Object.assign(new Error(`invalid response from backend: ${(error as Error).message}`), { code: 'PRX_UPSTREAM_PROTOCOL' }));
       return;
@@ -154,7 +153,7 @@ class ProxyExchange implements UpstreamHandler {
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (!this.#request.res.write(chunk)) {
       controller.pause();
-      this.#request.res.once('drain', () => controller.resume());
+      this.#request.res.onceDrain(() => controller.resume());
     }
   }
 
@@ -175,7 +174,7 @@ class ProxyExchange implements UpstreamHandler {
       // (and a close: the rest of its body is unread) if it still listens.
       const timedOut = (error as NodeJS.ErrnoException).code === 'PRX_CLIENT_BODY_TIMEOUT';
       if (!this.#clientGone && !this.#responseStarted) {
-        res.setHeader('connection', 'close');
+        res.closeConnection();
         sendError(res, timedOut ? 'PRX_ERR_REQUEST_TIMEOUT' : 'PRX_ERR_BAD_REQUEST', this.#stickless());
       } else if (!res.writableFinished) res.destroy();
       if (timedOut) observer.finished(this.#request, this.#affinity, this.#outcome, 'PRX_ERR_REQUEST_TIMEOUT', this.#upstream, error);
@@ -224,7 +223,7 @@ class ProxyExchange implements UpstreamHandler {
   /** Attempts left, an idempotent method, and not one body byte streamed from the client (a buffered body replays). */
   #replayable(): boolean {
     const { req, route } = this.#request;
-    return this.#attempt < route.config.retry.attempts && IDEMPOTENT.has(req.method!) && this.#body?.started !== true;
+    return this.#attempt < route.config.retry.attempts && IDEMPOTENT.has(req.method) && this.#body?.started !== true;
   }
 
   #stickless(): Record<string, string> {
@@ -235,7 +234,7 @@ class ProxyExchange implements UpstreamHandler {
     this.#done = true;
     this.#uploadDone();
     this.#upstream.inFlight--;
-    this.#request.res.off('close', this.#onClientClose);
+    this.#request.res.offClose(this.#onClientClose);
     if (!this.#clientGone) this.#request.route.pool.record(this.#upstream, failed);
   }
 
@@ -243,13 +242,13 @@ class ProxyExchange implements UpstreamHandler {
     if (!this.#uploading) return;
     this.#uploading = false;
     this.#upstream.uploads--;
-    this.#request.req.off('end', this.#uploadDone);
+    this.#request.req.body?.off('end', this.#uploadDone);
   };
 
   #refuseUpload(): void {
     const { res, route, observer } = this.#request;
     this.#done = true;
-    res.setHeader('connection', 'close');
+    res.closeConnection();
     sendError(res, 'PRX_ERR_TOO_MANY_UPLOADS', this.#stickless(), { message: 'too many uploads in progress; retry later', retryAfterSeconds: 1 });
     observer.finished(this.#request, this.#affinity, this.#outcome, 'PRX_ERR_TOO_MANY_UPLOADS', this.#upstream);
   }

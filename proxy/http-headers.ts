@@ -1,7 +1,8 @@
 // Header rules of the forwarding path: framing checks that keep ambiguous requests out,
 // hop-by-hop stripping both ways, and X-Forwarded-* / Forwarded (RFC 7239).
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ClientRequest } from './client-connection.ts';
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies strip. `expect` is handled here (Node answers 100-continue itself). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
@@ -13,36 +14,16 @@ const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 const HOP_BY_HOP_UPGRADE = new Set([...HOP_BY_HOP].filter((name) => name !== 'connection' && name !== 'upgrade'));
 
 /**
- * Why a request that Node's parser let through is still ambiguous, or undefined when it is fine.
- * Node (llhttp) already rejects Content-Length with Transfer-Encoding, duplicate or non-numeric
- * Content-Length, and Transfer-Encoding lists not ending in chunked; see test/proxy/forwarding.test.ts.
- * What reaches us and is refused here: codings other than exactly `chunked` (`identity, chunked`),
- * Transfer-Encoding on HTTP/1.0, both framing headers together should a future parser allow it,
- * a second Host, and Connection naming Host, Content-Length or Transfer-Encoding.
+ * Why a request the parser accepted is still ambiguous, or undefined when it is fine: Connection
+ * naming Host, Content-Length or Transfer-Encoding. The parser (http1-request-parser.ts) already
+ * refuses the framing problems themselves: Content-Length with Transfer-Encoding, a repeated or
+ * malformed Content-Length, Transfer-Encoding other than exactly chunked or on HTTP/1.0, a
+ * repeated Host; see test/proxy/forwarding.test.ts.
  */
-export function framingProblem(req: IncomingMessage): string | undefined {
-  const te = req.headers['transfer-encoding'];
-  const cl = req.headers['content-length'];
-  if (te !== undefined) {
-    if (cl !== undefined) return 'Content-Length with Transfer-Encoding';
-    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return 'Transfer-Encoding in an HTTP/1.0 request';
-    if (te.trim().toLowerCase() !== 'chunked') return `Transfer-Encoding "${te}" is not exactly chunked`;
-  }
-  if (cl !== undefined && !/^\d{1,15}$/.test(cl)) return 'invalid Content-Length';
-  // Node keeps the first Host and drops the others, so only rawHeaders shows a second one.
-  let hosts = 0;
-  let lengths = 0;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
-    else if (name.length === 14 && name.toLowerCase() === 'content-length') lengths++;
-  }
-  if (hosts > 1) return 'duplicate Host';
-  if (lengths > 1) return 'duplicate Content-Length';
+export function framingProblem(headers: IncomingHttpHeaders): string | undefined {
   // A field named in Connection is stripped before forwarding: Host would be routed on and then
   // dropped, and the framing fields would change how the backend reads the body.
-  const named = connectionTokens(req.headers);
+  const named = connectionTokens(headers);
   if (named !== undefined) for (const field of FRAMING_FIELDS) if (named.has(field)) return `Connection names ${field}`;
   return undefined;
 }
@@ -65,19 +46,13 @@ export function removeDotSegments(target: string): string {
   return `/${out.join('/')}${queryAt === -1 ? '' : target.slice(queryAt)}`;
 }
 
-/** True when the request has a body to stream upstream. */
-export function hasBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
-}
-
 export interface ForwardedInfo {
   /** Keep the client's X-Forwarded-* / Forwarded and append to them. */
   trust: boolean;
 }
 
 /** Request headers for the backend: hop-by-hop removed, Host kept, X-Forwarded-For/-Proto/-Host and Forwarded set. */
-export function upstreamRequestHeaders(req: IncomingMessage, trust: boolean, upgrade = false): Record<string, string | string[]> {
+export function upstreamRequestHeaders(req: ClientRequest, trust: boolean, upgrade = false): Record<string, string | string[]> {
   const incoming = req.headers;
   const drop = connectionTokens(incoming);
   const hop = upgrade ? HOP_BY_HOP_UPGRADE : HOP_BY_HOP;
@@ -92,7 +67,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, trust: boolean, upg
     if (incoming['upgrade'] !== undefined) out['upgrade'] = incoming['upgrade'];
   }
   const ip = clientAddress(req);
-  const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const proto = 'http'; // the data listener is plain HTTP (TLS ends in front of it)
   const host = incoming.host ?? '';
   const xff = incoming['x-forwarded-for'];
   const forwarded = incoming['forwarded'];
@@ -160,7 +135,7 @@ function connectionTokens(headers: IncomingHttpHeaders): Set<string> | undefined
 }
 
 /** The client's address, IPv4-mapped IPv6 unwrapped. */
-export function clientAddress(req: IncomingMessage): string {
+export function clientAddress(req: ClientRequest): string {
   const address = req.socket.remoteAddress ?? '';
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

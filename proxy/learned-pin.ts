@@ -11,7 +11,6 @@
 // moved onto another value, another name or another route. A learned pin lives as long as the
 // app keeps using its value; the cookie timeouts do not apply to it.
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import { readCookieValue } from './affinity-cookie.ts';
 import type { LearnConfig } from './config-schema.ts';
 
@@ -134,16 +133,3 @@ export class LearnedPin {
   }
 }
 
-/**
- * Lets `rewrite` edit the header object of this response's writeHead(status, [message,] headers)
- * before it is sent (the forwarder builds that object once; learned keys and pinWhen need to see
- * what the backend set). Only routes with `learn` or `pinWhen` pay for it.
- */
-export function rewriteResponseHeaders(res: ServerResponse, rewrite: (headers: Record<string, string | string[]>) => void): void {
-  const writeHead = res.writeHead;
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    const headers = typeof args[1] === 'string' ? args[2] : args[1];
-    if (headers !== null && typeof headers === 'object' && !Array.isArray(headers)) rewrite(headers as Record<string, string | string[]>);
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
-}

@@ -1,7 +1,7 @@
 // The proxy as a running thing: the data-plane and admin listeners, the pools, the current route
 // table, reload, and the two stop verbs. close() stops accepting, lets in-flight requests and
 // WebSockets finish for up to shutdownTimeoutMs, then releases; destroy() cuts everything now.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
@@ -12,6 +12,7 @@ import { systemResolver, type Resolver } from './discovery-dns.ts';
 import { ProxyError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { RequestHandler } from './request-handler.ts';
+import { ClientListener } from './client-listener.ts';
 import { buildRouteTable, withRouteMode, type RouteCounters, type RouteEntry } from './route-table.ts';
 import { createMetricsRegistry, type StatsSource } from './stats.ts';
 import type { Upstream } from './upstream.ts';
@@ -40,8 +41,6 @@ export interface ProxyAddresses {
 }
 
 const SHUTDOWN_POLL_MS = 25;
-/** Upper bound on how late Node notices a header or request timeout, ms. */
-const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 
 export class ProxyServer implements AdminTarget, StatsSource {
   #config: Readonly<ProxyConfig>;
@@ -50,7 +49,7 @@ export class ProxyServer implements AdminTarget, StatsSource {
   readonly #pools = new Map<string, UpstreamPool>();
   readonly #counters = new Map<string, RouteCounters>();
   readonly #handler: RequestHandler;
-  readonly #server: Server;
+  readonly #listener: ClientListener;
   #admin: Server | undefined;
   readonly #registry: Registry;
   readonly #role: 'standalone' | 'worker';
@@ -64,17 +63,8 @@ export class ProxyServer implements AdminTarget, StatsSource {
     this.#log = options.logger ?? createLogger(options.config.log.level);
     for (const [name, pool] of Object.entries(this.#config.pools)) this.#pools.set(name, this.#createPool(name, pool));
     this.#handler = new RequestHandler(buildRouteTable(this.#config, this.#pools, this.#counters), this.#config.listen, this.#log);
-    this.#server = createServer({
-      keepAliveTimeout: this.#config.listen.keepAliveTimeoutMs,
-      headersTimeout: this.#config.listen.requestHeadersTimeoutMs,
-      requestTimeout: this.#config.listen.requestTimeoutMs,
-      // Node checks both timeouts only at this interval (default 30 s, which made a 5 s header
-      // timeout act as 30 s): check every second at most, so they hold within about a second.
-      connectionsCheckingInterval: Math.max(100, Math.min(CONNECTIONS_CHECK_INTERVAL_MS, this.#config.listen.requestHeadersTimeoutMs)),
-    });
-    this.#server.on('request', this.#handler.onRequest);
-    this.#server.on('upgrade', this.#handler.onUpgrade);
-    this.#server.on('clientError', this.#handler.onClientError);
+    const { keepAliveTimeoutMs, requestHeadersTimeoutMs, requestTimeoutMs } = this.#config.listen;
+    this.#listener = new ClientListener(this.#handler, { keepAliveTimeoutMs, requestHeadersTimeoutMs, requestTimeoutMs });
     this.#registry = createMetricsRegistry(this);
   }
 
@@ -82,8 +72,8 @@ export class ProxyServer implements AdminTarget, StatsSource {
   async listen(): Promise<ProxyAddresses> {
     if (this.#role === 'standalone') await this.startPools();
     const { host, port } = this.#config.listen;
-    this.#server.listen(port, host);
-    await once(this.#server, 'listening');
+    this.#listener.listen(port, host);
+    await once(this.#listener.server, 'listening');
     if (this.#role === 'worker') {
       this.#log.debug({ http: this.addresses!.http }, 'worker listening');
       return this.addresses!;
@@ -104,8 +94,8 @@ export class ProxyServer implements AdminTarget, StatsSource {
   }
 
   get addresses(): ProxyAddresses | undefined {
-    const http = this.#server.address();
-    if (http === null || typeof http === 'string') return undefined;
+    const http = this.#listener.address();
+    if (http === null) return undefined;
     const admin = this.#admin?.address();
     return { http, admin: admin && typeof admin === 'object' ? admin : null };
   }
@@ -263,16 +253,16 @@ export class ProxyServer implements AdminTarget, StatsSource {
   async #close(): Promise<void> {
     this.#handler.closing = true;
     this.#log.info({ inFlight: this.#inFlight() }, 'closing');
-    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const stopped = this.#listener.close();
     this.#admin?.close();
     this.#admin?.closeIdleConnections();
     const deadline = Date.now() + this.#config.shutdownTimeoutMs;
     while (this.#inFlight() > 0 && Date.now() < deadline && !this.#destroying) {
-      this.#server.closeIdleConnections();
+      this.#listener.closeIdleConnections();
       await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_POLL_MS));
     }
     for (const pool of this.#pools.values()) pool.destroyTunnels();
-    this.#server.closeAllConnections();
+    this.#listener.closeAllConnections();
     this.#admin?.closeAllConnections();
     await stopped;
     await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
@@ -282,8 +272,8 @@ export class ProxyServer implements AdminTarget, StatsSource {
   async #destroy(error?: Error): Promise<void> {
     this.#handler.closing = true;
     if (error) this.#log.error({ err: error }, 'destroying');
-    this.#server.close();
-    this.#server.closeAllConnections();
+    void this.#listener.close();
+    this.#listener.closeAllConnections();
     this.#admin?.close();
     this.#admin?.closeAllConnections();
     await Promise.all([...this.#pools.values()].map((pool) => pool.destroy()));

@@ -10,7 +10,6 @@
 // listen.requestBodyIdleTimeoutMs (PRX_CLIENT_BODY_TIMEOUT, answered 408). The idle clock runs
 // only while the proxy waits for the client, not while backpressure from the backend pauses it.
 import { Readable } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
 
 /** The start of a body, read before a backend was chosen. */
 export interface BodyPrefix {
@@ -32,7 +31,7 @@ function abortedError(): Error {
  * Rejects with PRX_CLIENT_BODY_TIMEOUT after `idleMs` (0: never) without a chunk, and with
  * PRX_CLIENT_ABORTED when the client goes away.
  */
-export function readBodyPrefix(req: IncomingMessage, maxBytes: number, idleMs: number): Promise<BodyPrefix> {
+export function readBodyPrefix(req: Readable, maxBytes: number, idleMs: number): Promise<BodyPrefix> {
   if (req.readableEnded || maxBytes === 0) return Promise.resolve({ chunks: [], complete: req.readableEnded });
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -64,7 +63,7 @@ export function readBodyPrefix(req: IncomingMessage, maxBytes: number, idleMs: n
 }
 
 export class RequestBody extends Readable {
-  readonly #req: IncomingMessage;
+  readonly #req: Readable;
   readonly #prefix: BodyPrefix;
   readonly #idleMs: number;
   #started = false;
@@ -84,7 +83,7 @@ export class RequestBody extends Readable {
   #onAborted = () => this.destroy(abortedError());
 
   /** `prefix`: what readBodyPrefix() already read; `idleMs`: the client body idle timeout (0: none). */
-  constructor(req: IncomingMessage, prefix: BodyPrefix = { chunks: [], complete: false }, idleMs = 0) {
+  constructor(req: Readable, prefix: BodyPrefix = { chunks: [], complete: false }, idleMs = 0) {
     super({ highWaterMark: 64 * 1024 });
     this.#req = req;
     this.#prefix = prefix;

@@ -1,27 +1,24 @@
 // The data-plane request path: framing check → route → affinity decision → forward (or upgrade).
 // It reads one immutable RouteTable per request and bumps plain counters; everything else
 // (listening, reload, shutdown) is proxy-server.ts.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
+import type { ClientHandler, ClientRequest, ClientResponse } from './client-connection.ts';
 import { rawErrorResponse, sendError, type ProxyErrorCode } from './errors.ts';
 import { forward, type ForwardObserver, type ObservedRequest } from './forwarder.ts';
 import type { ProxyConfig } from './config-schema.ts';
-import { framingProblem, hasBody, removeDotSegments, upstreamRequestHeaders } from './http-headers.ts';
+import { framingProblem, removeDotSegments, upstreamRequestHeaders } from './http-headers.ts';
 import { readBodyPrefix, type BodyPrefix } from './request-body.ts';
 import type { RouteDecision, RouteEntry, RouteTable } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
-import { rewriteResponseHeaders } from './learned-pin.ts';
 import { proxyUpgrade } from './websocket.ts';
 
 const NO_BACKEND = { 'x-stickless-backend': '', 'x-stickless-affinity': 'none' } as const;
 /** A body streamed from the client as it arrives (chunked, or longer than requestBodyBufferBytes). */
 const STREAMED_BODY: BodyPrefix = { chunks: [], complete: false };
-/** Connections whose request we refused: the parser may still choke on the rest of their bytes. */
-const refused = new WeakSet<object>();
 
-export class RequestHandler implements ForwardObserver {
+export class RequestHandler implements ForwardObserver, ClientHandler {
   /** Replaced on reload and runtime mode changes; read once per request. */
   table: RouteTable;
   /** Replaced on reload: trustForwardedHeaders and the request body settings apply at once. */
@@ -38,41 +35,39 @@ export class RequestHandler implements ForwardObserver {
     this.#log = logger;
   }
 
-  onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    if (this.closing) res.setHeader('connection', 'close');
+  onRequest(req: ClientRequest, res: ClientResponse): void {
     if (!normalizeTarget(req)) return this.#reject(req, res, 'request target is not origin-form or absolute-form');
-    const problem = framingProblem(req);
+    const problem = framingProblem(req.headers);
     if (problem !== undefined) return this.#reject(req, res, problem);
-    const route = this.table.router.match(req.headers.host, req.url!);
+    const route = this.table.router.match(req.headers.host, req.url);
     if (route === undefined) {
       this.#countError('PRX_ERR_NO_ROUTE');
       return sendError(res, 'PRX_ERR_NO_ROUTE', NO_BACKEND);
     }
     route.counters.requests++;
-    if (!hasBody(req)) return this.#forward(req, res, route, null);
+    if (req.body === null) return this.#forward(req, res, route, null);
     // A small body arrives whole before a backend connection is taken; others stream as uploads.
     const { requestBodyBufferBytes, requestBodyIdleTimeoutMs } = this.listen;
     const length = req.headers['content-length'];
     if (length === undefined || Number(length) > requestBodyBufferBytes) return this.#forward(req, res, route, STREAMED_BODY);
-    readBodyPrefix(req, requestBodyBufferBytes, requestBodyIdleTimeoutMs).then(
+    readBodyPrefix(req.body, requestBodyBufferBytes, requestBodyIdleTimeoutMs).then(
       (body) => this.#forward(req, res, route, body),
       (error: NodeJS.ErrnoException) => {
         if (error.code !== 'PRX_CLIENT_BODY_TIMEOUT') return void res.destroy();
         this.#countError('PRX_ERR_REQUEST_TIMEOUT');
-        refused.add(req.socket);
-        res.setHeader('connection', 'close');
+        res.closeConnection();
         sendError(res, 'PRX_ERR_REQUEST_TIMEOUT', NO_BACKEND);
       },
     );
-  };
+  }
 
-  #forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, body: BodyPrefix | null): void {
+  #forward(req: ClientRequest, res: ClientResponse, route: RouteEntry, body: BodyPrefix | null): void {
     if (res.destroyed) return;
     const decision = route.decide(req.headers, Date.now());
     if (decision.kind === 'unavailable') return this.#unavailable(route, decision, res);
     const headers = upstreamRequestHeaders(req, this.listen.trustForwardedHeaders);
     decision.rewriteRequest?.(headers);
-    if (decision.rewriteResponse !== undefined) rewriteResponseHeaders(res, decision.rewriteResponse);
+    res.rewrite = decision.rewriteResponse;
     forward(
       { req, res, route, headers, body, bodyIdleTimeoutMs: this.listen.requestBodyIdleTimeoutMs, observer: this },
       decision.upstream,
@@ -83,15 +78,15 @@ export class RequestHandler implements ForwardObserver {
     );
   }
 
-  onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  onUpgrade(req: ClientRequest, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const fail = (code: ProxyErrorCode, headers: Record<string, string> = NO_BACKEND, retryAfterSeconds?: number) => {
       this.#countError(code);
       socket.end(rawErrorResponse(code, headers, retryAfterSeconds));
     };
     if (this.closing) return fail('PRX_ERR_SHUTTING_DOWN');
-    if (!normalizeTarget(req) || req.method !== 'GET' || framingProblem(req) !== undefined) return fail('PRX_ERR_BAD_REQUEST');
-    const route = this.table.router.match(req.headers.host, req.url!);
+    if (!normalizeTarget(req) || req.method !== 'GET' || framingProblem(req.headers) !== undefined) return fail('PRX_ERR_BAD_REQUEST');
+    const route = this.table.router.match(req.headers.host, req.url);
     if (route === undefined) return fail('PRX_ERR_NO_ROUTE');
     route.counters.requests++;
     const decision = route.decide(req.headers, Date.now());
@@ -109,31 +104,13 @@ export class RequestHandler implements ForwardObserver {
       decision.setCookie,
       decision.keyHash,
     );
-  };
+  }
 
-  /** Requests Node's parser refused (ambiguous framing, oversized headers, garbage). */
-  onClientError = (error: NodeJS.ErrnoException, socket: Duplex): void => {
-    if (refused.has(socket)) {
-      // Already answered 400 in onRequest; just let that answer flush and close.
-      socket.end();
-      return;
-    }
-    if (error.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      // Headers (requestHeadersTimeoutMs) or the whole request (requestTimeoutMs) took too long.
-      if ((socket as { _httpMessage?: ServerResponse })._httpMessage?.headersSent) return void socket.destroy();
-      this.#countError('PRX_ERR_REQUEST_TIMEOUT');
-      socket.end(rawErrorResponse('PRX_ERR_REQUEST_TIMEOUT', NO_BACKEND));
-      return;
-    }
-    const code: ProxyErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'PRX_ERR_HEADERS_TOO_LARGE' : 'PRX_ERR_BAD_REQUEST';
+  /** A request the connection refused itself (malformed, too large, too slow); it answers and closes. */
+  onClientError(code: ProxyErrorCode, reason: string): void {
     this.#countError(code);
-    this.#log.debug({ code, reason: error.code }, 'request rejected by the HTTP parser');
-    socket.end(rawErrorResponse(code, NO_BACKEND));
-  };
+    this.#log.debug({ code, reason }, 'request refused by the connection');
+  }
 
   finished(request: ObservedRequest, affinity: AffinityResult, outcome: PinOutcome | null, code: ProxyErrorCode | undefined, upstream: Upstream, error?: Error): void {
     const { route } = request;
@@ -145,19 +122,18 @@ export class RequestHandler implements ForwardObserver {
     }
   }
 
-  #unavailable(route: RouteEntry, decision: Extract<RouteDecision, { kind: 'unavailable' }>, res: ServerResponse): void {
+  #unavailable(route: RouteEntry, decision: Extract<RouteDecision, { kind: 'unavailable' }>, res: ClientResponse): void {
     this.#count(route, decision.affinity, decision.outcome);
     this.#countError(decision.code);
     const headers = { 'x-stickless-backend': decision.upstream?.id ?? '', 'x-stickless-affinity': decision.affinity };
     sendError(res, decision.code, headers, decision.retryAfterSeconds === undefined ? undefined : { message: 'the pinned backend is down; retry later', retryAfterSeconds: decision.retryAfterSeconds });
   }
 
-  #reject(req: IncomingMessage, res: ServerResponse, reason: string): void {
+  #reject(req: ClientRequest, res: ClientResponse, reason: string): void {
     this.#countError('PRX_ERR_BAD_REQUEST');
     this.#log.info({ reason, method: req.method }, 'ambiguous request rejected');
     // The rest of the stream cannot be trusted: answer and close.
-    refused.add(req.socket);
-    res.setHeader('connection', 'close');
+    res.closeConnection();
     sendError(res, 'PRX_ERR_BAD_REQUEST', NO_BACKEND);
   }
 
@@ -178,7 +154,7 @@ export class RequestHandler implements ForwardObserver {
  * Origin-form stays; absolute-form (`GET http://host/p`) becomes origin-form. False for anything
  * else. Dot-segments are removed, so the route is chosen on the path the backend receives.
  */
-function normalizeTarget(req: IncomingMessage): boolean {
+function normalizeTarget(req: ClientRequest): boolean {
   const url = req.url;
   if (url === undefined || url.length === 0) return false;
   if (url.charCodeAt(0) === 47 /* / */) {

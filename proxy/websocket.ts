@@ -14,6 +14,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { AffinityResult, PinOutcome } from './affinity.ts';
+import type { ClientRequest } from './client-connection.ts';
 import { rawErrorResponse, type ProxyErrorCode } from './errors.ts';
 import { clientResponseHeaders } from './http-headers.ts';
 import type { RouteEntry } from './route-table.ts';
@@ -26,7 +27,7 @@ const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 const REFUSED_LINGER_MS = 2_000;
 
 export interface UpgradeRequest {
-  readonly req: IncomingMessage;
+  readonly req: ClientRequest;
   readonly client: Duplex;
   readonly head: Buffer;
   readonly route: RouteEntry;
