@@ -42,6 +42,8 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** After answering with `connection: close`, time the client gets to close its side, ms. */
 const LINGER_MS = 2_000;
 const BODY_HIGH_WATER_MARK = 64 * 1024;
+/** Response body chunks up to this size are copied into the write of the head (one write, no writev); larger ones are not. */
+const MAX_COPIED_BYTES = 16 * 1024;
 
 /** Ends a request body that will not complete: with an error for whoever listens for one (an unheard error would be thrown). */
 function abortBody(body: Readable | null): void {
@@ -92,6 +94,8 @@ export class ClientResponse {
   #chunked = false;
   #close: boolean;
   #closeListeners: (() => void)[] | null = null;
+  #queued: (string | Buffer)[] = [];
+  #queuedBytes = 0;
   /** Changes the response fields before they are written (learned pins, learned-pin.ts). */
   rewrite: ((headers: Record<string, string | string[]>) => void) | undefined;
 
@@ -153,29 +157,65 @@ export class ClientResponse {
       }
     }
     head += this.#close ? 'connection: close\r\n\r\n' : `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(timeouts.keepAliveTimeoutMs / 1000)}\r\n\r\n`;
-    // The body usually follows within this turn of the loop: one write for head and body.
-    this.#socket.cork();
-    process.nextTick(uncork, this.#socket);
-    this.#socket.write(head, 'latin1');
+    this.#queue(head);
     return this;
   }
 
   write(chunk: Buffer): boolean {
     if (this.#state !== 'started' || chunk.length === 0) return true;
-    if (!this.#chunked) return this.#socket.write(chunk);
-    this.#socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    this.#socket.write(chunk);
-    return this.#socket.write('\r\n', 'latin1');
+    if (this.#chunked) this.#queue(`${chunk.length.toString(16)}\r\n`);
+    if (chunk.length > MAX_COPIED_BYTES) {
+      // Not copied: what is queued goes first, then the chunk, in one writev.
+      this.#socket.cork();
+      this.#flush();
+      this.#socket.write(chunk);
+      if (this.#chunked) this.#socket.write('\r\n', 'latin1');
+      this.#socket.uncork();
+      return !this.#socket.writableNeedDrain;
+    }
+    this.#queue(chunk);
+    if (this.#chunked) this.#queue('\r\n');
+    return this.#queuedBytes < MAX_COPIED_BYTES || this.#flush();
   }
 
   end(body?: string | Buffer): void {
     if (this.#state === 'new') this.writeHead(200, {});
     if (this.#state !== 'started') return;
     if (body !== undefined && body.length > 0) this.write(typeof body === 'string' ? Buffer.from(body) : body);
-    if (this.#chunked) this.#socket.write('0\r\n\r\n', 'latin1');
+    if (this.#chunked) this.#queue('0\r\n\r\n');
     this.#state = 'finished';
-    uncork(this.#socket);
+    this.#flush();
     this.#connection.responseDone(this);
+  }
+
+  /** Writes what was queued in this turn of the loop (head, body pieces, framing) as one buffer. */
+  #flush(): boolean {
+    const pieces = this.#queued;
+    if (pieces.length === 0) return true;
+    this.#queued = [];
+    const bytes = this.#queuedBytes;
+    this.#queuedBytes = 0;
+    if (pieces.length === 1) {
+      const [piece] = pieces;
+      return typeof piece === 'string' ? this.#socket.write(piece, 'latin1') : this.#socket.write(piece!);
+    }
+    const out = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (const piece of pieces) at += typeof piece === 'string' ? out.write(piece, at, 'latin1') : piece.copy(out, at);
+    return this.#socket.write(out);
+  }
+
+  #queue(piece: string | Buffer): void {
+    // Head and body usually come within one turn of the loop: they go out together at its end
+    // (or at end()), in one write.
+    if (this.#queued.length === 0) process.nextTick(flushQueued, this);
+    this.#queued.push(piece);
+    this.#queuedBytes += piece.length;
+  }
+
+  /** process.nextTick: writes a response's queued bytes that end() did not. */
+  static flushQueued(response: ClientResponse): void {
+    if (response.#state === 'started') response.#flush();
   }
 
   /** Cuts the client connection (a response that cannot be completed). */
@@ -213,9 +253,7 @@ export class ClientResponse {
   }
 }
 
-function uncork(socket: Socket): void {
-  if (socket.writableCorked > 0) socket.uncork();
-}
+const flushQueued = (response: ClientResponse): void => ClientResponse.flushQueued(response);
 
 /** Where a connection is: what its clock (`since`) measures. */
 type Phase = 'head' | 'body' | 'waiting' | 'idle' | 'closing' | 'detached';

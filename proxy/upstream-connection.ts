@@ -97,7 +97,12 @@ export class Connection {
   #keepAlive = true;
   #keepAliveHintMs: number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The armed phase's length, ms. */
   #timerMs = 0;
+  /** When the armed phase times out (performance.now()), or 0 when nothing is armed. */
+  #deadline = 0;
+  /** When the pending timer fires (performance.now()). */
+  #due = 0;
   #phase: TimerPhase = 'connect';
   #paused = false;
   #destroyed = false;
@@ -164,7 +169,8 @@ export class Connection {
   destroy(error?: Error, byBackend = false): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    this.#disarm();
+    this.#deadline = 0;
+    clearTimeout(this.#timer);
     this.#socket.destroy();
     const exchange = this.#exchange;
     this.#exchange = null;
@@ -262,7 +268,7 @@ export class Connection {
   #onBody(chunk: Buffer): void {
     const exchange = this.#exchange;
     if (exchange === null || exchange.finished || chunk.length === 0) return;
-    if (this.#timer !== undefined && !this.#paused) this.#timer.refresh();
+    if (this.#deadline !== 0 && !this.#paused) this.#deadline = performance.now() + this.#timerMs;
     exchange.handler.onResponseData(exchange, chunk);
   }
 
@@ -292,22 +298,37 @@ export class Connection {
     if (!this.#requestSent) exchange.request.body?.destroy(); // the backend answered before reading the whole body
   }
 
-  /** One timer per connection, re-armed per phase (refreshed when the length is unchanged). */
+  /**
+   * One timer per connection, armed per phase by moving a deadline: a request re-arms it several
+   * times (response head, body, keep-alive idle) without a setTimeout or clearTimeout each time.
+   * The timer is rescheduled only when the new deadline comes before it fires; when it fires
+   * early it waits out the rest.
+   */
   #arm(ms: number, phase: TimerPhase): void {
     this.#phase = phase;
-    if (this.#timer !== undefined && this.#timerMs === ms) this.#timer.refresh();
-    else {
-      clearTimeout(this.#timer);
-      this.#timerMs = ms;
-      this.#timer = setTimeout(this.#onTimer, ms);
-    }
+    this.#timerMs = ms;
+    this.#deadline = performance.now() + ms;
+    if (this.#timer === undefined || this.#due > this.#deadline) this.#schedule();
     // An idle connection's timer does not keep the process alive; a request's does.
-    if (phase === 'idle') this.#timer.unref();
-    else this.#timer.ref();
+    if (phase === 'idle') this.#timer!.unref();
+    else this.#timer!.ref();
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    this.#due = this.#deadline;
+    this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(this.#deadline - performance.now())));
   }
 
   #onTimer = (): void => {
     this.#timer = undefined;
+    if (this.#deadline === 0) return;
+    if (this.#deadline > performance.now()) {
+      this.#schedule();
+      if (this.#phase === 'idle') this.#timer!.unref();
+      return;
+    }
+    this.#deadline = 0;
     const ms = this.#timerMs;
     if (this.#phase === 'idle') return this.destroy();
     if (this.#phase === 'connect') return this.destroy(codedError(`connect to ${this.#hostHeader} timed out after ${ms} ms`, 'UND_ERR_CONNECT_TIMEOUT'));
@@ -315,8 +336,9 @@ export class Connection {
     this.destroy(codedError(`no response body byte for ${ms} ms`, 'UND_ERR_BODY_TIMEOUT'));
   };
 
+  /** Nothing to time; a pending timer stays (it will find nothing) but no longer keeps the process alive. */
   #disarm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#deadline = 0;
+    this.#timer?.unref();
   }
 }
