@@ -218,6 +218,9 @@ export class WorkerSupervisor implements AdminTarget, StatsSource {
       worker.once('exit', () => clearTimeout(timer));
     });
     worker.once('exit', (code, signal) => this.#onExit(slot, code, signal));
+    // A message sent to a worker that was just killed fails with EPIPE before its exit is seen:
+    // without a listener that error would end the primary. The exit that follows replaces it.
+    worker.on('error', (error) => this.#log.debug({ worker: worker.id, err: error.message }, 'worker channel error'));
     return started;
   }
 
