@@ -131,23 +131,33 @@ export class ClientResponse {
 
   writeHead(status: number, headers: Record<string, string | string[] | number>, statusMessage?: string): this {
     if (this.#state !== 'new') return this;
-    this.#state = 'started';
     this.rewrite?.(headers as Record<string, string | string[]>);
-    const bodyless = this.#noBody || status === 204 || status === 304 || status < 200;
-    const timeouts = this.#connection.timeouts;
-    if (this.#connection.mustClose()) this.#close = true;
-    let head = `HTTP/1.1 ${status} ${statusMessage ?? STATUS_CODES[status] ?? ''}\r\n`;
+    let lines = '';
     let hasDate = false;
     let hasLength = false;
     for (const name in headers) {
       const value = headers[name]!;
-      if (typeof value === 'object') for (const item of value) head += `${name}: ${item}\r\n`;
+      if (typeof value === 'object') for (const item of value) lines += `${name}: ${item}\r\n`;
       else {
-        head += `${name}: ${value}\r\n`;
+        lines += `${name}: ${value}\r\n`;
         if (name === 'date') hasDate = true;
         else if (name === 'content-length') hasLength = true;
       }
     }
+    return this.writeHeadLines(status, lines, hasLength, hasDate, statusMessage);
+  }
+
+  /**
+   * writeHead with the fields already as lines (each with its CRLF; values checked by whoever made
+   * them): `hasLength`, a Content-Length is among them; `hasDate`, a Date is. The connection
+   * fields, a Date if missing and the framing of the body are added here.
+   */
+  writeHeadLines(status: number, lines: string, hasLength: boolean, hasDate: boolean, statusMessage?: string): this {
+    if (this.#state !== 'new') return this;
+    this.#state = 'started';
+    const bodyless = this.#noBody || status === 204 || status === 304 || status < 200;
+    if (this.#connection.mustClose()) this.#close = true;
+    let head = `HTTP/1.1 ${status} ${statusMessage ?? STATUS_CODES[status] ?? ''}\r\n${lines}`;
     if (!hasDate) head += `date: ${httpDate(Date.now())}\r\n`;
     if (!bodyless && !hasLength) {
       if (this.#http10) this.#close = true;
@@ -156,7 +166,7 @@ export class ClientResponse {
         head += 'transfer-encoding: chunked\r\n';
       }
     }
-    head += this.#close ? 'connection: close\r\n\r\n' : `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(timeouts.keepAliveTimeoutMs / 1000)}\r\n\r\n`;
+    head += this.#close ? 'connection: close\r\n\r\n' : `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.#connection.timeouts.keepAliveTimeoutMs / 1000)}\r\n\r\n`;
     this.#queue(head);
     return this;
   }

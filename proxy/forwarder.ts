@@ -20,7 +20,7 @@ import { clientResponseHeaders } from './http-headers.ts';
 import { RequestBody, type BodyPrefix } from './request-body.ts';
 import type { RouteEntry } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
-import type { UpstreamController, UpstreamHandler } from './upstream-client.ts';
+import type { ResponseHead, UpstreamController, UpstreamHandler } from './upstream-client.ts';
 
 /** What the forwarder reports back (counters, logs). */
 export interface ForwardObserver {
@@ -134,15 +134,23 @@ class ProxyExchange implements UpstreamHandler {
     if (this.#clientGone) controller.abort(CLIENT_GONE);
   }
 
-  onResponseStart(controller: UpstreamController, statusCode: number, headers: Record<string, string | string[]>, statusMessage: string): void {
+  onResponseStart(controller: UpstreamController, head: ResponseHead): void {
     if (this.#clientGone) {
       controller.abort(CLIENT_GONE);
       return;
     }
     const res = this.#request.res;
-    this.#status = statusCode;
+    const { status, statusMessage, endToEnd } = head;
+    this.#status = status;
     try {
-      res.writeHead(statusCode, clientResponseHeaders(headers, this.#upstream.id, this.#affinity, this.#setCookie), statusMessage || undefined);
+      if (endToEnd !== undefined && res.rewrite === undefined) {
+        // The backend's own lines as received, then ours: no header object is built.
+        let ours = `x-stickless-backend: ${this.#upstream.id}\r\nx-stickless-affinity: ${this.#affinity}\r\n`;
+        if (this.#setCookie !== undefined) ours += `set-cookie: ${this.#setCookie}\r\n`;
+        res.writeHeadLines(status, endToEnd + ours, head.hasLength, head.hasDate, statusMessage || undefined);
+      } else {
+        res.writeHead(status, clientResponseHeaders(head.headers, this.#upstream.id, this.#affinity, this.#setCookie), statusMessage || undefined);
+      }
     } catch (error) {
       controller.abort(Object.assign(new Error(`invalid response from backend: ${(error as Error).message}`), { code: 'PRX_UPSTREAM_PROTOCOL' }));
       return;

@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ClientRequest } from './client-connection.ts';
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies strip. `expect` is handled here (Node answers 100-continue itself). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 /** Fields that may not be named in Connection (they would be stripped after routing or framing relied on them). */
 const FRAMING_FIELDS = ['host', 'content-length', 'transfer-encoding'] as const;
 /** A path segment that is `.` or `..`, literally or percent-encoded. */

@@ -4,21 +4,57 @@
 // Content-Lengths, codings other than exactly `chunked`, obs-fold, bare CR or LF, invalid names or
 // values, and heads over MAX_HEAD_BYTES are protocol errors (code `HPE_*`), after which the
 // connection is not reused. Interim 1xx responses are skipped; trailers are read and dropped.
+import { HOP_BY_HOP } from './http-headers.ts';
 import { MessageParser, type BodySink, protocolError as parseError, splitField, type Framing } from './http1-parser.ts';
 
 const protocolError = (code: string, message: string) => parseError(code, `invalid response from backend: ${message}`);
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 
-export interface ResponseHead {
-  status: number;
-  statusMessage: string;
-  /** Lower-case names; a repeated field becomes an array of its values, in order. */
-  headers: Record<string, string | string[]>;
+/** Name lengths of the fields the parser must recognise (framing, Date, hop-by-hop); other names are not lower-cased. */
+const RECOGNISED_LENGTHS = new Set(['content-length', 'date', ...HOP_BY_HOP].map((name) => name.length));
+const ONLY_OWN_TOKENS = /^[ \t]*(?:(?:close|keep-alive|upgrade)[ \t]*(?:,[ \t]*|$))+$/i;
+
+export class ResponseHead {
+  readonly status: number;
+  readonly statusMessage: string;
   /** The backend lets the connection carry another request. */
-  keepAlive: boolean;
+  readonly keepAlive: boolean;
   /** `Keep-Alive: timeout=N` of the response, ms. */
-  keepAliveHintMs: number | undefined;
+  readonly keepAliveHintMs: number | undefined;
+  /**
+   * The end-to-end field lines as received, each with its CRLF, hop-by-hop ones left out: what the
+   * client is sent. Undefined when Connection names further fields to drop (use `headers`).
+   */
+  readonly endToEnd: string | undefined;
+  readonly hasDate: boolean;
+  readonly hasLength: boolean;
+  readonly #lines: readonly string[];
+  #headers: Record<string, string | string[]> | undefined;
+
+  constructor(status: number, statusMessage: string, lines: readonly string[], fields: { keepAlive: boolean; keepAliveHintMs: number | undefined; endToEnd: string | undefined; hasDate: boolean; hasLength: boolean }) {
+    this.status = status;
+    this.statusMessage = statusMessage;
+    this.#lines = lines;
+    this.keepAlive = fields.keepAlive;
+    this.keepAliveHintMs = fields.keepAliveHintMs;
+    this.endToEnd = fields.endToEnd;
+    this.hasDate = fields.hasDate;
+    this.hasLength = fields.hasLength;
+  }
+
+  /** Every field by lower-case name, a repeated one as an array of its values in order; built when first asked for. */
+  get headers(): Record<string, string | string[]> {
+    if (this.#headers !== undefined) return this.#headers;
+    const headers: Record<string, string | string[]> = {};
+    for (let i = 1; i < this.#lines.length; i++) {
+      const [name, value] = splitField(this.#lines[i]!);
+      const key = name.toLowerCase();
+      const existing = headers[key];
+      headers[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+    }
+    return (this.#headers = headers);
+  }
 }
 
 export interface ResponseSink extends BodySink {
@@ -44,17 +80,21 @@ export class ResponseParser extends MessageParser {
     const lines = text.split('\r\n');
     const status = STATUS_LINE.exec(lines[0]!);
     if (status === null) throw protocolError('HPE_INVALID_STATUS', 'malformed status line');
-    const headers: Record<string, string | string[]> = {};
     let length: number | undefined;
     let chunked = false;
     let hasTe = false;
+    let hasDate = false;
     let close = status[1] === '0';
     let keepAliveHintMs: number | undefined;
+    let endToEnd: string | undefined = '';
     for (let i = 1; i < lines.length; i++) {
-      const [name, value] = splitField(lines[i]!);
+      const line = lines[i]!;
+      const [name, value] = splitField(line);
+      if (!RECOGNISED_LENGTHS.has(name.length)) {
+        if (endToEnd !== undefined) endToEnd += `${line}\r\n`;
+        continue;
+      }
       const key = name.toLowerCase();
-      const existing = headers[key];
-      headers[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
       if (key === 'content-length') {
         if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) throw protocolError('HPE_UNEXPECTED_CONTENT_LENGTH', 'invalid or conflicting Content-Length');
         length = Number(value);
@@ -66,10 +106,12 @@ export class ResponseParser extends MessageParser {
         const tokens = value.toLowerCase();
         if (/(?:^|,)\s*close\s*(?:,|$)/.test(tokens)) close = true;
         else if (status[1] === '0' && /(?:^|,)\s*keep-alive\s*(?:,|$)/.test(tokens)) close = false;
+        if (!ONLY_OWN_TOKENS.test(value)) endToEnd = undefined; // it names fields to drop: the caller filters `headers`
       } else if (key === 'keep-alive') {
         const timeout = /(?:^|[,;\s])timeout=(\d{1,6})/i.exec(value);
         if (timeout) keepAliveHintMs = Number(timeout[1]) * 1000;
-      }
+      } else if (key === 'date') hasDate = true;
+      if (endToEnd !== undefined && !HOP_BY_HOP.has(key)) endToEnd += `${line}\r\n`;
     }
     if (hasTe && length !== undefined) throw protocolError('HPE_UNEXPECTED_CONTENT_LENGTH', 'Content-Length with Transfer-Encoding');
     const code = Number(status[2]);
@@ -85,7 +127,8 @@ export class ResponseParser extends MessageParser {
       framing = 'until-close';
       close = true;
     }
-    this.#sink.onHead({ status: code, statusMessage: status[3] ?? '', headers, keepAlive: !close, keepAliveHintMs });
+    this.#sink.onHead(new ResponseHead(code, status[3] ?? '', lines, { keepAlive: !close, keepAliveHintMs, endToEnd, hasDate, hasLength: length !== undefined }));
     return framing;
   }
+
 }

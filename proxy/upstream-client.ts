@@ -9,6 +9,7 @@ import { connect as tlsConnect, type SecureContext } from 'node:tls';
 import { codedError, Connection, Exchange, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './upstream-connection.ts';
 
 export type { UpstreamController, UpstreamHandler, UpstreamRequest } from './upstream-connection.ts';
+export type { ResponseHead } from './http1-response-parser.ts';
 
 export interface UpstreamClientOptions {
   hostname: string;

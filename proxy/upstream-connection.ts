@@ -27,7 +27,7 @@ export interface UpstreamController {
 
 export interface UpstreamHandler {
   onRequestStart(controller: UpstreamController): void;
-  onResponseStart(controller: UpstreamController, status: number, headers: Record<string, string | string[]>, statusMessage: string): void;
+  onResponseStart(controller: UpstreamController, head: ResponseHead): void;
   onResponseData(controller: UpstreamController, chunk: Buffer): void;
   onResponseEnd(controller: UpstreamController): void;
   onResponseError(controller: UpstreamController, error: Error): void;
@@ -262,7 +262,7 @@ export class Connection {
     const ms = exchange.request.bodyTimeoutMs;
     if (ms > 0) this.#arm(ms, 'body');
     else this.#disarm();
-    exchange.handler.onResponseStart(exchange, head.status, head.headers, head.statusMessage);
+    exchange.handler.onResponseStart(exchange, head);
   }
 
   #onBody(chunk: Buffer): void {

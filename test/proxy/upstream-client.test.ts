@@ -71,7 +71,7 @@ function request(client: UpstreamClient, overrides: Partial<UpstreamRequest> = {
     const outcome: Outcome = { body: '' };
     client.dispatch({ method: 'GET', path: '/', headers: { host: 'app' }, body: null, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, ...overrides }, {
       onRequestStart: () => {},
-      onResponseStart: (_c, status, headers) => Object.assign(outcome, { status, headers }),
+      onResponseStart: (_c, head) => Object.assign(outcome, { status: head.status, headers: head.headers }),
       onResponseData: (_c, chunk) => void (outcome.body += chunk.toString('latin1')),
       onResponseEnd: () => resolve(outcome),
       onResponseError: (_c, error) => resolve({ ...outcome, error }),
@@ -252,7 +252,7 @@ test('an https backend: verified against the trusted CAs with the host name as S
     const client = new UpstreamClient({ hostname: 'localhost', port: ${port}, tls: true, connections: 1, connectTimeoutMs: 10000, keepAliveTimeoutMs: 10000 });
     const one = () => new Promise((resolve) => { let body = '';
       client.dispatch({ method: 'GET', path: '/', headers: {}, body: null, headersTimeoutMs: 10000, bodyTimeoutMs: 10000 }, {
-        onRequestStart() {}, onResponseStart(_c, status) { body += status + ' '; }, onResponseData(_c, chunk) { body += chunk; },
+        onRequestStart() {}, onResponseStart(_c, head) { body += head.status + ' '; }, onResponseData(_c, chunk) { body += chunk; },
         onResponseEnd() { resolve(body); }, onResponseError(_c, error) { resolve('error ' + error.code); } }); });
     console.log(JSON.stringify([await one(), await one()]));
     await client.destroy();`;
