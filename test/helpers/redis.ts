@@ -4,7 +4,9 @@
 // files and tests can share one Redis without FLUSHALL.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { diesWithParent } from '../../demo/parent-death.ts';
 import { freePort } from '../../demo/ports.ts';
@@ -69,6 +71,8 @@ class ProcessRedis implements RedisHandle {
   #extraArgs: string[];
   #child: ChildProcess | undefined;
   #stopped = false;
+  /** Its own directory: a replica writes the RDB of each full sync there and loads it when restarted; a shared one let servers load each other's. */
+  readonly #dir = mkdtempSync(join(tmpdir(), 'stickless-redis-'));
 
   constructor(port: number, extraArgs: string[] = []) {
     this.port = port;
@@ -80,7 +84,7 @@ class ProcessRedis implements RedisHandle {
   }
 
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', '--dir', tmpdir(), ...this.#extraArgs];
+    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', '--dir', this.#dir, ...this.#extraArgs];
     const child = spawnRedisServer(args);
     this.#child = child;
     await waitForRedis(this.url);
@@ -117,6 +121,7 @@ class ProcessRedis implements RedisHandle {
   async stop(): Promise<void> {
     this.#stopped = true;
     await this.kill();
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }
 

@@ -23,7 +23,11 @@ async function startSentinel(t: ExecutionContext, primaryPort: number): Promise<
     'bind 127.0.0.1',
     `dir ${dir}`,
     `sentinel monitor mymaster 127.0.0.1 ${primaryPort} 2`,
-    'sentinel down-after-milliseconds mymaster 1000',
+    // Well above Sentinel's 1 s PING period. A sentinel resets its links to a just-promoted primary
+    // and sends the first PING only a PING period later, counting that PING's wait from the reset:
+    // with 1000 here it can call the new primary down before the first PONG comes back and start a
+    // second failover (as the compose deployment, deploy/sentinel.sh, this uses 5000).
+    'sentinel down-after-milliseconds mymaster 5000',
     'sentinel failover-timeout mymaster 10000',
     'sentinel parallel-syncs mymaster 1',
     '',
@@ -95,7 +99,9 @@ test('a primary killed with -9 fails over through Sentinel and sessiond keeps th
     }));
     return answers.every((addr) => addr[1] === String(replica.port));
   }, 30_000, 'every sentinel to name the promoted replica');
-  const returned = await startRedisProcess(['--replicaof', '127.0.0.1', String(replica.port)], primary.port);
+  // Priority 0: until its full sync ends it does not hold the session, so Sentinel must never
+  // promote it (that would demote the promoted replica, which then resyncs from it and loses the data).
+  const returned = await startRedisProcess(['--replicaof', '127.0.0.1', String(replica.port), '--replica-priority', '0'], primary.port);
   t.teardown(() => returned.stop());
 
   // Until it has synced, the promoted replica has no replica of its own, so with replicaAcks = 1
