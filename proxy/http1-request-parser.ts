@@ -8,7 +8,7 @@
 // 400) and the connection is closed. Repeated fields merge as Node merges them.
 import { METHODS } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import { contentLength, MessageParser, type BodySink, protocolError, splitField, type Framing } from './http1-parser.ts';
+import { checkFieldBlock, contentLength, MessageParser, type BodySink, protocolError, type Framing } from './http1-parser.ts';
 
 const KNOWN_METHODS = new Set(METHODS);
 const REQUEST_LINE = /^([A-Z-]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
@@ -66,12 +66,14 @@ export class RequestParser extends MessageParser {
     let te: string | undefined;
     let hosts = 0;
     let at = lineEnd + 2;
+    if (at < text.length) checkFieldBlock(text.slice(at));
     while (at < text.length) {
       let end = text.indexOf('\r\n', at);
       if (end === -1) end = text.length;
-      const [name, value] = splitField(text.slice(at, end));
+      const colon = text.indexOf(':', at);
+      const key = text.slice(at, colon).toLowerCase();
+      const value = text.slice(colon + 1, end).trim();
       at = end + 2;
-      const key = name.toLowerCase();
       if (key === 'content-length') length = contentLength(value, length);
       else if (key === 'host' && ++hosts > 1) throw protocolError('HPE_INVALID_HEADER_TOKEN', 'repeated Host');
       else if (key === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;

@@ -5,7 +5,7 @@
 // values, and heads over MAX_HEAD_BYTES are protocol errors (code `HPE_*`), after which the
 // connection is not reused. Interim 1xx responses are skipped; trailers are read and dropped.
 import { HOP_BY_HOP } from './http-headers.ts';
-import { MessageParser, type BodySink, protocolError as parseError, splitField, type Framing } from './http1-parser.ts';
+import { checkFieldBlock, MessageParser, type BodySink, protocolError as parseError, type Framing } from './http1-parser.ts';
 
 const protocolError = (code: string, message: string) => parseError(code, `invalid response from backend: ${message}`);
 
@@ -14,6 +14,12 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?
 /** Name lengths of the fields the parser must recognise (framing, Date, hop-by-hop); other names are not lower-cased. */
 const RECOGNISED_LENGTHS = new Set(['content-length', 'date', ...HOP_BY_HOP].map((name) => name.length));
 const ONLY_OWN_TOKENS = /^[ \t]*(?:(?:close|keep-alive|upgrade)[ \t]*(?:,[ \t]*|$))+$/i;
+
+/** Lower-case name and trimmed value of a line of a checked field block. */
+function fieldOf(line: string): [string, string] {
+  const colon = line.indexOf(':');
+  return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+}
 
 export class ResponseHead {
   readonly status: number;
@@ -48,8 +54,7 @@ export class ResponseHead {
     if (this.#headers !== undefined) return this.#headers;
     const headers: Record<string, string | string[]> = {};
     for (let i = 1; i < this.#lines.length; i++) {
-      const [name, value] = splitField(this.#lines[i]!);
-      const key = name.toLowerCase();
+      const [key, value] = fieldOf(this.#lines[i]!);
       const existing = headers[key];
       headers[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
     }
@@ -80,6 +85,7 @@ export class ResponseParser extends MessageParser {
     const lines = text.split('\r\n');
     const status = STATUS_LINE.exec(lines[0]!);
     if (status === null) throw protocolError('HPE_INVALID_STATUS', 'malformed status line');
+    if (lines.length > 1) checkFieldBlock(text.slice(lines[0]!.length + 2));
     let length: number | undefined;
     let chunked = false;
     let hasTe = false;
@@ -89,12 +95,12 @@ export class ResponseParser extends MessageParser {
     let endToEnd: string | undefined = '';
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
-      const [name, value] = splitField(line);
-      if (!RECOGNISED_LENGTHS.has(name.length)) {
+      const colon = line.indexOf(':');
+      if (!RECOGNISED_LENGTHS.has(colon)) {
         if (endToEnd !== undefined) endToEnd += `${line}\r\n`;
         continue;
       }
-      const key = name.toLowerCase();
+      const [key, value] = fieldOf(line);
       if (key === 'content-length') {
         if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) throw protocolError('HPE_UNEXPECTED_CONTENT_LENGTH', 'invalid or conflicting Content-Length');
         length = Number(value);
