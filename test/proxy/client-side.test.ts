@@ -1,9 +1,12 @@
 // The data listener's own HTTP/1.1 server (proxy/client-connection.ts, http1-request-parser.ts),
 // spoken to from raw sockets: pipelining, HTTP/1.0, bodies of unknown length, HEAD, 100-continue,
-// keep-alive idleness, and requests the parser refuses, each checked against what the real
-// backend received.
+// keep-alive idleness, requests the parser refuses (each checked against what the real backend
+// received), and large responses arriving intact.
 import test, { type ExecutionContext } from 'ava';
-import { connect, type Socket } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { request } from 'undici';
 import { startProxy, testConfig, waitFor } from '../helpers/proxy-harness.ts';
 import { startBackends } from '../helpers/upstream.ts';
 
@@ -191,4 +194,43 @@ test('a keep-alive connection left idle is closed after keepAliveTimeoutMs', asy
   t.regex(parseResponses(data)[0]!.headers['keep-alive'] ?? '', /^timeout=\d+$/);
   await waitFor('the proxy to close the idle connection', () => closed);
   t.is(parseResponses(data).length, 1, 'closed without another response');
+});
+
+test('concurrent large responses, chunked and by length, read slowly and fast, arrive byte for byte', async (t) => {
+  // The client side queues response pieces and writes them at the end of each turn of the loop,
+  // copying small ones and passing large ones on; a slow reader makes those writes back up.
+  const bodies = new Map<string, Buffer>();
+  for (const name of ['a', 'b', 'c', 'd']) bodies.set(name, randomBytes(12 * 1024 * 1024 + 17));
+  const backend = createServer((req, res) => {
+    const name = req.url!.slice(1, 2);
+    const body = bodies.get(name)!;
+    res.writeHead(200, name === 'a' || name === 'c' ? { 'content-length': body.length } : {});
+    let at = 0;
+    const next = (): void => {
+      while (at < body.length) {
+        const size = 1 + Math.floor(Math.random() * 100_000);
+        const ok = res.write(body.subarray(at, (at += size)));
+        if (!ok) return void res.once('drain', next);
+        if (Math.random() < 0.3) return void setImmediate(next);
+      }
+      res.end();
+    };
+    next();
+  });
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => backend.close());
+  const running = await startProxy(t, testConfig([{ id: 'big', url: `http://127.0.0.1:${(backend.address() as AddressInfo).port}` }]));
+  const fetchOne = async (name: string, slow: boolean): Promise<string> => {
+    const response = await request(`${running.url}/${name}`, { headersTimeout: 30_000, bodyTimeout: 30_000 });
+    const hash = createHash('sha256');
+    let read = 0;
+    for await (const chunk of response.body) {
+      hash.update(chunk as Buffer);
+      // A slow reader stops now and then, so the proxy's writes to it back up in its socket.
+      if (slow && Math.floor(read / 2_000_000) !== Math.floor((read += (chunk as Buffer).length) / 2_000_000)) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return hash.digest('hex');
+  };
+  const hashes = await Promise.all([fetchOne('a', true), fetchOne('b', true), fetchOne('c', false), fetchOne('d', false)]);
+  t.deepEqual(hashes, ['a', 'b', 'c', 'd'].map((name) => createHash('sha256').update(bodies.get(name)!).digest('hex')));
 });
