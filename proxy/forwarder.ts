@@ -26,23 +26,26 @@ import type { ResponseHead, UpstreamController, UpstreamHandler } from './upstre
 export interface ForwardObserver {
   /**
    * Once per client request, with the final affinity, pin outcome and error code (if any). `request`
-   * gives the route and the upstream headers (their x-request-id names the request in log lines).
+   * gives the route and the request's x-request-id (it names the request in log lines).
    */
   finished(request: ObservedRequest, affinity: AffinityResult, outcome: PinOutcome | null, code: ProxyErrorCode | undefined, upstream: Upstream, error?: Error): void;
 }
 
-/** What the observer is told of a request: its route and the headers sent upstream. */
+/** What the observer is told of a request: its route and the x-request-id sent upstream. */
 export interface ObservedRequest {
   readonly route: RouteEntry;
-  readonly headers: Record<string, string | string[]>;
+  readonly requestId: string | undefined;
 }
 
 export interface ForwardRequest {
   readonly req: ClientRequest;
   readonly res: ClientResponse;
   readonly route: RouteEntry;
-  /** Upstream request headers, prepared once for all attempts. */
+  /** Upstream request headers, prepared once for all attempts; with `lines`, only their Host and Content-Length are read. */
   readonly headers: Record<string, string | string[]>;
+  /** The upstream head's field lines (upstreamRequestLines), sent instead of `headers`. */
+  readonly lines: string | undefined;
+  readonly requestId: string | undefined;
   /** What readBodyPrefix() read, or null when the request has no body. */
   readonly body: BodyPrefix | null;
   /** listen.requestBodyIdleTimeoutMs. */
@@ -98,7 +101,7 @@ class ProxyExchange implements UpstreamHandler {
   }
 
   start(): void {
-    const { req, res, route, headers, body } = this.#request;
+    const { req, res, route, headers, lines, body } = this.#request;
     const upstream = this.#upstream;
     const stream = req.body;
     if (stream !== null && body !== null && !body.complete && !stream.readableEnded) {
@@ -118,6 +121,7 @@ class ProxyExchange implements UpstreamHandler {
           path: req.url,
           method: req.method,
           headers,
+          lines,
           body: this.#body,
           headersTimeoutMs: route.config.timeouts.headersMs,
           bodyTimeoutMs: route.config.timeouts.bodyIdleMs,

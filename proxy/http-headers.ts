@@ -46,19 +46,60 @@ export function removeDotSegments(target: string): string {
   return `/${out.join('/')}${queryAt === -1 ? '' : target.slice(queryAt)}`;
 }
 
-export interface ForwardedInfo {
-  /** Keep the client's X-Forwarded-* / Forwarded and append to them. */
-  trust: boolean;
+/** Fields the proxy sets on every request to a backend (from the client's own when trusted or valid). */
+const MANAGED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'traceparent', 'tracestate', 'x-request-id']);
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+interface Managed {
+  'x-forwarded-for': string;
+  'x-forwarded-proto': string;
+  'x-forwarded-host': string;
+  forwarded: string;
+  traceparent: string;
+  /** Undefined when the client sent none or its traceparent was replaced. */
+  tracestate: string | undefined;
+  'x-request-id': string;
 }
 
-/** Request headers for the backend: hop-by-hop removed, Host kept, X-Forwarded-For/-Proto/-Host and Forwarded set. */
+/**
+ * The managed fields' values: X-Forwarded-For/-Proto/-Host and Forwarded (the client's kept and
+ * appended to when trusted), and the trace context (docs/tracing.md): a valid W3C traceparent (with
+ * its tracestate) and an x-request-id pass through; a request without them gets new ones, so the
+ * app's and sessiond's log lines share its ids.
+ */
+function managedFields(req: ClientRequest, trust: boolean): Managed {
+  const incoming = req.headers;
+  const ip = clientAddress(req);
+  const proto = 'http'; // the data listener is plain HTTP (TLS ends in front of it)
+  const host = incoming.host ?? '';
+  const xff = incoming['x-forwarded-for'];
+  const forwarded = incoming['forwarded'];
+  const safeHost = host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host;
+  const element = `for=${forwardedNode(ip)};host="${safeHost}";proto=${proto}`;
+  const traceparent = incoming['traceparent'];
+  const traced = typeof traceparent === 'string' && TRACEPARENT.test(traceparent);
+  const tracestate = incoming['tracestate'];
+  const requestId = incoming['x-request-id'];
+  return {
+    'x-forwarded-for': trust && xff ? `${xff}, ${ip}` : ip,
+    'x-forwarded-proto': trust && incoming['x-forwarded-proto'] ? (incoming['x-forwarded-proto'] as string) : proto,
+    'x-forwarded-host': trust && incoming['x-forwarded-host'] ? (incoming['x-forwarded-host'] as string) : host,
+    forwarded: trust && forwarded ? `${forwarded}, ${element}` : element,
+    traceparent: traced ? traceparent : `00-${randomHex(16)}-${randomHex(8)}-00`,
+    tracestate: traced && typeof tracestate === 'string' ? tracestate : undefined,
+    'x-request-id': typeof requestId === 'string' && REQUEST_ID.test(requestId) ? requestId : randomUUID(),
+  };
+}
+
+/** Request headers for the backend as an object (learned pins rewrite it; upgrades): hop-by-hop removed, Host kept, the managed fields set. */
 export function upstreamRequestHeaders(req: ClientRequest, trust: boolean, upgrade = false): Record<string, string | string[]> {
   const incoming = req.headers;
   const drop = connectionTokens(incoming);
   const hop = upgrade ? HOP_BY_HOP_UPGRADE : HOP_BY_HOP;
   const out: Record<string, string | string[]> = {};
   for (const name in incoming) {
-    if (hop.has(name) || (drop !== undefined && drop.has(name))) continue;
+    if (hop.has(name) || MANAGED.has(name) || (drop !== undefined && drop.has(name))) continue;
     const value = incoming[name];
     if (value !== undefined) out[name] = value;
   }
@@ -66,25 +107,33 @@ export function upstreamRequestHeaders(req: ClientRequest, trust: boolean, upgra
     out['connection'] = 'Upgrade';
     if (incoming['upgrade'] !== undefined) out['upgrade'] = incoming['upgrade'];
   }
-  const ip = clientAddress(req);
-  const proto = 'http'; // the data listener is plain HTTP (TLS ends in front of it)
-  const host = incoming.host ?? '';
-  const xff = incoming['x-forwarded-for'];
-  const forwarded = incoming['forwarded'];
-  out['x-forwarded-for'] = trust && xff ? `${xff}, ${ip}` : ip;
-  out['x-forwarded-proto'] = trust && incoming['x-forwarded-proto'] ? (incoming['x-forwarded-proto'] as string) : proto;
-  out['x-forwarded-host'] = trust && incoming['x-forwarded-host'] ? (incoming['x-forwarded-host'] as string) : host;
-  const safeHost = host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host;
-  const element = `for=${forwardedNode(ip)};host="${safeHost}";proto=${proto}`;
-  out['forwarded'] = trust && forwarded ? `${forwarded}, ${element}` : element;
-  // Trace context (docs/tracing.md): a valid W3C traceparent and an x-request-id pass through; a
-  // request without them gets new ones, so the app's and sessiond's log lines share its ids.
-  if (typeof out['traceparent'] !== 'string' || !/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/.test(out['traceparent'])) {
-    out['traceparent'] = `00-${randomHex(16)}-${randomHex(8)}-00`;
-    delete out['tracestate'];
+  const managed = managedFields(req, trust);
+  for (const name of MANAGED) {
+    const value = managed[name as keyof Managed];
+    if (value !== undefined) out[name] = value;
   }
-  if (typeof out['x-request-id'] !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(out['x-request-id'])) out['x-request-id'] = randomUUID();
   return out;
+}
+
+/**
+ * The same fields as upstreamRequestHeaders, as the lines of the request head (each with its CRLF;
+ * the values come from the request parser or from here, so none holds CR, LF or NUL), and the
+ * request's x-request-id: no second header object per request.
+ */
+export function upstreamRequestLines(req: ClientRequest, trust: boolean): { lines: string; requestId: string } {
+  const incoming = req.headers;
+  const drop = connectionTokens(incoming);
+  let lines = '';
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || MANAGED.has(name) || (drop !== undefined && drop.has(name))) continue;
+    const value = incoming[name];
+    if (typeof value === 'string') lines += `${name}: ${value}\r\n`;
+    else if (value !== undefined) for (const item of value) lines += `${name}: ${item}\r\n`;
+  }
+  const m = managedFields(req, trust);
+  lines += `x-forwarded-for: ${m['x-forwarded-for']}\r\nx-forwarded-proto: ${m['x-forwarded-proto']}\r\nx-forwarded-host: ${m['x-forwarded-host']}\r\nforwarded: ${m.forwarded}\r\ntraceparent: ${m.traceparent}\r\n`;
+  if (m.tracestate !== undefined) lines += `tracestate: ${m.tracestate}\r\n`;
+  return { lines: `${lines}x-request-id: ${m['x-request-id']}\r\n`, requestId: m['x-request-id'] };
 }
 
 /** Random bytes drawn in 4 KiB batches: one getrandom per 170 minted trace ids, not two per request (issue 10). */

@@ -8,7 +8,7 @@ import type { ClientHandler, ClientRequest, ClientResponse } from './client-conn
 import { rawErrorResponse, sendError, type ProxyErrorCode } from './errors.ts';
 import { forward, type ForwardObserver, type ObservedRequest } from './forwarder.ts';
 import type { ProxyConfig } from './config-schema.ts';
-import { framingProblem, removeDotSegments, upstreamRequestHeaders } from './http-headers.ts';
+import { framingProblem, removeDotSegments, upstreamRequestHeaders, upstreamRequestLines } from './http-headers.ts';
 import { readBodyPrefix, type BodyPrefix } from './request-body.ts';
 import type { RouteDecision, RouteEntry, RouteTable } from './route-table.ts';
 import type { Upstream } from './upstream.ts';
@@ -65,11 +65,22 @@ export class RequestHandler implements ForwardObserver, ClientHandler {
     if (res.destroyed) return;
     const decision = route.decide(req.headers, Date.now());
     if (decision.kind === 'unavailable') return this.#unavailable(route, decision, res);
-    const headers = upstreamRequestHeaders(req, this.listen.trustForwardedHeaders);
-    decision.rewriteRequest?.(headers);
+    const trust = this.listen.trustForwardedHeaders;
+    let headers: Record<string, string | string[]>;
+    let lines: string | undefined;
+    let requestId: string | undefined;
+    if (decision.rewriteRequest === undefined) {
+      // The usual case: the head's lines straight from the client's fields, no second header object.
+      ({ lines, requestId } = upstreamRequestLines(req, trust));
+      headers = req.headers as Record<string, string | string[]>;
+    } else {
+      headers = upstreamRequestHeaders(req, trust);
+      decision.rewriteRequest(headers);
+      requestId = headers['x-request-id'] as string | undefined;
+    }
     res.rewrite = decision.rewriteResponse;
     forward(
-      { req, res, route, headers, body, bodyIdleTimeoutMs: this.listen.requestBodyIdleTimeoutMs, observer: this },
+      { req, res, route, headers, lines, requestId, body, bodyIdleTimeoutMs: this.listen.requestBodyIdleTimeoutMs, observer: this },
       decision.upstream,
       decision.affinity,
       decision.outcome,
@@ -97,7 +108,7 @@ export class RequestHandler implements ForwardObserver, ClientHandler {
     const upgradeHeaders = upstreamRequestHeaders(req, this.listen.trustForwardedHeaders, true);
     decision.rewriteRequest?.(upgradeHeaders);
     proxyUpgrade(
-      { req, client: socket, head, route, headers: upgradeHeaders, observer: this, rewriteResponse: decision.rewriteResponse },
+      { req, client: socket, head, route, headers: upgradeHeaders, requestId: upgradeHeaders['x-request-id'] as string | undefined, observer: this, rewriteResponse: decision.rewriteResponse },
       decision.upstream,
       decision.affinity,
       decision.outcome,
@@ -117,7 +128,7 @@ export class RequestHandler implements ForwardObserver, ClientHandler {
     this.#count(route, affinity, outcome);
     if (code !== undefined) {
       this.#countError(code);
-      const reqId = request.headers['x-request-id'];
+      const reqId = request.requestId;
       this.#log.warn({ reqId, route: route.name, upstream: upstream.id, code, err: error?.message }, 'upstream request failed');
     }
   }

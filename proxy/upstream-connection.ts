@@ -10,6 +10,8 @@ export interface UpstreamRequest {
   method: string;
   path: string;
   headers: Record<string, string | string[]>;
+  /** The head's field lines, each with its CRLF, values already known to be safe: sent instead of `headers` (which still give Host and Content-Length). */
+  lines?: string | undefined;
   /** Null: no body. Without a content-length header the body goes out chunked. */
   body: Readable | null;
   /** Response head within this long after the request went out (0: no limit). */
@@ -186,18 +188,21 @@ export class Connection {
   }
 
   #send(exchange: Exchange): void {
-    const { method, path, headers, body, headersTimeoutMs } = exchange.request;
+    const { method, path, headers, lines, body, headersTimeoutMs } = exchange.request;
     let head = `${method} ${path} HTTP/1.1\r\n`;
     if (headers['host'] === undefined) head += `host: ${this.#hostHeader}\r\n`;
-    for (const name in headers) {
-      const value = headers[name]!;
-      if (typeof value === 'string') {
-        if (UNSAFE_VALUE.test(value)) return exchange.fail(codedError(`request header ${name} holds CR, LF or NUL`, 'UND_ERR_INVALID_ARG'));
-        head += `${name}: ${value}\r\n`;
-      } else {
-        for (const item of value) {
-          if (UNSAFE_VALUE.test(item)) return exchange.fail(codedError(`request header ${name} holds CR, LF or NUL`, 'UND_ERR_INVALID_ARG'));
-          head += `${name}: ${item}\r\n`;
+    if (lines !== undefined) head += lines;
+    else {
+      for (const name in headers) {
+        const value = headers[name]!;
+        if (typeof value === 'string') {
+          if (UNSAFE_VALUE.test(value)) return exchange.fail(codedError(`request header ${name} holds CR, LF or NUL`, 'UND_ERR_INVALID_ARG'));
+          head += `${name}: ${value}\r\n`;
+        } else {
+          for (const item of value) {
+            if (UNSAFE_VALUE.test(item)) return exchange.fail(codedError(`request header ${name} holds CR, LF or NUL`, 'UND_ERR_INVALID_ARG'));
+            head += `${name}: ${item}\r\n`;
+          }
         }
       }
     }

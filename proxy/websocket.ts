@@ -33,6 +33,7 @@ export interface UpgradeRequest {
   readonly route: RouteEntry;
   /** Upstream request headers (Connection/Upgrade kept). */
   readonly headers: Record<string, string | string[]>;
+  readonly requestId: string | undefined;
   readonly observer: ForwardObserver;
   /** Changes the client's response head (a learned pin wrapped, a pin on the app's cookie), as on plain requests. */
   readonly rewriteResponse?: ((headers: Record<string, string | string[]>) => void) | undefined;
