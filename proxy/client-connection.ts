@@ -57,7 +57,6 @@ export class ClientRequest {
   /** The request target; the handler normalises it in place. */
   url: string;
   readonly headers: IncomingHttpHeaders;
-  readonly httpVersionMinor: number;
   readonly socket: Socket;
   /** The body as it arrives, or null when the request has none. */
   readonly body: Readable | null;
@@ -66,7 +65,6 @@ export class ClientRequest {
     this.method = head.method;
     this.url = head.url;
     this.headers = head.headers;
-    this.httpVersionMinor = head.versionMinor;
     this.socket = socket;
     this.body = body;
   }
@@ -112,7 +110,7 @@ export class ClientConnection implements RequestSink, ResponseOwner {
     return this.#request === null && this.#phase !== 'detached';
   }
 
-  /** The listener's shutdown or the client's own wish. */
+  /** The proxy shuts down, or the request has not been read whole (the client's own wish is the response's). */
   mustClose(): boolean {
     return this.#handler.closing || !this.#requestDone;
   }

@@ -97,7 +97,8 @@ export class ClientResponse {
   /**
    * writeHead with the fields already as lines (each with its CRLF; values checked by whoever made
    * them): `hasLength`, a Content-Length is among them; `hasDate`, a Date is. The connection
-   * fields, a Date if missing and the framing of the body are added here.
+   * fields, a Date if missing and the framing of the body are added here. `rewrite` is not applied:
+   * a response that has one goes through writeHead.
    */
   writeHeadLines(status: number, lines: string, hasLength: boolean, hasDate: boolean, statusMessage?: string): this {
     if (this.#state !== 'new') return this;

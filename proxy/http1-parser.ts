@@ -9,9 +9,14 @@
 /** The largest head accepted, start line included (Node's and undici's default). */
 export const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_CHUNK_LINE_BYTES = 1024;
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const CHUNK_SIZE = /^([0-9a-fA-F]{1,12})(?:[ \t]*;[\t\x20-\x7e\x80-\xff]*)?$/;
+/** The characters of a field name (RFC 9110 token) and of a field value (HTAB, visible, obs-text). */
+const TOKEN_CHAR = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]";
+const VALUE_CHAR = '[\\t\\x20-\\x7e\\x80-\\xff]';
+const TOKEN = new RegExp(`^${TOKEN_CHAR}+$`);
+const FIELD_VALUE = new RegExp(`^${VALUE_CHAR}*$`);
+/** A field block (a head after its start line): every line `token:value`. */
+const FIELD_BLOCK = new RegExp(`^(?:${TOKEN_CHAR}+:${VALUE_CHAR}*(?:\\r\\n|$))*$`);
+const CHUNK_SIZE = new RegExp(`^([0-9a-fA-F]{1,12})(?:[ \\t]*;${VALUE_CHAR}*)?$`);
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 
@@ -38,9 +43,6 @@ export function splitField(line: string): [string, string] {
   if (!FIELD_VALUE.test(value)) throw protocolError('HPE_INVALID_HEADER_TOKEN', `invalid value of header ${name}`);
   return [name, value];
 }
-
-/** A field block (a head after its start line): every line `token:value`, the value of allowed bytes. */
-const FIELD_BLOCK = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*(?:\r\n|$))*$/;
 
 /**
  * Checks a whole field block with one regular expression (not two per line); when it fails, the
@@ -89,11 +91,6 @@ export abstract class MessageParser {
   /** True while the body runs until the connection closes (no length, not chunked). */
   get untilClose(): boolean {
     return this.#state === 'until-close';
-  }
-
-  /** True between the head and the end of the message. */
-  get inBody(): boolean {
-    return this.#state !== 'head' && this.#state !== 'done';
   }
 
   /** Bytes fed but not parsed yet (the start of a head, or bytes after the message). */
