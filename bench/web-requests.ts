@@ -14,7 +14,7 @@ export const WEB_ROW_MS = 20_000;
 /** Below this many answered requests a row's p99 rests on under 10 samples: flagged in the report. */
 const MIN_REQUESTS = 1000;
 /** Issue 8's targets for soft + central + near cache against hard + local of the same run. */
-export const WEB_TARGETS = Object.freeze({ p50Ratio: 1.2, p99Ratio: 1.5, cpuRatio: 1.5, hitRatio: 0.9 });
+const WEB_TARGETS = Object.freeze({ p50Ratio: 1.2, p99Ratio: 1.5, cpuRatio: 1.5, hitRatio: 0.9 });
 const NEAR_CACHE_ROW = 'soft + central + near cache';
 
 export interface WebRequestOptions {
@@ -43,8 +43,15 @@ export async function runWebRequests(options: WebRequestOptions): Promise<string
       return row;
     });
     const fmt = (x: number | null, digits = 2) => (x === null ? '–' : x.toFixed(digits));
-    const verdict = judgeTargets(rows.find((r) => r.configuration === NEAR_CACHE_ROW));
-    if (verdict) options.onRow?.({ section: 'web-targets', configuration: NEAR_CACHE_ROW, against: 'hard + local', targets: WEB_TARGETS, ...verdict });
+    const near = rows.find((r) => r.configuration === NEAR_CACHE_ROW);
+    const met = near && targetsMet(near);
+    if (near && met) {
+      options.onRow?.({
+        section: 'web-targets', configuration: NEAR_CACHE_ROW, against: 'hard + local', targets: WEB_TARGETS,
+        p50Ratio: near.p50VsHardLocal, p99Ratio: near.p99VsHardLocal, cpuRatio: near.cpuVsHardLocal, hitRatio: near.nearCacheHitRatio,
+        cartsIntact: near.cartsIntact, shoppers: near.shoppers, guaranteeViolations: near.guaranteeViolations, met,
+      });
+    }
     const table = formatTable(
       ['configuration', 'requests', 'CPU µs/req (sessiond\'s part)', 'CPU vs hard + local', 'p50 ms', 'p99 ms', 'p50 / p99 vs hard + local', 'near-cache hits', 'carts intact', 'violations'],
       rows.map((r) => [r.configuration, String(r.requests), `${r.cpuUsPerRequest.toFixed(0)} (${Number.isFinite(r.sessiondCpuUsPerRequest) ? r.sessiondCpuUsPerRequest.toFixed(0) : '–'})`, fmt(r.cpuVsHardLocal), formatMs(r.p50Ms), formatMs(r.p99Ms),
@@ -54,7 +61,7 @@ export async function runWebRequests(options: WebRequestOptions): Promise<string
     return [
       table,
       '',
-      ...(verdict ? [describeTargets(verdict), ''] : []),
+      ...(near && met ? [describeTargets(near, met), ''] : []),
       ...(thin.length > 0 ? [`- Too few requests for a stable p99 (under ${MIN_REQUESTS}): ${thin.map((r) => `${r.configuration} (${r.requests})`).join(', ')}; rerun with a longer \`--duration-ms\` or more \`--shoppers\`.`, ''] : []),
       `The scenario's traffic (${options.shoppers} shoppers, ${options.durationMs} ms per configuration, a replica killed at 1/3 and restarted at 2/3) through the demo's proxy; ` +
         'CPU = the pool\'s cart-app replicas (app + stickless client) + sessiond, from /proc, over the requests answered (the proxy and Redis are not counted). ' +
@@ -77,42 +84,33 @@ interface JudgedRow {
   guaranteeViolations: number;
 }
 
-interface TargetVerdict {
-  p50Ratio: number | null;
-  p99Ratio: number | null;
-  cpuRatio: number | null;
-  hitRatio: number | null;
-  cartsIntact: number;
-  shoppers: number;
-  guaranteeViolations: number;
-  /** Per target: met in this run (false when its figure is missing). */
-  met: { p50: boolean; p99: boolean; cpu: boolean; hits: boolean; cartsAndGuarantees: boolean };
+interface TargetsMet {
+  p50: boolean;
+  p99: boolean;
+  cpu: boolean;
+  hits: boolean;
+  cartsAndGuarantees: boolean;
 }
 
-/** Issue 8's targets judged on one run's near-cache row (undefined when the run has none). */
-function judgeTargets(row: JudgedRow | undefined): TargetVerdict | undefined {
-  if (!row) return undefined;
+/** Issue 8's targets judged on one run's near-cache row: met per target (false when its figure is missing). */
+function targetsMet(row: JudgedRow): TargetsMet {
   const atMost = (x: number | null, bound: number) => x !== null && x <= bound;
   return {
-    p50Ratio: row.p50VsHardLocal, p99Ratio: row.p99VsHardLocal, cpuRatio: row.cpuVsHardLocal, hitRatio: row.nearCacheHitRatio,
-    cartsIntact: row.cartsIntact, shoppers: row.shoppers, guaranteeViolations: row.guaranteeViolations,
-    met: {
-      p50: atMost(row.p50VsHardLocal, WEB_TARGETS.p50Ratio),
-      p99: atMost(row.p99VsHardLocal, WEB_TARGETS.p99Ratio),
-      cpu: atMost(row.cpuVsHardLocal, WEB_TARGETS.cpuRatio),
-      hits: row.nearCacheHitRatio !== null && row.nearCacheHitRatio >= WEB_TARGETS.hitRatio,
-      cartsAndGuarantees: row.cartsIntact === row.shoppers && row.guaranteeViolations === 0,
-    },
+    p50: atMost(row.p50VsHardLocal, WEB_TARGETS.p50Ratio),
+    p99: atMost(row.p99VsHardLocal, WEB_TARGETS.p99Ratio),
+    cpu: atMost(row.cpuVsHardLocal, WEB_TARGETS.cpuRatio),
+    hits: row.nearCacheHitRatio !== null && row.nearCacheHitRatio >= WEB_TARGETS.hitRatio,
+    cartsAndGuarantees: row.cartsIntact === row.shoppers && row.guaranteeViolations === 0,
   };
 }
 
-function describeTargets(v: TargetVerdict): string {
+function describeTargets(row: JudgedRow, met: TargetsMet): string {
   const ratio = (x: number | null) => (x === null ? '–' : `${x.toFixed(2)}×`);
-  const mark = (met: boolean) => (met ? 'met' : 'missed');
+  const mark = (ok: boolean) => (ok ? 'met' : 'missed');
   return `Issue 8's targets in this run (${NEAR_CACHE_ROW} against hard + local): ` +
-    `p50 ${ratio(v.p50Ratio)} (≤ ${WEB_TARGETS.p50Ratio}×: ${mark(v.met.p50)}), ` +
-    `p99 ${ratio(v.p99Ratio)} (≤ ${WEB_TARGETS.p99Ratio}×: ${mark(v.met.p99)}), ` +
-    `CPU per request ${ratio(v.cpuRatio)} (≤ ${WEB_TARGETS.cpuRatio}×: ${mark(v.met.cpu)}), ` +
-    `near-cache hits ${v.hitRatio === null ? '–' : `${(v.hitRatio * 100).toFixed(1)}%`} (≥ ${WEB_TARGETS.hitRatio * 100}%: ${mark(v.met.hits)}), ` +
-    `carts intact ${v.cartsIntact}/${v.shoppers} and ${v.guaranteeViolations} guarantee violations (${mark(v.met.cartsAndGuarantees)}).`;
+    `p50 ${ratio(row.p50VsHardLocal)} (≤ ${WEB_TARGETS.p50Ratio}×: ${mark(met.p50)}), ` +
+    `p99 ${ratio(row.p99VsHardLocal)} (≤ ${WEB_TARGETS.p99Ratio}×: ${mark(met.p99)}), ` +
+    `CPU per request ${ratio(row.cpuVsHardLocal)} (≤ ${WEB_TARGETS.cpuRatio}×: ${mark(met.cpu)}), ` +
+    `near-cache hits ${row.nearCacheHitRatio === null ? '–' : `${(row.nearCacheHitRatio * 100).toFixed(1)}%`} (≥ ${WEB_TARGETS.hitRatio * 100}%: ${mark(met.hits)}), ` +
+    `carts intact ${row.cartsIntact}/${row.shoppers} and ${row.guaranteeViolations} guarantee violations (${mark(met.cartsAndGuarantees)}).`;
 }
