@@ -5,7 +5,6 @@
 // A client's bad input (a malformed, foreign or stale cookie, a bad body or key) is never a 5xx: a
 // 5xx here means the session store failed, and the proxy may rightly count it against this replica.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { SessionError } from '../../client/index.ts';
 import { CATALOG, findProduct } from './catalog.ts';
 import { CartRequestError, UnknownSessionError, type Cart, type CartMode, type CartState, type CartStore } from './cart-store.ts';
 import { readCookie, readIdempotencyKey, readJson, send, serializeCookie } from './http.ts';
@@ -35,7 +34,6 @@ export interface CartAppStats {
 
 /** A day: carts live that long without a change. */
 const COOKIE_MAX_AGE_S = 86_400;
-const UNAVAILABLE = new Set(['SESS_ERR_SERVICE_UNAVAILABLE', 'SESS_ERR_STORE_UNAVAILABLE', 'SESS_ERR_DEADLINE_EXCEEDED', 'SESS_ERR_OUTCOME_UNKNOWN', 'SESS_ERR_NOT_ENOUGH_REPLICAS', 'SESS_ERR_REPLICA_ACK_TIMEOUT']);
 
 export function createCartApp(options: CartAppOptions): Server {
   const { store, replicaId, versionCookie } = options;
@@ -105,10 +103,10 @@ export function createCartApp(options: CartAppOptions): Server {
       res.removeHeader('set-cookie');
       if (error instanceof CartRequestError) return send(res, error.status, { replica: replicaId, code: error.code, error: error.message });
       if (error instanceof UnknownSessionError) return send(res, 409, { replica: replicaId, code: 'CART_GONE', error: 'the cart is gone; reload to start a new one', cartLost: true });
-      if (error instanceof SessionError && UNAVAILABLE.has(error.code)) {
-        return send(res, 503, { replica: replicaId, code: error.code, error: `session store unavailable: ${error.message}` });
-      }
-      send(res, 500, { replica: replicaId, code: error instanceof SessionError ? error.code : 'INTERNAL', error: (error as Error).message });
+      const failure = store.failure?.(error);
+      const message = (error as Error).message;
+      if (failure?.status === 503) return send(res, 503, { replica: replicaId, code: failure.code, error: `session store unavailable: ${message}` });
+      send(res, 500, { replica: replicaId, code: failure?.code ?? 'INTERNAL', error: message });
     });
   });
   server.keepAliveTimeout = 30_000;

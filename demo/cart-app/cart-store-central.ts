@@ -4,7 +4,7 @@
 // Layout in the session: one integer field per product, `qty:<sku>`, and `order:last` (the last
 // checkout, so a repeated checkout answers the same order).
 import { SessionClient, SessionError, type NearCacheStats, type PatchOp, type SessionMutationResult } from '../../client/index.ts';
-import { UnknownSessionError, type Cart, type CartState, type CartStore } from './cart-store.ts';
+import { UnknownSessionError, type Cart, type CartState, type CartStore, type StoreFailure } from './cart-store.ts';
 
 const QTY = 'qty:';
 const LAST_ORDER = 'order:last';
@@ -12,6 +12,8 @@ const LAST_ORDER = 'order:last';
 const CART_TTL_MS = 24 * 3_600_000;
 /** sessiond's rule for a session id (server/session-id.ts): 32 bytes as base64url, 43 characters. */
 const SESSION_ID = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+/** Codes that mean sessiond or Redis cannot answer now: 503, so the proxy counts it against no replica's cart. */
+const UNAVAILABLE = new Set(['SESS_ERR_SERVICE_UNAVAILABLE', 'SESS_ERR_STORE_UNAVAILABLE', 'SESS_ERR_DEADLINE_EXCEEDED', 'SESS_ERR_OUTCOME_UNKNOWN', 'SESS_ERR_NOT_ENOUGH_REPLICAS', 'SESS_ERR_REPLICA_ACK_TIMEOUT']);
 
 export class CentralCartStore implements CartStore {
   readonly mode = 'central' as const;
@@ -76,6 +78,11 @@ export class CentralCartStore implements CartStore {
       idempotentReplays: this.#replays,
       versionBehind: this.#versionBehind,
     };
+  }
+
+  failure(error: unknown): StoreFailure | undefined {
+    if (!(error instanceof SessionError)) return undefined;
+    return { status: UNAVAILABLE.has(error.code) ? 503 : 500, code: error.code };
   }
 
   async close(): Promise<void> {

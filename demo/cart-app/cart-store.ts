@@ -42,7 +42,19 @@ export interface CartStore {
   checkout(state: CartState, idempotencyKey?: string): Promise<{ state: CartState; ordered: Cart }>;
   /** Mode-specific numbers for GET /api/stats (see demo/README.md). */
   stats(): Record<string, unknown>;
+  /**
+   * How the shop answers `error` when this store threw it because the store itself failed (central
+   * mode: sessiond or Redis): 503 while it is unavailable, 500 otherwise, with the store's stable code.
+   * Undefined for any other error. A store that never fails that way leaves it out, so the app needs
+   * no store's error classes (a local replica never loads the gRPC client).
+   */
+  failure?(error: unknown): StoreFailure | undefined;
   close(): Promise<void>;
+}
+
+export interface StoreFailure {
+  status: 500 | 503;
+  code: string;
 }
 
 /** Thrown when a mutation names a session the store does not know (it expired or was lost meanwhile). */
