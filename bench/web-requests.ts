@@ -1,6 +1,6 @@
 // CPU per served web request for each scenario configuration: the demo's whole local stack (proxy,
 // cart-app replicas, sessiond, Redis) runs the scenario's shoppers (demo/scenario), and the CPU
-// time of the pool's replicas (app + stickless client) and sessiond is divided by the requests
+// time of the pool's replicas (app + stickless client) and, for central rows, sessiond is divided by the requests
 // answered. Ratios are to `hard + local` of the same run: the machine is shared, the ratios count.
 // Rows run long enough for a stable p50 / p99 and CPU per request (WEB_ROW_MS); a row with fewer
 // than MIN_REQUESTS answered requests is flagged.
@@ -64,7 +64,7 @@ export async function runWebRequests(options: WebRequestOptions): Promise<string
       ...(near && met ? [describeTargets(near, met), ''] : []),
       ...(thin.length > 0 ? [`- Too few requests for a stable p99 (under ${MIN_REQUESTS}): ${thin.map((r) => `${r.configuration} (${r.requests})`).join(', ')}; rerun with a longer \`--duration-ms\` or more \`--shoppers\`.`, ''] : []),
       `The scenario's traffic (${options.shoppers} shoppers, ${options.durationMs} ms per configuration, a replica killed at 1/3 and restarted at 2/3) through the demo's proxy; ` +
-        'CPU = the pool\'s cart-app replicas (app + stickless client) + sessiond, from /proc, over the requests answered (the proxy and Redis are not counted). ' +
+        'CPU = the pool\'s cart-app replicas (app + stickless client), + sessiond in the central rows (local and token setups run without it), from /proc, over the requests answered (the proxy and Redis are not counted). ' +
         `Load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end (2 cores shared with other work): compare the ratios, not the absolute figures. ` +
         'soft + central and none + central run without the near cache (NEAR_CACHE=off), soft + central + near cache with it. ' +
         'The killed replica\'s restart counts in its row: the new process\'s CPU from its start (module loading included) is added to the row\'s CPU.',

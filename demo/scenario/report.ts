@@ -15,7 +15,7 @@ export const COLUMN_NOTES: ReadonlyArray<readonly [string, string]> = [
   ['near-cache hits', 'reads the replicas answered from their near cache, without asking sessiond, out of all session reads (– where no near cache runs)'],
   ['guarantee violations', 'responses that showed an older cart version than the shopper\'s own last change (read-your-writes) / than one it had already seen (monotonic reads), from the version the app returns (– where the app returns none)'],
   ['cookie B/req', 'bytes of the Cookie header the browser sends with every request (a token cart grows with the cart)'],
-  ['CPU µs/req', 'CPU time of the pool\'s replicas (app and stickless client) and sessiond, divided by the requests answered'],
+  ['CPU µs/req', 'CPU time of the pool\'s replicas (app and stickless client) and, in the central configurations, sessiond, divided by the requests answered'],
 ];
 const COLUMNS = COLUMN_NOTES.map(([name]) => name);
 

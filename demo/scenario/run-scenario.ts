@@ -65,9 +65,9 @@ export interface ConfigurationResult {
   monotonicViolations: number;
   /** Mean bytes of the Cookie header per request. */
   cookieBytesPerRequest: number;
-  /** CPU of the pool's replicas (app + stickless client) and sessiond per answered request, µs. */
+  /** CPU of the pool's replicas (app + stickless client) and, in central configurations, sessiond per answered request, µs. */
   cpuUsPerRequest: number;
-  /** The part of cpuUsPerRequest that sessiond used. */
+  /** The part of cpuUsPerRequest that sessiond used; NaN where sessiond is not counted (local, token, or no sessiond process). */
   sessiondCpuUsPerRequest: number;
   killedReplica: string;
   killAtMs: number;
@@ -85,8 +85,11 @@ export async function runScenario(stack: LocalStack, options: ScenarioOptions, l
   return results;
 }
 
-async function runConfiguration(stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions, sessiondPids: readonly number[]): Promise<ConfigurationResult> {
+async function runConfiguration(stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions, allSessiondPids: readonly number[]): Promise<ConfigurationResult> {
   const pool = stack.replicas.filter((r) => r.pool === configuration.route);
+  // sessiond is part of a central configuration only: a local or token setup runs without it, so
+  // its idle CPU (timers, the Redis heartbeat) is not charged to their requests.
+  const sessiondPids = configuration.route === 'shop' ? allSessiondPids : [];
   // Every configuration starts with the whole pool healthy. Its shoppers are new clients (no cookie),
   // so carts left in a local replica's memory by an earlier run are never read: no restart needed.
   if (configuration.nearCache !== undefined) await setNearCache(pool, configuration.nearCache);
@@ -172,7 +175,7 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
     monotonicViolations: sumOf((s) => s.monotonicViolations),
     cookieBytesPerRequest: records.reduce((sum, r) => sum + r.cookieBytes, 0) / Math.max(1, records.length),
     cpuUsPerRequest: (used.cpuMs * 1000) / Math.max(1, answered.length),
-    sessiondCpuUsPerRequest: (used.sessiondCpuMs * 1000) / Math.max(1, answered.length),
+    sessiondCpuUsPerRequest: sessiondPids.length === 0 ? Number.NaN : (used.sessiondCpuMs * 1000) / Math.max(1, answered.length),
     killedReplica: victim.id,
     killAtMs,
     restartAtMs,
