@@ -12,7 +12,7 @@ const LAST_ORDER = 'order:last';
 const CART_TTL_MS = 24 * 3_600_000;
 /** sessiond's rule for a session id (server/session-id.ts): 32 bytes as base64url, 43 characters. */
 const SESSION_ID = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
-/** Codes that mean sessiond or Redis cannot answer now: 503, so the proxy counts it against no replica's cart. */
+/** Codes that mean sessiond or Redis cannot answer now: the shop answers 503 (try again later) instead of 500. */
 const UNAVAILABLE = new Set(['SESS_ERR_SERVICE_UNAVAILABLE', 'SESS_ERR_STORE_UNAVAILABLE', 'SESS_ERR_DEADLINE_EXCEEDED', 'SESS_ERR_OUTCOME_UNKNOWN', 'SESS_ERR_NOT_ENOUGH_REPLICAS', 'SESS_ERR_REPLICA_ACK_TIMEOUT']);
 
 export class CentralCartStore implements CartStore {
