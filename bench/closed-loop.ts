@@ -40,12 +40,25 @@ export async function runClosedLoop(op: (worker: number, n: number) => Promise<u
     windowState = 'closed';
     options.onWindowEnd?.();
   };
-  const opened = setTimeout(openWindow, options.warmupMs);
-  const closed = setTimeout(closeWindow, options.warmupMs + options.durationMs);
+  // A timer opens and closes the window while the workers wait on I/O. Operations that never leave
+  // the microtask queue (near-cache hits) keep timers from firing until the loop ends, so the workers
+  // open and close it too, whichever comes first. A timer can fire up to a millisecond early against
+  // performance.now() (libuv's clock is in whole ms): then it waits for the rest.
+  let timer: NodeJS.Timeout | undefined;
+  const at = (when: number, action: () => void): void => {
+    const wait = when - performance.now();
+    if (wait > 0) timer = setTimeout(() => at(when, action), Math.ceil(wait));
+    else action();
+  };
+  at(measureFrom, () => {
+    openWindow();
+    at(stopAt, closeWindow);
+  });
   const worker = async (w: number): Promise<void> => {
     for (let n = 0; ; n++) {
       const t0 = performance.now();
-      if (t0 >= stopAt) return;
+      if (t0 >= stopAt) return closeWindow();
+      if (t0 >= measureFrom) openWindow();
       try {
         await op(w, n);
         const t1 = performance.now();
@@ -61,8 +74,7 @@ export async function runClosedLoop(op: (worker: number, n: number) => Promise<u
   try {
     await Promise.all(Array.from({ length: options.concurrency }, (_, w) => worker(w)));
   } finally {
-    clearTimeout(opened);
-    clearTimeout(closed);
+    clearTimeout(timer);
     closeWindow();
   }
   const [p50Ms, p99Ms, maxMs] = recorder.percentiles(50, 99, 100);
