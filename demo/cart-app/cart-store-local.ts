@@ -16,20 +16,20 @@ export class LocalCartStore implements CartStore {
   #carts = new Map<string, LocalCart>();
 
   async load(cookie: string | undefined): Promise<CartState> {
-    if (cookie !== undefined && this.#carts.has(cookie)) return this.#state(cookie);
+    if (cookie !== undefined && this.#carts.has(cookie)) return this.#state(cookie, false);
     const fresh = randomBytes(32).toString('base64url');
     this.#carts.set(fresh, { items: new Map(), applied: new Map() });
-    return { ...this.#state(fresh), unknownSession: cookie !== undefined };
+    return this.#state(fresh, cookie !== undefined);
   }
 
   async add(state: CartState, sku: string, quantity: number, key?: string): Promise<CartState> {
     this.#once(state.cookie, key, (cart) => void cart.items.set(sku, (cart.items.get(sku) ?? 0) + quantity));
-    return this.#state(state.cookie);
+    return this.#state(state.cookie, state.unknownSession);
   }
 
   async remove(state: CartState, sku: string, key?: string): Promise<CartState> {
     this.#once(state.cookie, key, (cart) => void cart.items.delete(sku));
-    return this.#state(state.cookie);
+    return this.#state(state.cookie, state.unknownSession);
   }
 
   async checkout(state: CartState, key?: string): Promise<{ state: CartState; ordered: Cart }> {
@@ -38,7 +38,7 @@ export class LocalCartStore implements CartStore {
       cart.items.clear();
       return before;
     });
-    return { state: this.#state(state.cookie), ordered: ordered ?? {} };
+    return { state: this.#state(state.cookie, state.unknownSession), ordered: ordered ?? {} };
   }
 
   stats(): Record<string, unknown> {
@@ -62,9 +62,10 @@ export class LocalCartStore implements CartStore {
     return result;
   }
 
-  #state(id: string): CartState {
+  /** `unknownSession`: the request's cookie named no cart here, so this one is new (the answer says cartLost). */
+  #state(id: string, unknownSession: boolean): CartState {
     const cart = this.#carts.get(id);
     if (!cart) throw new UnknownSessionError();
-    return { cookie: id, cart: Object.fromEntries(cart.items), version: 0, unknownSession: false };
+    return { cookie: id, cart: Object.fromEntries(cart.items), version: 0, unknownSession };
   }
 }

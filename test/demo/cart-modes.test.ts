@@ -64,6 +64,11 @@ test.serial('a malformed or foreign cart cookie gets a fresh cart (200), never a
         t.truthy(answer.cookies[name], 'a fresh cart cookie');
         t.not(answer.cookies[name], bad);
       }
+      // An add that starts the fresh cart says so too, whatever the mode (local mode's once said it did not).
+      const added = await add(`${stack.urls.proxy}/${route}/`, { [name]: bad }, 'tea');
+      t.is(added.status, 200, `${route} add with ${name}=${bad.slice(0, 20)}: ${JSON.stringify(added.body)}`);
+      t.deepEqual(added.body.cart, { tea: 1 });
+      t.true(added.body.cartLost, `${route}: the add's answer says the cart it knew is gone`);
     }
   }
   // A central id given to the token shop and a sealed token cart given to the central shop.
