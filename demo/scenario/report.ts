@@ -5,7 +5,7 @@ import type { ConfigurationResult } from './run-scenario.ts';
 /** Every column, with what it means in words a student follows (the README and the report show them). */
 export const COLUMN_NOTES: ReadonlyArray<readonly [string, string]> = [
   ['configuration', 'affinity (how the proxy picks a replica: hard = always the same one, soft = the same one while it is up, none = any) + where the cart lives (local = the replica\'s memory, central = sessiond, token = an encrypted cookie)'],
-  ['carts intact', 'shoppers whose final cart plus everything they ordered is exactly what the shop told them it added: nothing missing, nothing extra'],
+  ['carts intact', 'shoppers whose final cart plus everything they ordered is exactly what the shop told them it added: nothing missing, nothing extra ("n unread": shoppers the shop showed no final cart in 5 tries, whose items count neither as lost nor as kept)'],
   ['items lost', 'items the shop acknowledged (answered 200 to the add) that are in neither the final cart nor an order, out of all acknowledged items'],
   ['extra items', 'items in the final cart or an order that the shopper was never told were added (an add the store applied while its answer was lost; an Idempotency-Key retry prevents them)'],
   ['tab losses', 'two adds sent at once from two tabs, both acknowledged, but the next cart view holds only one of them (the last cookie written wins)'],
@@ -23,7 +23,7 @@ function row(result: ConfigurationResult): string[] {
   const versioned = result.configuration.route !== 'sticky';
   return [
     result.configuration.name,
-    `${result.cartsIntact}/${result.shoppers}`,
+    `${result.cartsIntact}/${result.shoppers}${result.cartsUnread > 0 ? ` (${result.cartsUnread} unread)` : ''}`,
     `${result.itemsLost}/${result.itemsAcknowledged}`,
     String(result.extraItems),
     String(result.concurrentTabLosses),

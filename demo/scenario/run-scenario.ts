@@ -1,6 +1,7 @@
 // The side-by-side scenario: for each configuration, N shoppers browse and fill carts through the
 // proxy while one replica of the pool is killed (-9) and later restarted. Every figure comes from
 // this run: the shoppers' records, the replicas' /api/stats and the processes' CPU time.
+import type { Cart } from '../cart-app/cart-store.ts';
 import type { LocalStack } from '../stack.ts';
 import { sample, totals } from './samples.ts';
 import { addCarts, Shopper, type RequestRecord } from './shopper.ts';
@@ -43,6 +44,11 @@ export interface ConfigurationResult {
   shoppers: number;
   /** Shoppers whose cart plus orders hold exactly what the shop acknowledged. */
   cartsIntact: number;
+  /**
+   * Shoppers whose final cart the shop did not show in FINAL_READ_ATTEMPTS tries: their items are
+   * counted neither lost nor extra (nobody knows), and their carts not intact.
+   */
+  cartsUnread: number;
   itemsAcknowledged: number;
   /** Acknowledged items in neither the final cart nor an order. */
   itemsLost: number;
@@ -80,12 +86,17 @@ export async function runScenario(stack: LocalStack, options: ScenarioOptions, l
   const sessiondPids = stack.sessiondPids();
   for (const configuration of CONFIGURATIONS) {
     log(`running ${configuration.name}: ${options.shoppers} shoppers for ${options.durationMs} ms`);
-    results.push(await runConfiguration(stack, configuration, options, sessiondPids));
+    results.push(await runConfiguration(stack, configuration, options, sessiondPids, log));
   }
   return results;
 }
 
-async function runConfiguration(stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions, allSessiondPids: readonly number[]): Promise<ConfigurationResult> {
+/** Tries at the final cart view, a read the shopper may repeat freely, 0.5 s apart and more. */
+const FINAL_READ_ATTEMPTS = 5;
+
+async function runConfiguration(
+  stack: LocalStack, configuration: ScenarioConfiguration, options: ScenarioOptions, allSessiondPids: readonly number[], log: (line: string) => void,
+): Promise<ConfigurationResult> {
   const pool = stack.replicas.filter((r) => r.pool === configuration.route);
   // sessiond is part of a central configuration only: a local or token setup runs without it, so
   // its idle CPU (timers, the Redis heartbeat) is not charged to their requests.
@@ -127,11 +138,19 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
   await waitForPoolUp(stack, pool.map((r) => r.id));
 
   let cartsIntact = 0;
+  let cartsUnread = 0;
   let itemsLost = 0;
   let extraItems = 0;
   let itemsAcknowledged = 0;
-  for (const shopper of shoppers) {
-    const cart = await shopper.readCart();
+  for (const [i, shopper] of shoppers.entries()) {
+    const acknowledged = Object.values(shopper.acknowledged).reduce((a, b) => a + b, 0);
+    itemsAcknowledged += acknowledged;
+    const cart = await readFinalCart(shopper);
+    if (!cart) {
+      cartsUnread += 1;
+      log(`${configuration.name}: shopper ${i + 1}: no final cart in ${FINAL_READ_ATTEMPTS} tries (last failure: ${shopper.lastFailure}); its ${acknowledged} acknowledged items count neither as lost nor as kept`);
+      continue;
+    }
     const held = addCarts(shopper.ordered, cart);
     let lost = 0;
     let extra = 0;
@@ -140,10 +159,10 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
       if (difference < 0) lost -= difference;
       else extra += difference;
     }
-    itemsAcknowledged += Object.values(shopper.acknowledged).reduce((a, b) => a + b, 0);
     itemsLost += lost;
     extraItems += extra;
-    if (cart && lost === 0 && extra === 0) cartsIntact += 1;
+    if (lost === 0 && extra === 0) cartsIntact += 1;
+    else log(`${configuration.name}: shopper ${i + 1}: ${lost} acknowledged item(s) missing, ${extra} extra; the shop answered with a new cart ${shopper.cartsReplaced} time(s); last failure: ${shopper.lastFailure}`);
   }
   const used = totals(start, atKill, await sample(pool, sessiondPids), victim.id);
   const records = shoppers.flatMap((s) => s.records);
@@ -158,6 +177,7 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
     configuration,
     shoppers: shoppers.length,
     cartsIntact,
+    cartsUnread,
     itemsAcknowledged,
     itemsLost,
     extraItems,
@@ -181,6 +201,15 @@ async function runConfiguration(stack: LocalStack, configuration: ScenarioConfig
     restartAtMs,
     records,
   };
+}
+
+/** The shopper's cart as the shop shows it at the end, asked again while the answer fails. */
+async function readFinalCart(shopper: Shopper): Promise<Cart | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const cart = await shopper.readCart();
+    if (cart || attempt === FINAL_READ_ATTEMPTS) return cart;
+    await sleep(500 * attempt);
+  }
 }
 
 async function waitForPoolUp(stack: LocalStack, ids: string[]): Promise<void> {

@@ -51,6 +51,10 @@ export class Shopper {
   readYourWritesViolations = 0;
   /** Reads that showed an older version than one this shopper had already seen. */
   monotonicViolations = 0;
+  /** Answers that came with a new, empty cart because the shop no longer knew this shopper's cart. */
+  cartsReplaced = 0;
+  /** The last request that failed, in words (status and code, or why no answer came), for the run's log. */
+  lastFailure = 'none';
   readonly habits: ShopperHabits;
   #cookies = new Map<string, string>();
   #baseUrl: string;
@@ -140,11 +144,14 @@ export class Shopper {
       }
       const parsed = (await response.json().catch(() => ({}))) as Record<string, unknown>;
       record.status = response.status;
+      if (response.status >= 500) this.lastFailure = `${method} ${path} at ${record.atMs} ms: ${response.status} ${failureCode(parsed)}`;
+      if (response.status === 200 && parsed.cartLost === true) this.cartsReplaced += 1;
       record.replica = response.headers.get('x-stickless-backend') ?? '';
       if (response.status < 500 && record.replica) this.replicas.add(record.replica);
       if (response.status === 200 && parsed.cart !== undefined) this.#check(parsed, method !== 'GET', before);
       return { status: response.status, body: parsed };
-    } catch {
+    } catch (error) {
+      this.lastFailure = `${method} ${path} at ${record.atMs} ms: no answer (${noAnswer(error)})`;
       return undefined;
     } finally {
       record.latencyMs = performance.now() - started;
@@ -176,6 +183,19 @@ export class Shopper {
     this.#cart.seen = Math.max(this.#cart.seen, version);
     if (wrote) this.#cart.written = Math.max(this.#cart.written, version);
   }
+}
+
+/** The stable code of an error body: the app's `code`, or the proxy's `error.code`. */
+function failureCode(body: Record<string, unknown>): string {
+  const nested = body.error as { code?: unknown } | undefined;
+  return String(body.code ?? (typeof nested === 'object' ? nested?.code : undefined) ?? 'no code');
+}
+
+/** Why a fetch got no answer: its 5 s timeout, or the connection's error code. */
+function noAnswer(error: unknown): string {
+  if (error instanceof Error && error.name === 'TimeoutError') return 'none within 5 s';
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  return String(cause?.code ?? cause?.message ?? (error as Error).message);
 }
 
 function pick(random: () => number): string {
