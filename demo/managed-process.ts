@@ -2,20 +2,23 @@
 // whose last output lines are kept for error messages. No child outlives the process that started
 // it: every live one is killed when that process exits, and when that process is killed outright a
 // node child given `nodeScript` stops (demo/exit-with-parent.ts) and any other gets SIGKILL from the
-// kernel (demo/parent-death.ts).
+// kernel (demo/parent-death.ts). A node child is up once it reports listening on its port
+// (demo/report-listening.ts), not when something answers there.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { diesWithParent } from './parent-death.ts';
 import { portAnswers } from './ports.ts';
+import type { ListeningReport } from './report-listening.ts';
 
 const EXIT_WITH_PARENT = new URL('./exit-with-parent.ts', import.meta.url).href;
+const REPORT_LISTENING = new URL('./report-listening.ts', import.meta.url).href;
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /** `process.execPath` running `script` with `args`, stopping by itself when its parent is gone. */
 export function nodeScript(script: string | URL, args: string[] = []): { command: string; args: string[]; ipc: true } {
   const path = script instanceof URL ? fileURLToPath(script) : script;
-  return { command: process.execPath, args: ['--import', EXIT_WITH_PARENT, path, ...args], ipc: true };
+  return { command: process.execPath, args: ['--import', EXIT_WITH_PARENT, '--import', REPORT_LISTENING, path, ...args], ipc: true };
 }
 
 export interface ManagedProcessOptions {
@@ -70,8 +73,10 @@ export class ManagedProcess {
   }
 
   /**
-   * Starts the process and waits until its port accepts connections (or it exits). The bound is for
-   * a process that never listens, not a speed limit: a busy machine can take many seconds.
+   * Starts the process and waits until it listens on its port (or exits): a node child made with
+   * nodeScript() says so over IPC, so a port some other program took meanwhile is never mistaken for
+   * it; any other child is up when its port accepts connections. The bound is for a process that
+   * never listens, not a speed limit: a busy machine can take many seconds.
    */
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.alive) return;
@@ -102,8 +107,13 @@ export class ManagedProcess {
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
+    let listening = false;
+    child.on('message', (message: Partial<ListeningReport>) => {
+      if (message?.stickless === 'listening' && message.port === this.port) listening = true;
+    });
+    const up = this.#options.ipc ? async () => listening : () => portAnswers(this.port);
     const deadline = Date.now() + timeoutMs;
-    while (!(await portAnswers(this.port))) {
+    while (!(await up())) {
       if (!this.alive) throw new Error(`${this.name} exited during start:\n${this.tail}`);
       if (Date.now() > deadline) throw new Error(`${this.name} did not listen on port ${this.port} within ${timeoutMs} ms:\n${this.tail}`);
       await new Promise((r) => setTimeout(r, 50));
